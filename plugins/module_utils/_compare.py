@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: vaultkube.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The one comparison helper of the collection.
+
+Vault answers in its own canonical forms: TTLs in seconds, lists in its own
+order, booleans as booleans. Users write ``1h``, ``"3600"`` or ``60m``. Every
+module (and ``vault_config``) normalises both sides through the same field
+kinds here before comparing, so a re-run with equal meaning is never a change.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible.module_utils.six import integer_types, string_types
+
+_DURATION_PART = re.compile(r'(\d+(?:\.\d+)?)(ms|s|m|h|d)')
+_UNITS = {'ms': 0.001, 's': 1, 'm': 60, 'h': 3600, 'd': 86400}
+
+
+class FieldError(ValueError):
+    """A user value that cannot mean what its field needs."""
+
+
+def ttl_seconds(value, field='ttl'):
+    """Seconds for a Vault duration: 3600, "3600", "1h", "1h30m", "90s", "2d"."""
+    if value is None or value == '':
+        return 0
+    if isinstance(value, bool):
+        raise FieldError('%s must be a duration such as 3600, "1h" or "30m", got %r' % (field, value))
+    if isinstance(value, integer_types):
+        return int(value)
+    if isinstance(value, float):
+        return int(value)
+    text = str(value).strip().lower()
+    if re.match(r'^\d+$', text):
+        return int(text)
+    pos = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise FieldError('%s must be a duration such as 3600, "1h" or "30m", got %r' % (field, value))
+    return int(total)
+
+
+def _as_list(value):
+    if value is None or value == '':
+        return []
+    if isinstance(value, string_types):
+        return [item.strip() for item in value.split(',') if item.strip()]
+    return [item for item in value]
+
+
+def normalise(kind, value, field='value'):
+    """Canonical form of ``value`` for a field of the given kind.
+
+    Kinds: ``ttl`` (seconds), ``set`` (order-insensitive list of strings),
+    ``list`` (ordered list), ``bool``, ``int``, ``str`` (stripped of trailing
+    white space), ``text`` (trailing newlines ignored), ``raw`` (as is).
+    """
+    if kind == 'ttl':
+        return ttl_seconds(value, field)
+    if kind == 'set':
+        return sorted(set(str(item) for item in _as_list(value)))
+    if kind == 'list':
+        return [str(item) for item in _as_list(value)]
+    if kind == 'bool':
+        return bool(value) if value is not None else False
+    if kind == 'int':
+        return int(value) if value not in (None, '') else 0
+    if kind == 'str':
+        return '' if value is None else str(value).rstrip()
+    if kind == 'text':
+        text = '' if value is None else str(value).rstrip()
+        return text + '\n' if text else ''
+    if kind == 'dict':
+        return dict(value or {})
+    return value
+
+
+def normalise_fields(fields, data, only=None):
+    """Normalise the fields of ``data`` named in ``fields`` ({name: kind}).
+
+    With ``only``, keep just those names (the ones the user set); fields absent
+    from ``data`` are left out rather than invented.
+    """
+    out = {}
+    for name, kind in fields.items():
+        if only is not None and name not in only:
+            continue
+        if name in data:
+            out[name] = normalise(kind, data[name], name)
+    return out
+
+
+def differences(current, wanted):
+    """Names of the fields of ``wanted`` whose value differs in ``current``.
+
+    Fields the user did not set are not in ``wanted`` and never count: Vault's
+    defaults for them are left alone.
+    """
+    current = current or {}
+    return sorted(name for name, value in wanted.items() if current.get(name) != value)
+
+
+def merge_for_diff(current, wanted):
+    """The state after applying ``wanted`` over ``current``, for diff output."""
+    after = dict(current or {})
+    after.update(wanted)
+    return after

@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+# Copyright: vaultkube.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Read, compare, write: the one reconcile loop behind every object module.
+
+An object type (policy, mount, kubernetes role, KV secret...) is a subclass of
+:class:`VaultObject` that knows how to read its current state, express the
+wanted state in the same normalised shape, and write or delete it. The
+single-object modules and the bulk ``vault_config`` module both drive those
+classes through :func:`reconcile`, so check mode, diff and idempotence are
+implemented once.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.vaultkube.platform.plugins.module_utils._client import (
+    CONNECTION_ARGSPEC,
+    VaultRequestError,
+    connect,
+)
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
+    FieldError,
+    differences,
+    merge_for_diff,
+)
+
+HIDDEN = '(hidden)'
+HIDDEN_CHANGED = '(hidden, changed)'
+
+
+class VaultObject(object):
+    """One Vault object. Subclasses override the marked methods."""
+
+    #: short type name used in reports, e.g. ``policy``
+    kind = 'object'
+    #: fields whose values never leave the module (masked in diff output)
+    secret_fields = ()
+
+    def __init__(self, api, params):
+        self.api = api
+        self.params = params
+        #: set by bulk callers that already listed what exists (True/False)
+        self.known_to_exist = None
+
+    # -- to override -------------------------------------------------------
+    @property
+    def name(self):
+        """Identity of the object for messages and reports."""
+        raise NotImplementedError
+
+    def validate(self):
+        """Raise :class:`FieldError` for bad input, before anything is written."""
+
+    def read(self):
+        """Current state, normalised like :meth:`desired`; ``None`` if absent."""
+        raise NotImplementedError
+
+    def desired(self):
+        """Wanted state: only the fields the user set, normalised."""
+        raise NotImplementedError
+
+    def create(self, wanted):
+        raise NotImplementedError
+
+    def update(self, current, wanted, changed_fields):
+        """Default: an update is the same write as a create."""
+        self.create(merge_for_diff(current, wanted))
+
+    def remove(self, current):
+        raise NotImplementedError
+
+    def extra_result(self):
+        """Extra, non-secret return values of the module."""
+        return {}
+
+    # -- shared ------------------------------------------------------------
+    def changes(self, current, wanted):
+        return differences(current, wanted)
+
+    def diff_view(self, state, other=None):
+        """What diff output may show of a state: secret fields masked."""
+        if state is None:
+            return {}
+        view = dict(state)
+        for field in self.secret_fields:
+            if field in view:
+                changed = other is not None and other.get(field) != view[field]
+                view[field] = HIDDEN_CHANGED if changed else HIDDEN
+        return view
+
+    def lookup(self):
+        if self.known_to_exist is False:
+            return None
+        return self.read()
+
+
+def reconcile(obj, state='present', check_mode=False):
+    """Converge one object; returns a result dict for the module or a report.
+
+    ``before``/``after`` are already masked for diff output.
+    """
+    obj.validate()
+    current = obj.lookup()
+    if state == 'absent':
+        if current is None:
+            return _result(obj, 'none', False, None, None, [])
+        if not check_mode:
+            obj.remove(current)
+        return _result(obj, 'delete', True, current, None, sorted(current))
+
+    wanted = obj.desired()
+    if current is None:
+        if not check_mode:
+            obj.create(wanted)
+        return _result(obj, 'create', True, None, wanted, sorted(wanted))
+
+    changed_fields = obj.changes(current, wanted)
+    if not changed_fields:
+        return _result(obj, 'none', False, current, current, [])
+    if not check_mode:
+        obj.update(current, wanted, changed_fields)
+    return _result(obj, 'update', True, current, merge_for_diff(current, wanted), changed_fields)
+
+
+def _result(obj, action, changed, before, after, fields):
+    return {
+        'kind': obj.kind,
+        'name': obj.name,
+        'action': action,
+        'changed': changed,
+        'changed_fields': fields,
+        'diff': {'before': obj.diff_view(before, after), 'after': obj.diff_view(after, before)},
+    }
+
+
+def object_argument_spec(**specific):
+    """The connection options plus a module's own options."""
+    spec = dict(CONNECTION_ARGSPEC)
+    spec.update(specific)
+    return spec
+
+
+def run_object_module(module, object_class):
+    """Entry point shared by the single-object modules."""
+    try:
+        api = connect(module.params)
+        obj = object_class(api, module.params)
+        outcome = reconcile(obj, module.params.get('state') or 'present', module.check_mode)
+        extra = obj.extra_result()
+    except (VaultRequestError, FieldError) as exc:
+        module.fail_json(msg=str(exc))
+    result = dict(changed=outcome['changed'], operation=outcome['action'],
+                  changed_fields=outcome['changed_fields'])
+    result.update(extra)
+    if module._diff:
+        result['diff'] = outcome['diff']
+    module.exit_json(**result)

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+"""vault_policy against a real OpenBao: create, idempotence, check mode, diff, update, delete."""
+
+import uuid
+
+from vaultkube_testlib import assert_failed_cleanly, run_module
+
+POLICY_V1 = 'path "secret/data/app/*" {\n  capabilities = ["read"]\n}\n'
+POLICY_V2 = POLICY_V1 + 'path "secret/metadata/app/*" {\n  capabilities = ["list"]\n}\n'
+
+
+def read_policy(vault, name):
+    try:
+        return vault.sys.read_acl_policy(name)['data']['policy']
+    except Exception:  # noqa: BLE001 - absent
+        return None
+
+
+def test_policy_lifecycle(conn, vault):
+    name = 'p-' + uuid.uuid4().hex[:8]
+    args = dict(conn, name=name, policy=POLICY_V1)
+
+    checked = run_module('vault_policy', args, check=True, diff=True)
+    assert checked['changed'] is True and checked['operation'] == 'create'
+    assert read_policy(vault, name) is None, 'check mode wrote to Vault'
+    assert checked['diff']['after'] == POLICY_V1
+
+    created = run_module('vault_policy', args)
+    assert created['changed'] is True
+    assert read_policy(vault, name) == POLICY_V1
+
+    again = run_module('vault_policy', args)
+    assert again['changed'] is False and again['operation'] == 'none'
+
+    # Trailing white space is not a change.
+    padded = run_module('vault_policy', dict(args, policy=POLICY_V1 + '\n\n  '))
+    assert padded['changed'] is False
+
+    update = dict(conn, name=name, policy=POLICY_V2)
+    check_update = run_module('vault_policy', update, check=True, diff=True)
+    assert check_update['changed'] is True
+    assert read_policy(vault, name) == POLICY_V1
+    assert check_update['diff']['before'] == POLICY_V1
+    assert check_update['diff']['after'] == POLICY_V2
+
+    updated = run_module('vault_policy', update)
+    assert updated['changed'] is True and updated['changed_fields'] == ['policy']
+    assert read_policy(vault, name) == POLICY_V2
+
+    delete = dict(conn, name=name, state='absent')
+    assert run_module('vault_policy', delete, check=True)['changed'] is True
+    assert read_policy(vault, name) == POLICY_V2
+    assert run_module('vault_policy', delete)['changed'] is True
+    assert read_policy(vault, name) is None
+    assert run_module('vault_policy', delete)['changed'] is False
+
+
+def test_invalid_hcl_is_one_line_and_keeps_the_old_policy(conn, vault):
+    name = 'p-' + uuid.uuid4().hex[:8]
+    run_module('vault_policy', dict(conn, name=name, policy=POLICY_V1))
+    bad = run_module('vault_policy', dict(conn, name=name, policy='path "x" { capabilities = '))
+    assert_failed_cleanly(bad, 'sys/policies/acl/' + name, '400')
+    assert read_policy(vault, name) == POLICY_V1
+
+
+def test_wrong_token_is_403(conn, vault):
+    bad = run_module('vault_policy', dict(conn, token='not-a-token', name='x', policy=POLICY_V1))
+    assert_failed_cleanly(bad, '403', 'sys/policies/acl/x')
+
+
+def test_unreachable_url(conn):
+    bad = run_module('vault_policy', dict(conn, url='http://127.0.0.1:1', retries=0, name='x',
+                                          policy=POLICY_V1))
+    assert_failed_cleanly(bad, 'cannot connect to Vault at http://127.0.0.1:1')
+
+
+def test_missing_url_names_the_field(conn):
+    bad = run_module('vault_policy', dict(token='x', name='x', policy=POLICY_V1))
+    assert_failed_cleanly(bad, 'url is required', 'VAULT_ADDR')

@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+"""Helpers for the integration tests: real OpenBao servers and real Ansible runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import hvac
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def bao_binary() -> str:
+    found = shutil.which('bao') or str(VENV_BIN / 'bao')
+    if not os.path.exists(found):
+        raise RuntimeError('the OpenBao "bao" binary is missing: run bash tests/setup.sh')
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0, verify=True) -> None:
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            requests.get(url + '/v1/sys/seal-status', timeout=2, verify=verify)
+            return
+        except requests.RequestException as exc:  # still starting
+            last = exc
+            time.sleep(0.2)
+    raise RuntimeError('OpenBao at %s did not start: %s' % (url, last))
+
+
+class BaoServer:
+    """One real OpenBao process on loopback (dev mode or raft storage)."""
+
+    def __init__(self, workdir: Path, dev: bool = False, node_id: str = 'node1',
+                 tls: dict | None = None):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.dev = dev
+        self.node_id = node_id
+        self.tls = tls
+        self.port = free_port()
+        self.cluster_port = free_port()
+        scheme = 'https' if tls else 'http'
+        self.url = '%s://127.0.0.1:%d' % (scheme, self.port)
+        self.root_token = None
+        self.proc = None
+        self.log = self.workdir / 'bao.log'
+
+    def config_text(self) -> str:
+        data = self.workdir / 'data'
+        data.mkdir(exist_ok=True)
+        if self.tls:
+            listener = ('tls_cert_file = "%s"\n    tls_key_file = "%s"'
+                        % (self.tls['cert'], self.tls['key']))
+        else:
+            listener = 'tls_disable = true'
+        scheme = 'https' if self.tls else 'http'
+        return textwrap.dedent('''\
+            storage "raft" {
+              path = "%s"
+              node_id = "%s"
+            }
+            listener "tcp" {
+              address = "127.0.0.1:%d"
+              cluster_address = "127.0.0.1:%d"
+              %s
+            }
+            api_addr = "%s://127.0.0.1:%d"
+            cluster_addr = "https://127.0.0.1:%d"
+            disable_mlock = true
+            ''') % (data, self.node_id, self.port, self.cluster_port, listener,
+                    scheme, self.port, self.cluster_port)
+
+    def start(self) -> 'BaoServer':
+        if self.dev:
+            self.root_token = 'root-' + os.urandom(8).hex()
+            cmd = [bao_binary(), 'server', '-dev', '-dev-no-store-token',
+                   '-dev-root-token-id=' + self.root_token,
+                   '-dev-listen-address=127.0.0.1:%d' % self.port]
+        else:
+            config = self.workdir / 'config.hcl'
+            config.write_text(self.config_text())
+            cmd = [bao_binary(), 'server', '-config=%s' % config]
+        env = dict(os.environ, HOME=str(self.workdir))
+        with open(self.log, 'ab') as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+        wait_http(self.url, verify=self.tls['ca'] if self.tls else True)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def client(self, token: str | None = None) -> hvac.Client:
+        verify = self.tls['ca'] if self.tls else True
+        return hvac.Client(url=self.url, token=token or self.root_token, verify=verify)
+
+
+def make_tls(workdir: Path, hosts=('127.0.0.1', 'localhost')) -> dict:
+    """A CA and a server certificate made with openssl."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_crt = workdir / 'ca.key', workdir / 'ca.crt'
+    key, csr, crt = workdir / 'server.key', workdir / 'server.csr', workdir / 'server.crt'
+    ext = workdir / 'ext.cnf'
+    san = ','.join(('IP:%s' % h) if h[0].isdigit() else ('DNS:%s' % h) for h in hosts)
+    ext.write_text('subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' % san)
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+        '-subj', '/CN=vaultkube-test-ca', '-keyout', str(ca_key), '-out', str(ca_crt))
+    run('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
+        '-keyout', str(key), '-out', str(csr))
+    run('openssl', 'x509', '-req', '-in', str(csr), '-CA', str(ca_crt), '-CAkey', str(ca_key),
+        '-CAcreateserial', '-days', '2', '-extfile', str(ext), '-out', str(crt))
+    return {'ca': str(ca_crt), 'cert': str(crt), 'key': str(key)}
+
+
+def _ansible_env(extra=None) -> dict:
+    env = dict(os.environ)
+    env.update({
+        'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1',
+        'ANSIBLE_STDOUT_CALLBACK': 'ansible.posix.json',
+        'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+        'ANSIBLE_HOST_KEY_CHECKING': 'False',
+        'ANSIBLE_RETRY_FILES_ENABLED': 'False',
+        'ANSIBLE_NOCOLOR': '1',
+    })
+    # Tests pass connection options explicitly; never inherit a developer's Vault.
+    for name in ('VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_CACERT', 'VAULT_SKIP_VERIFY', 'VAULT_NAMESPACE'):
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def run_module(module: str, args: dict, check=False, diff=False, env=None) -> dict:
+    """Run one module of the collection through ``ansible`` and return its result."""
+    name = module if '.' in module else 'vaultkube.platform.' + module
+    cmd = ['ansible', 'localhost', '-i', 'localhost,', '-c', 'local', '-m', name,
+           '-a', json.dumps(args)]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_ansible_env(env), timeout=300)
+    try:
+        doc = json.loads(proc.stdout)
+        result = doc['plays'][0]['tasks'][0]['hosts']['localhost']
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError('ansible produced no JSON result (rc=%s):\n%s\n%s'
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    result['_stdout'] = proc.stdout
+    result['_stderr'] = proc.stderr
+    return result
+
+
+def run_playbook(playbook: str | Path, extra_vars: dict | None = None, check=False, diff=False,
+                 verbosity=0, env=None, inventory='localhost,', json_output=True,
+                 extra_args=()) -> subprocess.CompletedProcess:
+    """Run a playbook; with ``json_output`` the stdout is the json callback's document."""
+    cmd = ['ansible-playbook', '-i', inventory, str(playbook)]
+    if extra_vars:
+        cmd += ['-e', json.dumps(extra_vars)]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    if verbosity:
+        cmd.append('-' + 'v' * verbosity)
+    cmd += list(extra_args)
+    run_env = _ansible_env(env)
+    if not json_output:
+        run_env['ANSIBLE_STDOUT_CALLBACK'] = 'default'
+    return subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=1800)
+
+
+def assert_failed_cleanly(result: dict, *fragments: str) -> str:
+    """The task failed with one line (no traceback) containing the fragments."""
+    assert result.get('failed'), 'expected a failure, got %r' % {k: v for k, v in result.items()
+                                                                 if not k.startswith('_')}
+    msg = result.get('msg', '')
+    assert '\n' not in msg.strip(), 'message is not one line: %r' % msg
+    # ansible-core 2.19 always adds an 'exception' key; it must hold no traceback.
+    assert 'Traceback' not in msg and 'Traceback' not in str(result.get('exception', '')), \
+        'traceback in result: %r' % result
+    for fragment in fragments:
+        assert fragment.lower() in msg.lower(), '%r not in %r' % (fragment, msg)
+    return msg
+
+
+def tmpdir(prefix='vaultkube-') -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
