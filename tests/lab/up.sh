@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Start the lab: etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
+# Idempotent: a healthy running lab is left alone; missing parts are started.
+# Writes an admin kubeconfig to ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/kubeconfig.
+#
+# Usage: tests/lab/up.sh        (runs build.sh first; cached binaries are reused)
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+T0=$(date +%s)
+
+kcm_healthy() {
+  curl -fsSk --max-time 2 "https://127.0.0.1:$LAB_KCM_PORT/healthz" | grep -q ok
+}
+ETCD_URL=http://127.0.0.1:$LAB_ETCD_CLIENT_PORT
+etcd_healthy() { curl -fsS --max-time 2 "$ETCD_URL/health" | grep -q '"health":"true"'; }
+
+if lab_pid etcd >/dev/null && lab_pid kube-apiserver >/dev/null &&
+   lab_pid kube-controller-manager >/dev/null &&
+   etcd_healthy && lab_api_ready && kcm_healthy && [ -s "$LAB_KUBECONFIG" ]; then
+  lab_log "lab already up and healthy: $LAB_API_URL (kubeconfig: $LAB_KUBECONFIG)"
+  exit 0
+fi
+
+mkdir -p "$LAB_HOME"
+"$LAB_DIR/build.sh" >"$LAB_HOME/build-last.log" 2>&1 || {
+  cat "$LAB_HOME/build-last.log" >&2
+  lab_die "build.sh failed"
+}
+
+mkdir -p "$LAB_PKI" "$LAB_RUN" "$LAB_LOGS" "$LAB_STATE/etcd"
+chmod 700 "$LAB_STATE"
+
+# --------------------------------------------------------------------- PKI
+gen_cert() { # gen_cert NAME SUBJECT [SAN]  -> $LAB_PKI/NAME.{key,crt} signed by the lab CA
+  local name=$1 subj=$2 san=${3:-} ext
+  [ -s "$LAB_PKI/$name.crt" ] && return 0
+  openssl genrsa -out "$LAB_PKI/$name.key" 2048 2>/dev/null
+  openssl req -new -key "$LAB_PKI/$name.key" -subj "$subj" -out "$LAB_PKI/$name.csr" 2>/dev/null
+  ext=$LAB_PKI/$name.ext
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [ -n "$san" ]; then
+      echo "extendedKeyUsage=serverAuth,clientAuth"
+      echo "subjectAltName=$san"
+    else
+      echo "extendedKeyUsage=clientAuth"
+    fi
+  } >"$ext"
+  openssl x509 -req -in "$LAB_PKI/$name.csr" -CA "$LAB_PKI/ca.crt" -CAkey "$LAB_PKI/ca.key" \
+    -CAcreateserial -days 3650 -sha256 -extfile "$ext" -out "$LAB_PKI/$name.crt" 2>/dev/null
+  rm -f "$LAB_PKI/$name.csr" "$ext"
+}
+
+if [ ! -s "$LAB_PKI/ca.crt" ]; then
+  lab_log "generating lab CA and certificates in $LAB_PKI"
+  rm -f "$LAB_PKI"/*.crt "$LAB_PKI"/*.key
+  openssl genrsa -out "$LAB_PKI/ca.key" 2048 2>/dev/null
+  openssl req -x509 -new -key "$LAB_PKI/ca.key" -days 3650 -sha256 \
+    -subj "/CN=vaultkube-lab-ca" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$LAB_PKI/ca.crt" 2>/dev/null
+fi
+SVC_IP=$(python3 -c "import ipaddress,sys;print(next(ipaddress.ip_network(sys.argv[1]).hosts()))" "$LAB_SERVICE_CIDR")
+gen_cert apiserver "/CN=kube-apiserver" \
+  "IP:127.0.0.1,IP:$SVC_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+gen_cert admin "/O=system:masters/CN=vaultkube-lab-admin"
+gen_cert controller-manager "/CN=system:kube-controller-manager"
+gen_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+if [ ! -s "$LAB_PKI/sa.key" ]; then
+  openssl genrsa -out "$LAB_PKI/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$LAB_PKI/sa.key" -pubout -out "$LAB_PKI/sa.pub" 2>/dev/null
+fi
+chmod 600 "$LAB_PKI"/*.key
+
+b64() { base64 -w0 <"$1"; }
+write_kubeconfig() { # write_kubeconfig FILE USER CERTNAME
+  local f=$1 user=$2 cert=$3
+  umask 077
+  cat >"$f.tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: vaultkube-lab
+  cluster:
+    server: $LAB_API_URL
+    certificate-authority-data: $(b64 "$LAB_CA_CERT")
+users:
+- name: $user
+  user:
+    client-certificate-data: $(b64 "$LAB_PKI/$cert.crt")
+    client-key-data: $(b64 "$LAB_PKI/$cert.key")
+contexts:
+- name: vaultkube-lab
+  context:
+    cluster: vaultkube-lab
+    user: $user
+current-context: vaultkube-lab
+EOF
+  mv -f "$f.tmp" "$f"
+}
+write_kubeconfig "$LAB_KUBECONFIG" vaultkube-lab-admin admin
+write_kubeconfig "$LAB_STATE/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
+
+# -------------------------------------------------------------------- etcd
+if lab_pid etcd >/dev/null && etcd_healthy; then
+  lab_log "etcd already running"
+else
+  lab_stop etcd >/dev/null
+  lab_log "starting etcd $LAB_ETCD_VERSION on 127.0.0.1:$LAB_ETCD_CLIENT_PORT"
+  lab_start etcd "$LAB_LOGS/etcd.log" "$LAB_BIN/etcd" \
+    --name vaultkube-lab \
+    --data-dir "$LAB_STATE/etcd" \
+    --listen-client-urls "$ETCD_URL" \
+    --advertise-client-urls "$ETCD_URL" \
+    --listen-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --initial-cluster "vaultkube-lab=http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --listen-metrics-urls "" \
+    --quota-backend-bytes 2147483648 \
+    --log-level warn
+  lab_wait "etcd health" 30 etcd_healthy
+fi
+
+# ---------------------------------------------------------- kube-apiserver
+if lab_pid kube-apiserver >/dev/null && lab_api_ready; then
+  lab_log "kube-apiserver already running"
+else
+  lab_stop kube-apiserver >/dev/null
+  lab_log "starting kube-apiserver $LAB_KUBERNETES_VERSION on $LAB_API_URL"
+  lab_start kube-apiserver "$LAB_LOGS/kube-apiserver.log" "$LAB_BIN/kube-apiserver" \
+    --etcd-servers "$ETCD_URL" \
+    --bind-address 127.0.0.1 \
+    --advertise-address 127.0.0.1 \
+    --secure-port "$LAB_APISERVER_PORT" \
+    --tls-cert-file "$LAB_PKI/apiserver.crt" \
+    --tls-private-key-file "$LAB_PKI/apiserver.key" \
+    --client-ca-file "$LAB_CA_CERT" \
+    --kubelet-client-certificate "$LAB_PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$LAB_PKI/apiserver-kubelet-client.key" \
+    --authorization-mode Node,RBAC \
+    --anonymous-auth=false \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$LAB_PKI/sa.pub" \
+    --service-account-signing-key-file "$LAB_PKI/sa.key" \
+    --service-account-max-token-expiration 48h \
+    --service-cluster-ip-range "$LAB_SERVICE_CIDR" \
+    --endpoint-reconciler-type none \
+    --allow-privileged=true \
+    --enable-admission-plugins NodeRestriction \
+    --profiling=false \
+    --cert-dir "$LAB_STATE/apiserver-certs" \
+    --v 1
+  lab_wait "kube-apiserver /readyz" 120 lab_api_ready
+fi
+
+# ---------------------------------------------------- kube-controller-manager
+if lab_pid kube-controller-manager >/dev/null && kcm_healthy; then
+  lab_log "kube-controller-manager already running"
+else
+  lab_stop kube-controller-manager >/dev/null
+  lab_log "starting kube-controller-manager $LAB_KUBERNETES_VERSION"
+  KCM_KC=$LAB_STATE/controller-manager.kubeconfig
+  lab_start kube-controller-manager "$LAB_LOGS/kube-controller-manager.log" "$LAB_BIN/kube-controller-manager" \
+    --kubeconfig "$KCM_KC" \
+    --authentication-kubeconfig "$KCM_KC" \
+    --authorization-kubeconfig "$KCM_KC" \
+    --authorization-always-allow-paths /healthz,/readyz,/livez,/metrics \
+    --bind-address 127.0.0.1 \
+    --secure-port "$LAB_KCM_PORT" \
+    --cert-dir "$LAB_STATE/kcm-certs" \
+    --root-ca-file "$LAB_CA_CERT" \
+    --service-account-private-key-file "$LAB_PKI/sa.key" \
+    --use-service-account-credentials=true \
+    --cluster-signing-cert-file "$LAB_CA_CERT" \
+    --cluster-signing-key-file "$LAB_PKI/ca.key" \
+    --service-cluster-ip-range "$LAB_SERVICE_CIDR" \
+    --controllers '*' \
+    --leader-elect=false \
+    --profiling=false \
+    --v 1
+  lab_wait "kube-controller-manager /healthz" 60 kcm_healthy
+fi
+
+# The control plane is usable once the controllers created the default
+# ServiceAccount and published kube-root-ca.crt in the default namespace.
+lab_wait "default ServiceAccount and kube-root-ca.crt" 60 \
+  sh -c "'$LAB_BIN/kubectl' --kubeconfig '$LAB_KUBECONFIG' -n default get serviceaccount default &&
+         '$LAB_BIN/kubectl' --kubeconfig '$LAB_KUBECONFIG' -n default get configmap kube-root-ca.crt"
+
+T1=$(date +%s)
+lab_log "lab is up in $((T1 - T0)) s (Kubernetes $LAB_KUBERNETES_VERSION, etcd $LAB_ETCD_VERSION)"
+lab_log "API server:  $LAB_API_URL"
+lab_log "CA cert:     $LAB_CA_CERT"
+lab_log "kubeconfig:  $LAB_KUBECONFIG"
+lab_log "binaries:    $LAB_BIN"
+lab_log "ESO chart:   $LAB_CHART_DIR"
+lab_log "logs:        $LAB_LOGS"
+lab_log "use it:      source tests/lab/env.sh"
