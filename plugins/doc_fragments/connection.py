@@ -91,4 +91,3 @@ notes:
     connection options can be set once with C(module_defaults).
   - Failures are reported as one line naming the Vault path, the HTTP status and Vault's message.
 '''
-

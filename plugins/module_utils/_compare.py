@@ -56,7 +56,7 @@ def _as_list(value):
         return []
     if isinstance(value, string_types):
         return [item.strip() for item in value.split(',') if item.strip()]
-    return [item for item in value]
+    return list(value)
 
 
 def normalise(kind, value, field='value'):

@@ -132,7 +132,10 @@ def make_tls(workdir: Path, hosts=('127.0.0.1', 'localhost')) -> dict:
     ext = workdir / 'ext.cnf'
     san = ','.join(('IP:%s' % h) if h[0].isdigit() else ('DNS:%s' % h) for h in hosts)
     ext.write_text('subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' % san)
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+
+    def run(*argv):
+        subprocess.run(argv, check=True, capture_output=True)
+
     run('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
         '-subj', '/CN=vaultkube-test-ca', '-keyout', str(ca_key), '-out', str(ca_crt))
     run('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
@@ -168,7 +171,8 @@ def run_module(module: str, args: dict, check=False, diff=False, env=None) -> di
         cmd.append('--check')
     if diff:
         cmd.append('--diff')
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_ansible_env(env), timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_ansible_env(env), timeout=300,
+                          check=False)
     try:
         doc = json.loads(proc.stdout)
         result = doc['plays'][0]['tasks'][0]['hosts']['localhost']
@@ -197,7 +201,8 @@ def run_playbook(playbook: str | Path, extra_vars: dict | None = None, check=Fal
     run_env = _ansible_env(env)
     if not json_output:
         run_env['ANSIBLE_STDOUT_CALLBACK'] = 'default'
-    return subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=1800)
+    return subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=1800,
+                          check=False)
 
 
 def assert_failed_cleanly(result: dict, *fragments: str) -> str:

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The project's test command: bash tests/run.sh [stage ...]
+# Stages (default: all, in this order): unit integration build sanity lab
+# Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+bash tests/setup.sh || exit 1
+# shellcheck disable=SC1090
+source "$(bash tests/setup.sh --print-env)"
+
+results=$VAULTKUBE_CACHE/results
+rm -rf "$results"
+mkdir -p "$results"
+failed_stages=()
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity lab)
+
+stage_unit() {
+  python -m pytest -q tests/unit --junitxml="$results/unit.xml"
+}
+
+stage_integration() {
+  (cd tests/integration && python -m pytest -q . --junitxml="$results/integration.xml")
+}
+
+stage_build() {
+  # The collection builds, installs, and every module's documentation renders.
+  local work
+  work=$(mktemp -d)
+  ansible-galaxy collection build --output-path "$work" . >/dev/null || return 1
+  ansible-galaxy collection install --no-deps -p "$work/installed" "$work"/vaultkube-platform-*.tar.gz >/dev/null || return 1
+  local rc=0 module
+  for module in plugins/modules/*.py; do
+    module=$(basename "$module" .py)
+    if ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-doc "vaultkube.platform.$module" >/dev/null 2>"$work/doc.err"; then
+      echo "ansible-doc vaultkube.platform.$module: ok"
+    else
+      echo "ansible-doc vaultkube.platform.$module: FAILED"; cat "$work/doc.err"; rc=1
+    fi
+  done
+  rm -rf "$work"
+  return $rc
+}
+
+stage_sanity() {
+  bash tests/sanity.sh
+}
+
+stage_lab() {
+  if [ -x tests/lab/ci.sh ]; then
+    bash tests/lab/ci.sh
+  else
+    echo "lab stage: tests/lab/ci.sh not present"; return 1
+  fi
+}
+
+for stage in "${stages[@]}"; do
+  echo "=== stage: $stage ==="
+  start=$(date +%s)
+  if "stage_$stage"; then
+    echo "=== stage $stage passed in $(( $(date +%s) - start ))s ==="
+  else
+    echo "=== stage $stage FAILED after $(( $(date +%s) - start ))s ==="
+    failed_stages+=("$stage")
+  fi
+done
+
+# One closing line counting every test case of every pytest stage.
+python - "$results" <<'PY'
+import glob, sys
+import xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for path in glob.glob(sys.argv[1] + '/*.xml'):
+    for suite in ET.parse(path).getroot().iter('testsuite'):
+        tests, fail = int(suite.get('tests', 0)), int(suite.get('failures', 0)) + int(suite.get('errors', 0))
+        skip = int(suite.get('skipped', 0))
+        passed += tests - fail - skip
+        failed += fail
+        skipped += skip
+print('tests: %d passed, %d failed, %d skipped' % (passed, failed, skipped))
+PY
+
+if [ ${#failed_stages[@]} -gt 0 ]; then
+  echo "FAILED stages: ${failed_stages[*]}"
+  exit 1
+fi
+echo "all stages passed: ${stages[*]}"
