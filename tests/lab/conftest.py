@@ -1,0 +1,114 @@
+"""Fixtures for the lab smoke test: a running lab, the ESO chart, the ESO
+controller process and an OpenBao dev server. Everything is real; nothing is
+mocked. The lab is started with tests/lab/up.sh (idempotent)."""
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lab_helpers import LAB, LAB_DIR, find_bao, free_port, helm, run, wait_for  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab: needs the local lab (tests/lab/up.sh)")
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The running lab (started by up.sh if needed) and a kubernetes API client."""
+    res = run(["bash", os.path.join(LAB_DIR, "up.sh")], check=False)
+    if res.returncode != 0:
+        pytest.fail("tests/lab/up.sh failed:\n%s\n%s" % (res.stdout, res.stderr))
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=LAB["KUBECONFIG"])
+    return {"env": LAB, "api_client": api_client, "client": client}
+
+
+@pytest.fixture
+def namespace(lab):
+    """A fresh namespace, deleted afterwards."""
+    core = lab["client"].CoreV1Api(lab["api_client"])
+    name = "lab-" + uuid.uuid4().hex[:8]
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def eso_chart(lab):
+    """The ESO Helm chart installed from the cached chart (webhook and cert
+    controller disabled, leader election on). Uninstalled afterwards only if
+    this fixture installed it."""
+    ns, release = LAB["LAB_ESO_NAMESPACE"], LAB["LAB_ESO_DEPLOYMENT"]
+    present = helm("status", release, "-n", ns, check=False).returncode == 0
+    if not present:
+        res = helm(
+            "install", release, LAB["LAB_CHART_DIR"], "-n", ns, "--create-namespace",
+            "--set", "webhook.create=false",
+            "--set", "certController.create=false",
+            "--set", "leaderElect=true",
+            "--set", "concurrent=2",
+            check=False,
+        )
+        if res.returncode != 0:
+            pytest.fail("helm install failed:\n%s\n%s" % (res.stdout, res.stderr))
+    yield {"namespace": ns, "release": release, "service_account": LAB["LAB_ESO_SERVICE_ACCOUNT"]}
+    if not present:
+        helm("uninstall", release, "-n", ns, "--wait", check=False)
+
+
+@pytest.fixture(scope="session")
+def eso_controller(lab, eso_chart):
+    """The ESO controller running as a local process (eso-controller.sh)."""
+    script = os.path.join(LAB_DIR, "eso-controller.sh")
+    was_running = run(["bash", script, "status"], check=False).returncode == 0
+    if not was_running:
+        res = run(["bash", script, "start"], check=False)
+        if res.returncode != 0:
+            pytest.fail("eso-controller.sh start failed:\n%s\n%s" % (res.stdout, res.stderr))
+    yield eso_chart
+    if not was_running:
+        run(["bash", script, "stop"], check=False)
+
+
+@pytest.fixture(scope="session")
+def bao_dev(tmp_path_factory):
+    """A real OpenBao dev server on 127.0.0.1 (in-memory, unsealed, root token)."""
+    import hvac
+
+    port = free_port(int(os.environ.get("LAB_BAO_PORT", "18200")))
+    token = "lab-root-" + uuid.uuid4().hex
+    addr = "http://127.0.0.1:%d" % port
+    logdir = LAB["LAB_LOGS"]
+    os.makedirs(logdir, exist_ok=True)
+    log = open(os.path.join(logdir, "bao-dev.log"), "ab")
+    proc = subprocess.Popen(
+        [find_bao(), "server", "-dev", "-dev-listen-address=127.0.0.1:%d" % port,
+         "-dev-root-token-id=" + token, "-dev-no-store-token"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=str(tmp_path_factory.mktemp("bao")),
+    )
+    try:
+        client = hvac.Client(url=addr, token=token)
+
+        def ready():
+            if proc.poll() is not None:
+                pytest.fail("bao server -dev exited with %s" % proc.returncode)
+            return client.sys.is_initialized() and not client.sys.is_sealed()
+
+        wait_for("OpenBao dev server", ready, timeout=60)
+        yield {"addr": addr, "client": client}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()

