@@ -17,6 +17,21 @@ BUILTIN_POLICIES = ('root',)
 
 class Policy(VaultObject):
     kind = 'policy'
+    argument_spec = dict(
+        name=dict(type='str', required=True),
+        policy=dict(type='str'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+    )
+
+    @classmethod
+    def list_existing(cls, api, objects):
+        return set(api.list('sys/policies/acl'))
+
+    @classmethod
+    def list_prunable(cls, api, entries):
+        # "default" is Vault's own and cannot be deleted; "root" is not listed.
+        return [{'name': name, 'state': 'absent'} for name in api.list('sys/policies/acl')
+                if name not in ('default',) + BUILTIN_POLICIES]
 
     @property
     def name(self):

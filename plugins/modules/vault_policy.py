@@ -89,11 +89,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 def main():
     module = AnsibleModule(
-        argument_spec=object_argument_spec(
-            name=dict(type='str', required=True),
-            policy=dict(type='str'),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-        ),
+        argument_spec=object_argument_spec(**Policy.argument_spec),
         required_if=[('state', 'present', ['policy'])],
         supports_check_mode=True,
     )

@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+# Copyright: vaultkube.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Converge a whole declarative Vault document over one client session.
+
+The document's sections map to the object types of the single-object modules;
+each entry is validated with that module's own option spec and converged with
+the same :func:`reconcile`, so both paths share one comparison and one writer.
+What this adds is batching: it lists what exists once per collection (one LIST
+for all policies, one per KV folder...) so absent objects are created without a
+read, and it reports per-object changes, a combined diff and request counts.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
+from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
+
+
+class Section(object):
+    """One kind of object in the document."""
+
+    def __init__(self, key, object_class, argument_spec, prunable=False):
+        self.key = key
+        self.object_class = object_class
+        self.argument_spec = argument_spec
+        self.prunable = prunable
+
+
+def validate_entries(section, entries):
+    """Apply the section's option spec (types, defaults, choices) to each entry.
+
+    Returns the validated parameter dicts and the no_log values found in them,
+    so the module can keep them out of its invocation echo.
+    """
+    if entries is None:
+        return [], set()
+    if not isinstance(entries, list):
+        raise FieldError('config.%s must be a list of entries, got %s' % (section.key, type(entries).__name__))
+    validator = ArgumentSpecValidator(section.argument_spec)
+    validated, secrets = [], set()
+    for index, entry in enumerate(entries):
+        where = 'config.%s[%d]' % (section.key, index)
+        if not isinstance(entry, dict):
+            raise FieldError('%s must be a mapping of options, got %s' % (where, type(entry).__name__))
+        result = validator.validate(entry)
+        secrets.update(result._no_log_values)
+        if result.error_messages:
+            # The messages may quote values; they are one line and name the option.
+            raise FieldError('%s: %s' % (where, result.error_messages[0]))
+        validated.append(result.validated_parameters)
+    return validated, secrets
+
+
+def secret_values(sections, document):
+    """Every value of a no_log option anywhere in the document, even in bad entries.
+
+    Collected before anything can fail, so that no error path echoes them.
+    """
+    found = set()
+    if not isinstance(document, dict):
+        return found
+    for section in sections:
+        entries = document.get(section.key)
+        if not isinstance(entries, list):
+            continue
+        validator = ArgumentSpecValidator(section.argument_spec)
+        for entry in entries:
+            if isinstance(entry, dict):
+                found.update(validator.validate(entry)._no_log_values)
+    return found
+
+
+def _prefetch(object_class, api, objects):
+    """Mark objects that a single listing shows as absent, to skip their reads."""
+    lister = getattr(object_class, 'list_existing', None)
+    if lister is None or not objects:
+        return
+    existing = lister(api, objects)
+    if existing is None:
+        return
+    for obj in objects:
+        obj.known_to_exist = obj.name in existing
+
+
+class ConfigRun(object):
+    """One convergence of a document: sections in dependency order."""
+
+    def __init__(self, api, sections, document, connection, check_mode=False, prune=False):
+        self.api = api
+        self.sections = sections
+        self.document = document or {}
+        self.connection = connection
+        self.check_mode = check_mode
+        self.prune = prune
+        self.no_log_values = set()
+        self.reports = []
+
+    def validate(self):
+        known = set(section.key for section in self.sections)
+        unknown = sorted(set(self.document) - known)
+        if unknown:
+            raise FieldError('config has unknown section(s) %s; known sections: %s'
+                             % (', '.join(unknown), ', '.join(sorted(known))))
+        planned = []
+        for section in self.sections:
+            entries, secrets = validate_entries(section, self.document.get(section.key))
+            self.no_log_values.update(secrets)
+            objects = []
+            seen = {}
+            for index, params in enumerate(entries):
+                merged = dict(self.connection)
+                merged.update(params)
+                obj = section.object_class(self.api, merged)
+                try:
+                    obj.validate()
+                except FieldError as exc:
+                    raise FieldError('config.%s[%d]: %s' % (section.key, index, exc))
+                if obj.name in seen:
+                    raise FieldError('config.%s[%d] repeats %s %r already given at index %d'
+                                     % (section.key, index, obj.kind, obj.name, seen[obj.name]))
+                seen[obj.name] = index
+                objects.append(obj)
+            planned.append((section, objects))
+        return planned
+
+    def run(self):
+        planned = self.validate()
+        for section, objects in planned:
+            _prefetch(section.object_class, self.api, [o for o in objects
+                                                       if o.params.get('state', 'present') == 'present'])
+            for obj in objects:
+                self.reports.append(reconcile(obj, obj.params.get('state') or 'present', self.check_mode))
+        if self.prune:
+            # Remove in reverse dependency order: secrets and roles before their mounts.
+            for section, objects in reversed(planned):
+                if section.prunable and section.key in self.document:
+                    self._prune(section, objects)
+        return self.reports
+
+    def _prune(self, section, objects):
+        wanted = set(obj.name for obj in objects)
+        for params in section.object_class.list_prunable(self.api, [o.params for o in objects]):
+            merged = dict(self.connection)
+            merged.update(params)
+            obj = section.object_class(self.api, merged)
+            if obj.name in wanted:
+                continue
+            report = reconcile(obj, 'absent', self.check_mode)
+            report['pruned'] = True
+            self.reports.append(report)
+
+
+def summarise(reports):
+    counts = {'create': 0, 'update': 0, 'delete': 0, 'none': 0}
+    for report in reports:
+        counts[report['action']] = counts.get(report['action'], 0) + 1
+    return counts
+
+
+def diff_entries(reports):
+    """Ansible accepts a list of diffs: one per changed object, with headers."""
+    out = []
+    for report in reports:
+        if not report['changed']:
+            continue
+        label = '%s %s' % (report['kind'], report['name'])
+        before, after = report['diff']['before'], report['diff']['after']
+        out.append({'before_header': label + ' (before)', 'after_header': label + ' (after)',
+                    'before': before, 'after': after})
+    return out
+
+
+def folder_of(path):
+    folder = posixpath.dirname(path.strip('/'))
+    return folder + '/' if folder else ''

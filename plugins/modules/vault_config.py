@@ -1,0 +1,215 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vaultkube.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: vault_config
+short_description: Converge Vault to a declarative configuration document in one call
+version_added: 0.1.0
+description:
+  - Applies a whole Vault configuration (secrets engines, auth methods, policies, Kubernetes
+    auth config and roles, KV v2 secrets, audit devices, GitHub auth maps) over one client
+    session and one login.
+  - Each entry takes exactly the options of the matching single-object module (for example an
+    entry of O(config.policies) takes the options of M(vaultkube.platform.vault_policy)) and is
+    compared and written by the same code, so results, check mode and diff are the same.
+  - What exists is listed once per collection (one LIST for all policies, one per KV folder,
+    one per role mount), so objects that do not exist yet are created without a read, and an
+    unchanged document makes no write request.
+  - Sections are applied in dependency order (mounts, auth methods, policies, Kubernetes auth
+    config, roles, secrets, audit devices, GitHub auth) whatever their order in the document.
+  - Every entry is validated before anything is written; a bad entry fails the task with one
+    line naming it (for example C(config.policies[3]: missing required arguments: policy)).
+options:
+  config:
+    description:
+      - The document. Keys are section names; each holds a list of entries.
+    type: dict
+    required: true
+    suboptions:
+      secrets_engines:
+        description: Entries with the options of M(vaultkube.platform.vault_secrets_engine).
+        type: list
+        elements: dict
+      auth_methods:
+        description: Entries with the options of M(vaultkube.platform.vault_auth_method).
+        type: list
+        elements: dict
+      policies:
+        description: Entries with the options of M(vaultkube.platform.vault_policy).
+        type: list
+        elements: dict
+      kubernetes_auth_configs:
+        description: Entries with the options of M(vaultkube.platform.vault_kubernetes_auth_config).
+        type: list
+        elements: dict
+      kubernetes_auth_roles:
+        description: Entries with the options of M(vaultkube.platform.vault_kubernetes_auth_role).
+        type: list
+        elements: dict
+      kv_secrets:
+        description:
+          - Entries with the options of M(vaultkube.platform.vault_kv2_secret).
+          - Their C(data) values are secret; they are masked in every output.
+        type: list
+        elements: dict
+      audit_devices:
+        description: Entries with the options of M(vaultkube.platform.vault_audit_device).
+        type: list
+        elements: dict
+      github_auth:
+        description:
+          - GitHub auth method settings as data (organization and team/user to policy maps).
+          - Each entry has C(mount_path) (default C(github)), C(organization), optional C(base_url),
+            C(teams) (a mapping of team slug to a list of policies) and C(users) (login to policies).
+          - Team and user maps not listed are removed from that mount.
+        type: list
+        elements: dict
+  prune:
+    description:
+      - Also delete objects of the kinds present in the document that the document does not list.
+      - Pruning covers policies (never C(default) or C(root)), Kubernetes auth roles and KV secrets
+        under the mounts the document names, and audit devices. Mounts are never pruned.
+      - Off by default; try it with check mode and diff first.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - vaultkube.platform.connection
+  - vaultkube.platform.attributes
+seealso:
+  - module: vaultkube.platform.vault_policy
+  - module: vaultkube.platform.vault_kv2_secret
+  - module: vaultkube.platform.vault_kubernetes_auth_role
+author:
+  - vaultkube.platform maintainers (@vaultkube)
+'''
+
+EXAMPLES = r'''
+- name: Converge the platform's Vault configuration
+  vaultkube.platform.vault_config:
+    url: https://vault.example.com:8200
+    token: "{{ vault_admin_token }}"
+    config:
+      secrets_engines:
+        - path: secret
+          engine_type: kv
+          version: 2
+      auth_methods:
+        - path: prod-kubernetes
+          method_type: kubernetes
+      policies:
+        - name: eso-read
+          policy: |
+            path "secret/data/apps/*" { capabilities = ["read"] }
+            path "secret/metadata/apps/*" { capabilities = ["list"] }
+      kubernetes_auth_configs:
+        - mount_path: prod-kubernetes
+          kubernetes_host: https://kubernetes.default.svc
+      kubernetes_auth_roles:
+        - mount_path: prod-kubernetes
+          name: external-secrets
+          bound_service_account_names: [external-secrets]
+          bound_service_account_namespaces: [external-secrets]
+          token_policies: [eso-read]
+          token_ttl: 1h
+      kv_secrets:
+        - mount_path: secret
+          path: apps/myapp/config
+          data:
+            username: myapp
+            password: "{{ myapp_password }}"
+      github_auth:
+        - mount_path: github
+          organization: example-org
+          teams:
+            platform: [admin]
+            developers: [dev-read]
+
+- name: Show what a document would change, and what it would prune
+  vaultkube.platform.vault_config:
+    config: "{{ vault_document }}"
+    prune: true
+  check_mode: true
+  diff: true
+'''
+
+RETURN = r'''
+summary:
+  description: How many objects were created, updated, deleted, or left as they were.
+  returned: always
+  type: dict
+  sample: {create: 2, update: 1, delete: 0, none: 57}
+objects:
+  description: The objects that changed (or would change in check mode). Never holds secret values.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: policy, name: eso-read, action: update, changed_fields: [policy], pruned: false}
+requests:
+  description: HTTP requests made to Vault, by kind. An unchanged document makes no write or delete.
+  returned: always
+  type: dict
+  sample: {read: 60, list: 4, write: 0, delete: 0}
+'''
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vaultkube.platform.plugins.module_utils._client import (
+    CONNECTION_ARGSPEC,
+    VaultRequestError,
+    connect,
+)
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
+from ansible_collections.vaultkube.platform.plugins.module_utils._config import (
+    ConfigRun,
+    diff_entries,
+    secret_values,
+    summarise,
+)
+from ansible_collections.vaultkube.platform.plugins.module_utils._config_sections import sections
+
+
+def main():
+    argument_spec = dict(CONNECTION_ARGSPEC)
+    argument_spec.update(
+        config=dict(type='dict', required=True),
+        prune=dict(type='bool', default=False),
+    )
+    # no_log=True keeps the whole invocation (which holds KV values) out of the system log.
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, no_log=True)
+    started = time.time()
+    # Secret option values inside the document are masked in every output, errors included.
+    module.no_log_values.update(secret_values(sections(), module.params['config']))
+    try:
+        api = connect(module.params)
+        connection = dict((k, module.params[k]) for k in CONNECTION_ARGSPEC)
+        run = ConfigRun(api, sections(), module.params['config'], connection,
+                        check_mode=module.check_mode, prune=module.params['prune'])
+        reports = run.run()
+    except (VaultRequestError, FieldError) as exc:
+        module.fail_json(msg=str(exc))
+    changed = [r for r in reports if r['changed']]
+    result = dict(
+        changed=bool(changed),
+        summary=summarise(reports),
+        objects=[dict(kind=r['kind'], name=r['name'], action=r['action'],
+                      changed_fields=r['changed_fields'], pruned=r.get('pruned', False)) for r in changed],
+        requests=dict(api.requests),
+        elapsed=round(time.time() - started, 3),
+    )
+    if module._diff:
+        result['diff'] = diff_entries(reports)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
