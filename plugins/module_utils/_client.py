@@ -223,8 +223,11 @@ def connection_params(params, environ=None):
     return resolved
 
 
-def build_session(retries, backoff):
+def build_session(retries, backoff, verify=True):
     session = requests.Session()
+    # hvac takes TLS verification from a session it is given and ignores its own
+    # verify argument, so the CA path (or False) must be set here.
+    session.verify = verify
     retry = Retry(total=retries, connect=retries, read=0, status=retries,
                   backoff_factor=backoff, status_forcelist=RETRY_STATUS,
                   allowed_methods=None, raise_on_status=False, respect_retry_after_header=True)
@@ -277,7 +280,7 @@ def connect(params, environ=None, login=True):
     verify = conn['ca_cert'] if (conn['validate_certs'] and conn['ca_cert']) else conn['validate_certs']
     client = hvac.Client(url=conn['url'], verify=verify, timeout=conn['timeout'],
                          namespace=conn['namespace'] or None,
-                         session=build_session(conn['retries'], conn['retry_backoff']))
+                         session=build_session(conn['retries'], conn['retry_backoff'], verify))
     api = VaultAPI(client, conn['url'])
     if login:
         _login(api, conn)

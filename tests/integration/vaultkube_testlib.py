@@ -52,8 +52,10 @@ class BaoServer:
     """One real OpenBao process on loopback (dev mode or raft storage)."""
 
     def __init__(self, workdir: Path, dev: bool = False, node_id: str = 'node1',
-                 tls: dict | None = None):
+                 tls: dict | None = None, extra_config: str = ''):
         self.workdir = Path(workdir)
+        # Server configuration added to the generated one (dev mode: loaded with -config).
+        self.extra_config = extra_config
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.dev = dev
         self.node_id = node_id
@@ -97,9 +99,13 @@ class BaoServer:
             cmd = [bao_binary(), 'server', '-dev', '-dev-no-store-token',
                    '-dev-root-token-id=' + self.root_token,
                    '-dev-listen-address=127.0.0.1:%d' % self.port]
+            if self.extra_config:
+                extra = self.workdir / 'extra.hcl'
+                extra.write_text(self.extra_config)
+                cmd.append('-config=%s' % extra)
         else:
             config = self.workdir / 'config.hcl'
-            config.write_text(self.config_text())
+            config.write_text(self.config_text() + self.extra_config)
             cmd = [bao_binary(), 'server', '-config=%s' % config]
         env = dict(os.environ, HOME=str(self.workdir))
         with open(self.log, 'ab') as log:

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+"""vault_audit_device against a real OpenBao.
+
+OpenBao 2.7 refuses to enable audit devices through the API unless the server
+runs with ``unsafe_allow_api_audit_creation = true``. The default dev server
+shows that refusal; a second dev server started with that setting (and one
+device declared in its configuration) runs the full cycle.
+"""
+
+import shutil
+import uuid
+
+import pytest
+
+from vaultkube_testlib import BaoServer, assert_failed_cleanly, run_module, tmpdir
+
+
+@pytest.fixture(scope='module')
+def audit_server():
+    work = tmpdir('vaultkube-audit-')
+    config = ('unsafe_allow_api_audit_creation = true\n'
+              'audit "file" "declared" {\n'
+              '  options {\n'
+              '    file_path = "%s"\n'
+              '  }\n'
+              '}\n' % (work / 'declared.log'))
+    server = BaoServer(work, dev=True, extra_config=config).start()
+    yield server, work
+    server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def devices(vault):
+    return vault.sys.list_enabled_audit_devices()['data']
+
+
+def test_openbao_refuses_api_audit_devices_cleanly(conn, vault, tmp_path):
+    path = 'a-' + uuid.uuid4().hex[:8]
+    result = run_module('vault_audit_device', dict(conn, path=path, device_type='file',
+                                                   options={'file_path': str(tmp_path / 'a.log')}))
+    assert_failed_cleanly(result, 'sys/audit/' + path, '400', 'cannot enable audit device via API',
+                          'unsafe_allow_api_audit_creation')
+    assert path + '/' not in devices(vault)
+
+
+def test_audit_device_lifecycle(audit_server):
+    server, work = audit_server
+    vault = server.client()
+    conn = {'url': server.url, 'token': server.root_token}
+    path = 'file-' + uuid.uuid4().hex[:6]
+    key = path + '/'
+    log = work / (path + '.log')
+    args = dict(conn, path=path, device_type='file', description='main audit log',
+                options={'file_path': str(log), 'hmac_accessor': False})
+
+    checked = run_module('vault_audit_device', args, check=True, diff=True)
+    assert checked['changed'] is True and checked['operation'] == 'create'
+    assert checked['diff']['after']['options'] == {'file_path': str(log), 'hmac_accessor': 'false'}
+    assert key not in devices(vault), 'check mode enabled the device'
+
+    created = run_module('vault_audit_device', args)
+    assert created['changed'] is True and created['path'] == key
+    entry = devices(vault)[key]
+    assert entry['type'] == 'file' and entry['description'] == 'main audit log'
+    assert entry['options'] == {'file_path': str(log), 'hmac_accessor': 'false'}
+    vault.sys.read_health_status(method='GET')
+    vault.sys.list_mounted_secrets_engines()
+    assert log.exists() and log.stat().st_size > 0, 'the device records nothing'
+
+    assert run_module('vault_audit_device', dict(args, path='/%s/' % path))['changed'] is False
+
+    moved = dict(args, options={'file_path': str(work / (path + '-2.log'))})
+    refused = run_module('vault_audit_device', moved)
+    assert_failed_cleanly(refused, "audit device at '%s' differs in options" % key, 'cannot be tuned',
+                          'replace: true')
+    assert devices(vault)[key] == entry
+
+    planned = run_module('vault_audit_device', dict(moved, replace=True), check=True, diff=True)
+    assert planned['changed'] is True and planned['operation'] == 'update'
+    assert planned['diff']['before']['options']['file_path'] == str(log)
+    assert planned['diff']['after']['options'] == {'file_path': str(work / (path + '-2.log')),
+                                                   'hmac_accessor': 'false'}
+    assert devices(vault)[key] == entry, 'check mode replaced the device'
+
+    # Vault rejects the new options after the old device was disabled: it comes back.
+    bogus = run_module('vault_audit_device', dict(args, options={'format': 'bogus'}, replace=True))
+    assert_failed_cleanly(bogus, 'sys/audit/' + path, 'unknown format', 'previous device was re-enabled')
+    assert devices(vault)[key] == entry
+
+    replaced = run_module('vault_audit_device', dict(moved, replace=True))
+    assert replaced['changed'] is True and replaced['changed_fields'] == ['options']
+    assert devices(vault)[key]['options'] == {'file_path': str(work / (path + '-2.log')),
+                                              'hmac_accessor': 'false'}
+    assert devices(vault)[key]['description'] == 'main audit log'
+
+    delete = dict(conn, path=path, state='absent')
+    assert run_module('vault_audit_device', delete, check=True)['changed'] is True
+    assert key in devices(vault), 'check mode disabled the device'
+    assert run_module('vault_audit_device', delete)['changed'] is True
+    assert key not in devices(vault)
+    assert run_module('vault_audit_device', delete)['changed'] is False
+
+
+def test_declared_device_cannot_be_disabled(audit_server):
+    server, _ = audit_server
+    conn = {'url': server.url, 'token': server.root_token}
+    result = run_module('vault_audit_device', dict(conn, path='declared', state='absent'))
+    assert_failed_cleanly(result, 'sys/audit/declared', 'cannot disable configuration-managed audit device')
+    assert 'declared/' in devices(server.client())
+
+
+def test_wrong_token_is_403(conn):
+    result = run_module('vault_audit_device', dict(conn, token='not-a-token', path='x', device_type='file',
+                                                   options={'file_path': 'stdout'}))
+    assert_failed_cleanly(result, '403', 'sys/audit')
