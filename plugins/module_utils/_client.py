@@ -65,6 +65,11 @@ class VaultRequestError(Exception):
         self.status = status
         self.errors = errors or []
 
+    @property
+    def no_route(self):
+        """Vault has nothing mounted at the path ("no handler for route"): a missing mount."""
+        return self.status == 404 and any('no handler for route' in str(e) for e in self.errors)
+
 
 def _one_line(text):
     return ' '.join(str(text).split())

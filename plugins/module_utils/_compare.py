@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 from ansible.module_utils.six import integer_types, string_types
@@ -64,7 +65,11 @@ def normalise(kind, value, field='value'):
 
     Kinds: ``ttl`` (seconds), ``set`` (order-insensitive list of strings),
     ``list`` (ordered list), ``bool``, ``int``, ``str`` (stripped of trailing
-    white space), ``text`` (trailing newlines ignored), ``raw`` (as is).
+    white space), ``text`` (trailing newlines ignored), ``pem`` (PEM blocks:
+    blank lines and white space around lines ignored), ``json`` (canonical
+    JSON text that keeps JSON types apart: ``1`` differs from ``"1"`` and from
+    ``true``, while ``1`` equals ``1.0`` as it does once Vault stored it),
+    ``raw`` (as is).
     """
     if kind == 'ttl':
         return ttl_seconds(value, field)
@@ -83,7 +88,34 @@ def normalise(kind, value, field='value'):
         return text + '\n' if text else ''
     if kind == 'dict':
         return dict(value or {})
+    if kind == 'pem':
+        return _pem(value)
+    if kind == 'json':
+        return json.dumps(_json_canonical(value), sort_keys=True, separators=(',', ':'))
     return value
+
+
+def _pem(value):
+    lines = [line.strip() for line in ('' if value is None else str(value)).splitlines()]
+    text = '\n'.join(line for line in lines if line)
+    return text + '\n' if text else ''
+
+
+def _json_canonical(value):
+    # Vault keeps JSON numbers as float64: 1 and 1.0 are the same stored value.
+    # bool is an int subclass in Python, so it must be kept apart explicitly.
+    if isinstance(value, bool) or value is None or isinstance(value, string_types):
+        return value
+    if isinstance(value, (integer_types, float)):
+        try:
+            return float(value)
+        except OverflowError:
+            return str(value)
+    if isinstance(value, dict):
+        return dict((str(key), _json_canonical(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_json_canonical(item) for item in value]
+    return str(value)
 
 
 def normalise_fields(fields, data, only=None):

@@ -1,0 +1,367 @@
+# -*- coding: utf-8 -*-
+"""vault_kubernetes_auth_config and vault_kubernetes_auth_role against a real OpenBao.
+
+The config write does not call the Kubernetes API, so a CA made with openssl
+and a dummy JWT are enough.
+"""
+
+import base64
+import json
+import shutil
+import ssl
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from vaultkube_testlib import assert_failed_cleanly, make_tls, run_module, tmpdir
+
+JWT = 'eyJhbGciOiJSUzI1NiJ9.reviewer-' + uuid.uuid4().hex
+JWT_2 = 'eyJhbGciOiJSUzI1NiJ9.rotated-' + uuid.uuid4().hex
+
+
+class FakeKubeAPI(object):
+    """An HTTPS TokenReview endpoint that records the bearer token Vault sends.
+
+    Vault reviews a login with its stored reviewer JWT, so the recorded bearer
+    token tells which JWT Vault really holds, which its API never returns.
+    """
+
+    def __init__(self, tls):
+        self.bearers = []
+        spy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server naming
+                spy.bearers.append((self.headers.get('Authorization') or '').replace('Bearer ', '', 1))
+                self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                body = json.dumps({'kind': 'TokenReview', 'apiVersion': 'authentication.k8s.io/v1',
+                                   'status': {'authenticated': False, 'error': 'test double'}}).encode()
+                self.send_response(201)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls['cert'], tls['key'])
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = 'https://127.0.0.1:%d' % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _b64(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b'=').decode()
+
+
+def service_account_jwt(namespace, name):
+    """A well-formed service account JWT (signature unchecked: the review decides)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    header = _b64(json.dumps({'alg': 'RS256', 'typ': 'JWT'}).encode())
+    claims = _b64(json.dumps({
+        'iss': 'kubernetes/serviceaccount', 'sub': 'system:serviceaccount:%s:%s' % (namespace, name),
+        'kubernetes.io/serviceaccount/namespace': namespace,
+        'kubernetes.io/serviceaccount/service-account.name': name,
+        'kubernetes.io/serviceaccount/service-account.uid': str(uuid.uuid4()),
+        'iat': now, 'exp': now + 600}).encode())
+    signature = key.sign((header + '.' + claims).encode(), padding.PKCS1v15(), hashes.SHA256())
+    return header + '.' + claims + '.' + _b64(signature)
+
+
+@pytest.fixture(scope='module')
+def k8s_ca():
+    """A real-looking cluster CA (openssl) and a fake API server certificate it signed."""
+    work = tmpdir('vaultkube-k8sca-')
+    tls = make_tls(work)
+    with open(tls['ca']) as handle:
+        pem = handle.read()
+    yield dict(tls, pem=pem, file=tls['ca'])
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def fake_kube(k8s_ca):
+    api = FakeKubeAPI(k8s_ca)
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def mount(vault):
+    """A fresh kubernetes auth mount, enabled directly (vault_auth_method is another module's job)."""
+    path = 'k8s-' + uuid.uuid4().hex[:8]
+    vault.sys.enable_auth_method('kubernetes', path=path)
+    yield path
+    vault.sys.disable_auth_method(path)
+
+
+def read_data(vault, path):
+    """The data of a Vault read, None when absent (hvac gives a dict for 200, a Response else)."""
+    response = vault.adapter.get('/v1/' + path, raise_exception=False)
+    if isinstance(response, dict):
+        return response['data']
+    assert response.status_code == 404, response.text
+    return None
+
+
+def read_config(vault, mount):
+    return read_data(vault, 'auth/%s/config' % mount)
+
+
+def read_role(vault, mount, name):
+    return read_data(vault, 'auth/%s/role/%s' % (mount, name))
+
+
+def assert_jwt_hidden(result, *jwts):
+    for jwt in jwts:
+        assert jwt not in result['_stdout'] and jwt not in result['_stderr'], 'reviewer JWT leaked'
+
+
+# --------------------------------------------------------------------------- config
+
+def test_config_lifecycle(conn, vault, mount, k8s_ca):
+    args = dict(conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443',
+                kubernetes_ca_cert=k8s_ca['pem'], token_reviewer_jwt=JWT, disable_local_ca_jwt=True)
+
+    checked = run_module('vault_kubernetes_auth_config', args, check=True, diff=True)
+    assert checked['changed'] is True and checked['operation'] == 'create'
+    assert read_config(vault, mount) is None, 'check mode wrote to Vault'
+    assert checked['diff']['after']['token_reviewer_jwt_set'] is True
+    assert_jwt_hidden(checked, JWT)
+
+    created = run_module('vault_kubernetes_auth_config', args)
+    assert created['changed'] is True
+    stored = read_config(vault, mount)
+    assert stored['kubernetes_host'] == 'https://k8s.example.test:6443'
+    assert stored['token_reviewer_jwt_set'] is True and stored['disable_local_ca_jwt'] is True
+    assert stored['kubernetes_ca_cert'].strip() == k8s_ca['pem'].strip()
+    assert_jwt_hidden(created, JWT)
+
+    # Same config with the CA read from its file and another JWT: on_create leaves it alone.
+    same = dict(args, kubernetes_ca_cert_file=k8s_ca['file'], token_reviewer_jwt=JWT_2)
+    del same['kubernetes_ca_cert']
+    again = run_module('vault_kubernetes_auth_config', same, diff=True)
+    assert again['changed'] is False and again['operation'] == 'none'
+    padded = run_module('vault_kubernetes_auth_config',
+                        dict(args, kubernetes_ca_cert='\n  ' + k8s_ca['pem'] + '\n\n'))
+    assert padded['changed'] is False
+
+    update = dict(args, issuer='https://kubernetes.default.svc.cluster.local', disable_iss_validation=False)
+    check_update = run_module('vault_kubernetes_auth_config', update, check=True, diff=True)
+    assert check_update['changed'] is True
+    assert sorted(check_update['changed_fields']) == ['disable_iss_validation', 'issuer']
+    assert read_config(vault, mount)['issuer'] == '', 'check mode wrote to Vault'
+    assert check_update['diff']['before']['issuer'] == ''
+    assert check_update['diff']['after']['issuer'] == 'https://kubernetes.default.svc.cluster.local'
+    assert_jwt_hidden(check_update, JWT)
+
+    updated = run_module('vault_kubernetes_auth_config', update)
+    assert updated['changed'] is True
+    stored = read_config(vault, mount)
+    assert stored['issuer'] == 'https://kubernetes.default.svc.cluster.local'
+    assert stored['disable_iss_validation'] is False
+    # The write replaced the whole config: the JWT was sent again and is still set.
+    assert stored['token_reviewer_jwt_set'] is True
+    assert run_module('vault_kubernetes_auth_config', update)['changed'] is False
+
+    # Options left out keep their value (Vault would reset them on a partial write).
+    minimal = dict(conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443', token_reviewer_jwt=JWT)
+    assert run_module('vault_kubernetes_auth_config', minimal)['changed'] is False
+    assert read_config(vault, mount)['issuer'] == 'https://kubernetes.default.svc.cluster.local'
+
+    # No JWT given while Vault holds one: a difference; the write removes it.
+    no_jwt = dict(update)
+    del no_jwt['token_reviewer_jwt']
+    dropped = run_module('vault_kubernetes_auth_config', no_jwt, diff=True)
+    assert dropped['changed'] is True and dropped['changed_fields'] == ['token_reviewer_jwt_set']
+    assert dropped['diff']['after']['token_reviewer_jwt_set'] is False
+    stored = read_config(vault, mount)
+    assert stored['token_reviewer_jwt_set'] is False
+    assert stored['issuer'] == 'https://kubernetes.default.svc.cluster.local'
+    assert run_module('vault_kubernetes_auth_config', no_jwt)['changed'] is False
+
+
+def reviewer_jwt_in_vault(vault, mount, fake_kube):
+    """The bearer token Vault sends to the TokenReview API on a login attempt."""
+    before = len(fake_kube.bearers)
+    client_jwt = service_account_jwt('ns', 'sa')
+    vault.adapter.post('/v1/auth/%s/login' % mount, json={'role': 'spy', 'jwt': client_jwt},
+                       raise_exception=False)
+    assert len(fake_kube.bearers) == before + 1, 'Vault did not call the TokenReview API'
+    bearer = fake_kube.bearers[-1]
+    # Without a reviewer JWT, Vault reviews the client's JWT with itself.
+    return None if bearer == client_jwt else bearer
+
+
+def test_config_jwt_update_policy(conn, vault, mount, k8s_ca, fake_kube):
+    vault.adapter.post('/v1/auth/%s/role/spy' % mount, json={
+        'bound_service_account_names': ['sa'], 'bound_service_account_namespaces': ['ns']})
+    args = dict(conn, mount_path=mount, kubernetes_host=fake_kube.url, kubernetes_ca_cert=k8s_ca['pem'],
+                disable_local_ca_jwt=True)
+    run_module('vault_kubernetes_auth_config', args)
+    assert reviewer_jwt_in_vault(vault, mount, fake_kube) is None
+
+    # Vault has no JWT: giving one is a change even with on_create.
+    added = run_module('vault_kubernetes_auth_config', dict(args, token_reviewer_jwt=JWT))
+    assert added['changed'] is True and added['changed_fields'] == ['token_reviewer_jwt_set']
+    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT
+
+    # on_create: a different JWT alone is not written (Vault cannot tell them apart).
+    kept = run_module('vault_kubernetes_auth_config', dict(args, token_reviewer_jwt=JWT_2))
+    assert kept['changed'] is False
+    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT
+
+    # always: written on every run, reported as a change, JWT masked in the diff.
+    always = dict(args, token_reviewer_jwt=JWT_2, token_reviewer_jwt_update='always')
+    checked = run_module('vault_kubernetes_auth_config', always, check=True, diff=True)
+    assert checked['changed'] is True and checked['changed_fields'] == ['token_reviewer_jwt']
+    assert checked['diff']['after']['token_reviewer_jwt'] == '(hidden, changed)'
+    assert 'token_reviewer_jwt' not in checked['diff']['before']
+    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT, 'check mode wrote to Vault'
+    assert_jwt_hidden(checked, JWT, JWT_2)
+
+    rotated = run_module('vault_kubernetes_auth_config', always, diff=True)
+    assert rotated['changed'] is True
+    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT_2
+    assert_jwt_hidden(rotated, JWT, JWT_2)
+    assert run_module('vault_kubernetes_auth_config', always)['changed'] is True
+
+    # No JWT given: the write drops it and Vault reviews client JWTs with themselves.
+    dropped = run_module('vault_kubernetes_auth_config', args)
+    assert dropped['changed'] is True
+    assert reviewer_jwt_in_vault(vault, mount, fake_kube) is None
+
+
+def test_config_disable_local_ca_jwt_needs_a_ca(conn, vault, mount):
+    bad = run_module('vault_kubernetes_auth_config', dict(
+        conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443', disable_local_ca_jwt=True,
+        token_reviewer_jwt=JWT))
+    assert_failed_cleanly(bad, 'kubernetes_ca_cert', 'disable_local_ca_jwt')
+    assert read_config(vault, mount) is None
+    assert_jwt_hidden(bad, JWT)
+
+
+def test_config_bad_input_is_one_line(conn, vault, mount, k8s_ca):
+    base = dict(conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443', disable_local_ca_jwt=True)
+    not_pem = run_module('vault_kubernetes_auth_config', dict(base, kubernetes_ca_cert='not a certificate'))
+    assert_failed_cleanly(not_pem, 'kubernetes_ca_cert', 'PEM certificate')
+    both = run_module('vault_kubernetes_auth_config', dict(base, kubernetes_ca_cert=k8s_ca['pem'],
+                                                             kubernetes_ca_cert_file=k8s_ca['file']))
+    assert_failed_cleanly(both, 'mutually exclusive', 'kubernetes_ca_cert', 'kubernetes_ca_cert_file')
+    missing = run_module('vault_kubernetes_auth_config', dict(base, kubernetes_ca_cert_file='/nonexistent/ca.crt'))
+    assert_failed_cleanly(missing, 'kubernetes_ca_cert_file /nonexistent/ca.crt cannot be read')
+    assert read_config(vault, mount) is None
+
+
+def test_config_missing_mount(conn, k8s_ca):
+    bad = run_module('vault_kubernetes_auth_config', dict(
+        conn, mount_path='no-such-k8s', kubernetes_host='https://k8s.example.test:6443',
+        kubernetes_ca_cert=k8s_ca['pem'], disable_local_ca_jwt=True))
+    assert_failed_cleanly(bad, "'no-such-k8s' does not exist", 'enable the kubernetes auth method', 'auth/no-such-k8s/')
+
+
+# --------------------------------------------------------------------------- role
+
+def test_role_lifecycle(conn, vault, mount):
+    name = 'eso'
+    args = dict(conn, mount_path=mount, name=name, bound_service_account_names=['external-secrets'],
+                bound_service_account_namespaces=['external-secrets', 'platform'], audience='vault',
+                token_policies=['eso-read', 'default'], token_ttl='1h', token_max_ttl='4h')
+
+    checked = run_module('vault_kubernetes_auth_role', args, check=True, diff=True)
+    assert checked['changed'] is True and checked['operation'] == 'create'
+    assert read_role(vault, mount, name) is None, 'check mode wrote to Vault'
+    assert checked['diff']['after']['token_ttl'] == 3600
+
+    created = run_module('vault_kubernetes_auth_role', args)
+    assert created['changed'] is True
+    role = read_role(vault, mount, name)
+    assert role['token_ttl'] == 3600 and role['token_max_ttl'] == 14400
+    assert sorted(role['bound_service_account_namespaces']) == ['external-secrets', 'platform']
+    assert role['audience'] == 'vault'
+
+    # Same meaning, other spelling: seconds for durations, lists reordered.
+    same = dict(args, token_ttl=3600, token_max_ttl='240m', token_policies=['default', 'eso-read'],
+                bound_service_account_namespaces=['platform', 'external-secrets'])
+    again = run_module('vault_kubernetes_auth_role', same)
+    assert again['changed'] is False and again['operation'] == 'none'
+
+    update = dict(args, token_policies=['eso-read', 'default', 'extra'], token_bound_cidrs=['10.0.0.1/32'])
+    check_update = run_module('vault_kubernetes_auth_role', update, check=True, diff=True)
+    assert check_update['changed'] is True
+    assert check_update['changed_fields'] == ['token_bound_cidrs', 'token_policies']
+    assert sorted(read_role(vault, mount, name)['token_policies']) == ['default', 'eso-read']
+    assert check_update['diff']['before']['token_policies'] == ['default', 'eso-read']
+    assert check_update['diff']['after']['token_policies'] == ['default', 'eso-read', 'extra']
+
+    updated = run_module('vault_kubernetes_auth_role', update)
+    assert updated['changed'] is True
+    role = read_role(vault, mount, name)
+    assert sorted(role['token_policies']) == ['default', 'eso-read', 'extra']
+    assert role['token_bound_cidrs'] == ['10.0.0.1']
+    assert role['audience'] == 'vault' and role['token_ttl'] == 3600, 'update lost other fields'
+    # Vault shows 10.0.0.1/32 as 10.0.0.1: not a change.
+    assert run_module('vault_kubernetes_auth_role', update)['changed'] is False
+
+    # Options left out are not compared and keep their value.
+    partial = dict(conn, mount_path=mount, name=name, bound_service_account_names=['external-secrets'],
+                   bound_service_account_namespaces=['external-secrets', 'platform'])
+    assert run_module('vault_kubernetes_auth_role', partial)['changed'] is False
+
+    delete = dict(conn, mount_path=mount, name=name, state='absent')
+    assert run_module('vault_kubernetes_auth_role', delete, check=True)['changed'] is True
+    assert read_role(vault, mount, name) is not None, 'check mode deleted'
+    assert run_module('vault_kubernetes_auth_role', delete)['changed'] is True
+    assert read_role(vault, mount, name) is None
+    assert run_module('vault_kubernetes_auth_role', delete)['changed'] is False
+
+
+def test_role_update_keeps_the_namespace_selector(conn, vault, mount):
+    """Vault clears the selector on a write without it; the module sends the whole role."""
+    name = 'team'
+    selector = {'matchLabels': {'team': 'payments'}}
+    args = dict(conn, mount_path=mount, name=name, bound_service_account_names=['*'],
+                bound_service_account_namespace_selector=selector, token_policies=['payments'])
+    assert run_module('vault_kubernetes_auth_role', args)['changed'] is True
+    # The selector as YAML-ish text with other key order is the same selector.
+    as_text = dict(args, bound_service_account_namespace_selector='{"matchLabels": {"team": "payments"}}')
+    assert run_module('vault_kubernetes_auth_role', as_text)['changed'] is False
+    assert run_module('vault_kubernetes_auth_role', dict(args, token_ttl='30m'))['changed'] is True
+    role = read_role(vault, mount, name)
+    assert role['token_ttl'] == 1800
+    assert role['bound_service_account_namespace_selector'], 'the update cleared the namespace selector'
+
+
+def test_role_bad_input_is_one_line(conn, vault, mount):
+    base = dict(conn, mount_path=mount, name='bad', bound_service_account_names=['sa'],
+                bound_service_account_namespaces=['ns'])
+    assert_failed_cleanly(run_module('vault_kubernetes_auth_role', dict(base, token_ttl='1 hour')),
+                          'token_ttl', 'duration')
+    assert_failed_cleanly(run_module('vault_kubernetes_auth_role', dict(base, token_ttl='2h', token_max_ttl='1h')),
+                          'token_ttl', 'token_max_ttl')
+    assert_failed_cleanly(run_module('vault_kubernetes_auth_role', dict(base, token_bound_cidrs=['10.0.0.300'])),
+                          'token_bound_cidrs')
+    no_ns = dict(base)
+    del no_ns['bound_service_account_namespaces']
+    assert_failed_cleanly(run_module('vault_kubernetes_auth_role', no_ns), 'bound_service_account_namespaces')
+    assert read_role(vault, mount, 'bad') is None
+
+
+def test_role_missing_mount(conn):
+    bad = run_module('vault_kubernetes_auth_role', dict(
+        conn, mount_path='no-such-k8s', name='eso', bound_service_account_names=['sa'],
+        bound_service_account_namespaces=['ns']))
+    assert_failed_cleanly(bad, "'no-such-k8s' does not exist", 'enable the kubernetes auth method')
