@@ -57,6 +57,8 @@ class AuditDevice(VaultObject):
         super(AuditDevice, self).__init__(api, params)
         self._user = None
         self._current = None
+        #: the audit table, when a bulk caller already read it (see list_existing)
+        self.prefetched_table = None
 
     @property
     def name(self):
@@ -99,14 +101,19 @@ class AuditDevice(VaultObject):
 
     @classmethod
     def list_existing(cls, api, objects):
-        return set(cls.read_table(api))
+        table = cls.read_table(api)
+        for obj in objects:
+            obj.prefetched_table = table
+        return set(table)
 
     @classmethod
     def list_prunable(cls, api, entries):
         return [{'path': path, 'state': 'absent'} for path in sorted(cls.read_table(api))]
 
     def read(self):
-        entry = self.read_table(self.api).get(self.name)
+        table = self.prefetched_table
+        self.prefetched_table = None
+        entry = (self.read_table(self.api) if table is None else table).get(self.name)
         if entry is None:
             return None
         current = {

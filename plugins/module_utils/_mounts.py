@@ -128,6 +128,8 @@ class Mount(VaultObject):
         self._entry = None
         self._current = None
         self._created = False
+        #: the mount table, when a bulk caller already read it (see list_existing)
+        self.prefetched_table = None
 
     # -- identity ------------------------------------------------------------
     @property
@@ -186,7 +188,12 @@ class Mount(VaultObject):
 
     @classmethod
     def list_existing(cls, api, objects):
-        return set(cls.read_table(api))
+        table = cls.read_table(api)
+        # Each object reads only its own entry, which no other object of the run writes:
+        # hand it the table now instead of reading it again per object.
+        for obj in objects:
+            obj.prefetched_table = table
+        return set(table)
 
     @classmethod
     def list_prunable(cls, api, entries):
@@ -194,7 +201,9 @@ class Mount(VaultObject):
         return [{'path': path, 'state': 'absent'} for path in sorted(cls.read_table(api)) if path not in keep]
 
     def read(self):
-        entry = self.read_table(self.api).get(self.name)
+        table = self.prefetched_table
+        self.prefetched_table = None
+        entry = (self.read_table(self.api) if table is None else table).get(self.name)
         if entry is None:
             return None
         self._entry = entry
@@ -229,8 +238,8 @@ class Mount(VaultObject):
     def type_mismatch(self, found, wanted):
         if self.state == 'absent':
             return ("%s at %r is of type %s, not %s as %s says; refusing to disable a mount of another "
-                    "type: fix %s or leave it out" % (self.kind, self.name, found, wanted,
-                                                     self.type_option, self.type_option))
+                    "type: fix %s or leave it out"
+                    % (self.kind, self.name, found, wanted, self.type_option, self.type_option))
         return ("%s at %r is of type %s, wanted %s; %s: disable it first or choose another path"
                 % (self.kind, self.name, found, wanted, self.replace_refusal))
 

@@ -102,7 +102,7 @@ def test_audit_device_lifecycle(audit_server):
 
 
 def test_declared_device_cannot_be_disabled(audit_server):
-    server, _ = audit_server
+    server = audit_server[0]
     conn = {'url': server.url, 'token': server.root_token}
     result = run_module('vault_audit_device', dict(conn, path='declared', state='absent'))
     assert_failed_cleanly(result, 'sys/audit/declared', 'cannot disable configuration-managed audit device')

@@ -307,3 +307,15 @@ def test_audit_headers_are_masked_in_the_diff():
                        check_mode=True)
     assert result['diff']['after']['options'] == {'uri': 'https://logs', 'headers': HIDDEN}
     assert 's3cr3t' not in repr(result)
+
+
+def test_bulk_listing_is_reused_by_the_reads():
+    api = FakeAPI(mounts={'a/': kv_entry(), 'b/': kv_entry()})
+    objects = [engine(api, path=p, engine_type='kv') for p in ('a', 'b', 'c')]
+    assert SecretsEngine.list_existing(api, objects) == {'a/', 'b/'}
+    for obj in objects:
+        reconcile(obj, check_mode=True)
+    assert api.reads == ['sys/mounts']
+    # A later read of the same object asks Vault again rather than trusting an old listing.
+    objects[0].read()
+    assert api.reads == ['sys/mounts', 'sys/mounts']
