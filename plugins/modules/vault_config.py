@@ -187,6 +187,7 @@ def main():
     # no_log=True keeps the whole invocation (which holds KV values) out of the system log.
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, no_log=True)
     started = time.time()
+    run = None
     # Secret option values inside the document are masked in every output, errors included.
     module.no_log_values.update(secret_values(sections(), module.params['config']))
     try:
@@ -196,7 +197,11 @@ def main():
                         check_mode=module.check_mode, prune=module.params['prune'])
         reports = run.run()
     except (VaultRequestError, FieldError) as exc:
-        module.fail_json(msg=str(exc))
+        # Entries are validated before any write, so a failure here is Vault refusing one
+        # object: say which objects were already changed before it.
+        done = [r for r in (run.reports if run else []) if r['changed']]
+        module.fail_json(msg=str(exc), objects=[dict(kind=r['kind'], name=r['name'], action=r['action'])
+                                                for r in done])
     changed = [r for r in reports if r['changed']]
     result = dict(
         changed=bool(changed),
