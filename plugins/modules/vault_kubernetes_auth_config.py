@@ -92,7 +92,7 @@ notes:
   - Without a CA and with O(disable_local_ca_jwt=false), Vault reads the pod's CA file; outside a pod that
     write fails with Vault's own message naming the missing file.
 author:
-  - vaultkube.platform maintainers
+  - vaultkube.platform maintainers (@vaultkube)
 '''
 
 EXAMPLES = r'''

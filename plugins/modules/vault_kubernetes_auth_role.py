@@ -92,7 +92,7 @@ extends_documentation_fragment:
   - vaultkube.platform.connection
   - vaultkube.platform.attributes
 author:
-  - vaultkube.platform maintainers
+  - vaultkube.platform maintainers (@vaultkube)
 '''
 
 EXAMPLES = r'''

@@ -64,7 +64,7 @@ notes:
   - Ansible masks every value of O(data) wherever it appears in the output; a return value equal to one of
     them (for example RV(version) when a value is V(1)) is masked too.
 author:
-  - vaultkube.platform maintainers
+  - vaultkube.platform maintainers (@vaultkube)
 '''
 
 EXAMPLES = r'''

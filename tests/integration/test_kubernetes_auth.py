@@ -258,8 +258,8 @@ def test_config_bad_input_is_one_line(conn, vault, mount, k8s_ca):
     base = dict(conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443', disable_local_ca_jwt=True)
     not_pem = run_module('vault_kubernetes_auth_config', dict(base, kubernetes_ca_cert='not a certificate'))
     assert_failed_cleanly(not_pem, 'kubernetes_ca_cert', 'PEM certificate')
-    both = run_module('vault_kubernetes_auth_config', dict(base, kubernetes_ca_cert=k8s_ca['pem'],
-                                                             kubernetes_ca_cert_file=k8s_ca['file']))
+    both = run_module('vault_kubernetes_auth_config',
+                      dict(base, kubernetes_ca_cert=k8s_ca['pem'], kubernetes_ca_cert_file=k8s_ca['file']))
     assert_failed_cleanly(both, 'mutually exclusive', 'kubernetes_ca_cert', 'kubernetes_ca_cert_file')
     missing = run_module('vault_kubernetes_auth_config', dict(base, kubernetes_ca_cert_file='/nonexistent/ca.crt'))
     assert_failed_cleanly(missing, 'kubernetes_ca_cert_file /nonexistent/ca.crt cannot be read')

@@ -50,8 +50,8 @@ def secret(api, **params):
     return KV2Secret(api, base)
 
 
-def api_with(data=None, version=1, mount=KV2_MOUNT):
-    bodies = {'sys/internal/ui/mounts/secret/app/db': mount}
+def api_with(data=None, version=1, mount=None):
+    bodies = {'sys/internal/ui/mounts/secret/app/db': mount or KV2_MOUNT}
     if data is not None:
         bodies['secret/data/app/db'] = stored(data, version)
     return FakeAPI(bodies)
