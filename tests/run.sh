@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity lab
+# Stages (default: all, in this order): unit integration build sanity bench lab
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ rm -rf "$results"
 mkdir -p "$results"
 failed_stages=()
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity lab)
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab)
 
 stage_unit() {
   python -m pytest -q tests/unit --junitxml="$results/unit.xml"
@@ -46,6 +46,11 @@ stage_build() {
 
 stage_sanity() {
   bash tests/sanity.sh
+}
+
+stage_bench() {
+  # Smoke run of the benchmark: its table and ratios are printed, not asserted as timings.
+  python tests/bench/bench_vault_config.py --sizes 100
 }
 
 stage_lab() {

@@ -1,0 +1,285 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+"""Benchmark: vault_config against one-task-per-object and a plain hvac floor.
+
+Runs a real OpenBao (raft storage, file audit device declared in its config) and,
+for each size N, applies N objects (60% KV v2 secrets, 20% policies, 20%
+Kubernetes auth roles) four ways, side by side in one run:
+
+  A  vault_config, first apply            (ansible-playbook, one task)
+  B  vault_config, re-run with no change  (same document)
+  C  single-object modules, one task per object (loops over the three modules)
+  D  plain hvac, the minimal requests     (one write per object: the floor)
+  R  plain hvac, one read per object      (the read-only floor B is held to)
+
+Each way writes its own objects (own name prefix), so A, C and D all start from
+nothing. Requests are counted from Vault's own audit log, by operation.
+
+Usage: python tests/bench/bench_vault_config.py [--sizes 100 1000] [--skip-c-above N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import hvac
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / 'integration'))
+
+from vaultkube_testlib import BaoServer, _ansible_env  # noqa: E402
+
+KV_MOUNT = 'bench-kv'
+K8S_MOUNT = 'bench-kubernetes'
+FOLDER_SIZE = 50
+
+
+class AuditedBao(BaoServer):
+    """OpenBao with a file audit device declared in its config, to count requests."""
+
+    def config_text(self):
+        self.audit_log = self.workdir / 'audit.log'
+        return super().config_text() + textwrap.dedent('''\
+            audit "file" "bench" {
+              options {
+                file_path = "%s"
+              }
+            }
+            ''') % self.audit_log
+
+
+class RequestCounter:
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+
+    def mark(self):
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def since_mark(self) -> Counter:
+        counts = Counter()
+        with open(self.path, 'rb') as handle:
+            handle.seek(self.offset)
+            for line in handle:
+                entry = json.loads(line)
+                if entry.get('type') != 'request':
+                    continue
+                op = entry['request'].get('operation', '?')
+                counts[{'create': 'write', 'update': 'write'}.get(op, op)] += 1
+        self.mark()
+        return counts
+
+
+def document(prefix: str, n: int) -> dict:
+    n_kv, n_pol = int(n * 0.6), int(n * 0.2)
+    n_role = n - n_kv - n_pol
+    kv = [{'mount_path': KV_MOUNT, 'path': '%s/team%02d/app%04d' % (prefix, i // FOLDER_SIZE, i),
+           'data': {'username': 'app%04d' % i, 'password': 'pw-%s-%04d' % (prefix, i)}}
+          for i in range(n_kv)]
+    policies = [{'name': '%s-team%04d' % (prefix, i),
+                 'policy': 'path "%s/data/%s/team%04d/*" {\n  capabilities = ["read"]\n}\n'
+                           % (KV_MOUNT, prefix, i)} for i in range(n_pol)]
+    roles = [{'mount_path': K8S_MOUNT, 'name': '%s-role%04d' % (prefix, i),
+              'bound_service_account_names': ['sa%04d' % i],
+              'bound_service_account_namespaces': ['ns%04d' % (i % 10)],
+              'token_policies': ['%s-team%04d' % (prefix, i % max(n_pol, 1))],
+              'token_ttl': '1h'} for i in range(n_role)]
+    return {'kv_secrets': kv, 'policies': policies, 'kubernetes_auth_roles': roles}
+
+
+def run_playbook(path: Path, extra: dict) -> tuple[float, dict]:
+    env = _ansible_env({'ANSIBLE_STDOUT_CALLBACK': 'ansible.posix.json'})
+    start = time.perf_counter()
+    proc = subprocess.run(['ansible-playbook', '-i', 'localhost,', str(path), '-e', '@' + str(extra)],
+                          capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit('playbook %s failed:\n%s\n%s' % (path, proc.stdout[-4000:], proc.stderr[-2000:]))
+    return elapsed, json.loads(proc.stdout)
+
+
+def write_vars(work: Path, name: str, data: dict) -> Path:
+    path = work / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+PLAY_CONFIG = '''\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Apply the document
+      vaultkube.platform.vault_config:
+        url: "{{ url }}"
+        token: "{{ token }}"
+        config: "{{ doc }}"
+'''
+
+PLAY_LOOP = '''\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/vaultkube.platform.vault:
+      url: "{{ url }}"
+      token: "{{ token }}"
+  tasks:
+    - name: Policies, one task each
+      vaultkube.platform.vault_policy: "{{ item }}"
+      loop: "{{ doc.policies }}"
+      loop_control: {label: "{{ item.name }}"}
+    - name: Kubernetes roles, one task each
+      vaultkube.platform.vault_kubernetes_auth_role: "{{ item }}"
+      loop: "{{ doc.kubernetes_auth_roles }}"
+      loop_control: {label: "{{ item.name }}"}
+    - name: KV secrets, one task each
+      vaultkube.platform.vault_kv2_secret: "{{ item }}"
+      loop: "{{ doc.kv_secrets }}"
+      loop_control: {label: "{{ item.path }}"}
+      no_log: true
+'''
+
+
+def hvac_floor(client: hvac.Client, doc: dict) -> None:
+    """The minimal requests: one write per object, no reads."""
+    post = client.adapter.post
+    for p in doc['policies']:
+        post('/v1/sys/policies/acl/%s' % p['name'], json={'policy': p['policy']})
+    for r in doc['kubernetes_auth_roles']:
+        body = dict((k, v) for k, v in r.items() if k not in ('mount_path', 'name'))
+        post('/v1/auth/%s/role/%s' % (K8S_MOUNT, r['name']), json=body)
+    for s in doc['kv_secrets']:
+        post('/v1/%s/data/%s' % (KV_MOUNT, s['path']), json={'data': s['data']})
+
+
+def hvac_read_floor(client: hvac.Client, doc: dict) -> None:
+    """The read-only floor: one read per object."""
+    get = client.adapter.get
+    for p in doc['policies']:
+        get('/v1/sys/policies/acl/%s' % p['name'])
+    for r in doc['kubernetes_auth_roles']:
+        get('/v1/auth/%s/role/%s' % (K8S_MOUNT, r['name']))
+    for s in doc['kv_secrets']:
+        get('/v1/%s/data/%s' % (KV_MOUNT, s['path']))
+
+
+def fmt_counts(counts: Counter) -> str:
+    return 'r%d l%d w%d d%d' % (counts.get('read', 0), counts.get('list', 0), counts.get('write', 0),
+                                counts.get('delete', 0))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[100, 1000])
+    parser.add_argument('--skip-c-above', type=int, default=10 ** 9,
+                        help='do not run C (one task per object) for sizes above this')
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix='vaultkube-bench-'))
+    server = AuditedBao(work / 'bao').start()
+    try:
+        client = server.client()
+        init = client.sys.initialize(1, 1)
+        client.sys.submit_unseal_key(init['keys'][0])
+        client.token = init['root_token']
+        for _ in range(100):  # until this single node has elected itself leader
+            try:
+                client.sys.list_mounted_secrets_engines()
+                break
+            except hvac.exceptions.VaultError:
+                time.sleep(0.2)
+        client.sys.enable_secrets_engine('kv', path=KV_MOUNT, options={'version': '2'})
+        client.sys.enable_auth_method('kubernetes', path=K8S_MOUNT)
+        time.sleep(1)  # KV v2 upgrades its fresh mount before accepting writes
+        counter = RequestCounter(server.audit_log)
+        base = {'url': server.url, 'token': init['root_token']}
+        play_config = work / 'config.yml'
+        play_config.write_text(PLAY_CONFIG)
+        play_loop = work / 'loop.yml'
+        play_loop.write_text(PLAY_LOOP)
+
+        rows = []
+        for n in args.sizes:
+            row = {'N': n}
+            doc_a, doc_c, doc_d = document('a%d' % n, n), document('c%d' % n, n), document('d%d' % n, n)
+
+            counter.mark()
+            start = time.perf_counter()
+            hvac_floor(client, doc_d)
+            row['D'], row['D_req'] = time.perf_counter() - start, counter.since_mark()
+
+            start = time.perf_counter()
+            hvac_read_floor(client, doc_d)
+            row['R'], row['R_req'] = time.perf_counter() - start, counter.since_mark()
+
+            vars_a = write_vars(work, 'a%d.json' % n, dict(base, doc=doc_a))
+            row['A'], out = run_playbook(play_config, vars_a)
+            row['A_req'] = counter.since_mark()
+            row['A_module'] = out['plays'][0]['tasks'][0]['hosts']['localhost']['elapsed']
+
+            row['B'], out = run_playbook(play_config, vars_a)
+            row['B_req'] = counter.since_mark()
+            result_b = out['plays'][0]['tasks'][0]['hosts']['localhost']
+            row['B_module'] = result_b['elapsed']
+            row['B_changed'] = result_b['changed']
+
+            if n <= args.skip_c_above:
+                vars_c = write_vars(work, 'c%d.json' % n, dict(base, doc=doc_c))
+                row['C'], _ = run_playbook(play_loop, vars_c)
+                row['C_req'] = counter.since_mark()
+            rows.append(row)
+            print('N=%d done' % n, file=sys.stderr, flush=True)
+
+        print_table(rows)
+        return 0
+    finally:
+        server.stop()
+
+
+def print_table(rows):
+    print()
+    print('vault_config benchmark: real OpenBao (raft storage), 60% KV / 20% policies / 20% k8s roles')
+    print('times in seconds (A/B/C: whole ansible-playbook run; "module" = time inside the module);')
+    print('requests counted from the Vault audit log as r(ead) l(ist) w(rite) d(elete)')
+    print()
+    header = ('N', 'A first apply', 'B re-run', 'C task/object', 'D hvac floor', 'R read floor',
+              'A/D', 'Amod/D', 'B/R', 'Bmod/R', 'C/A')
+    print(' | '.join(header))
+    print(' | '.join('---' for _ in header))
+    for r in rows:
+        c = r.get('C')
+        print(' | '.join([
+            str(r['N']),
+            '%.2f (module %.2f)' % (r['A'], r['A_module']),
+            '%.2f (module %.2f)' % (r['B'], r['B_module']),
+            '%.1f' % c if c is not None else 'not run',
+            '%.2f' % r['D'], '%.2f' % r['R'],
+            '%.2f' % (r['A'] / r['D']), '%.2f' % (r['A_module'] / r['D']),
+            '%.2f' % (r['B'] / r['R']), '%.2f' % (r['B_module'] / r['R']),
+            '%.1f' % (c / r['A']) if c is not None else '-',
+        ]))
+    print()
+    print('requests | ' + ' | '.join('N=%d' % r['N'] for r in rows))
+    print('--- | ' + ' | '.join('---' for _ in rows))
+    for key, label in (('A_req', 'A vault_config first apply'), ('B_req', 'B vault_config re-run'),
+                       ('C_req', 'C one task per object'), ('D_req', 'D hvac minimal writes'),
+                       ('R_req', 'R hvac one read each')):
+        print(label + ' | ' + ' | '.join(fmt_counts(r[key]) if key in r else 'not run' for r in rows))
+    print()
+    for r in rows:
+        writes_b = r['B_req'].get('write', 0) + r['B_req'].get('delete', 0)
+        print('N=%d: B changed=%s, B write+delete requests=%d' % (r['N'], r['B_changed'], writes_b))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
