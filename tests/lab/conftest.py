@@ -12,7 +12,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab_helpers import LAB, LAB_DIR, find_bao, free_port, helm, run, wait_for  # noqa: E402
+from lab_helpers import (  # noqa: E402
+    LAB, LAB_DIR, delete_namespace, find_bao, free_port, helm, run, wait_for,
+)
 
 
 def pytest_configure(config):
@@ -33,22 +35,25 @@ def lab():
 
 @pytest.fixture
 def namespace(lab):
-    """A fresh namespace, deleted afterwards."""
+    """A fresh namespace, deleted (and waited for) afterwards."""
     core = lab["client"].CoreV1Api(lab["api_client"])
     name = "lab-" + uuid.uuid4().hex[:8]
     core.create_namespace({"metadata": {"name": name}})
     yield name
-    core.delete_namespace(name)
+    delete_namespace(lab, name)
 
 
 @pytest.fixture(scope="session")
 def eso_chart(lab):
-    """The ESO Helm chart installed from the cached chart (webhook and cert
-    controller disabled, leader election on). Uninstalled afterwards only if
-    this fixture installed it."""
+    """The ESO Helm chart, installed from the cached chart if no release is
+    there yet (webhook and cert controller disabled, leader election on).
+
+    The lab is shared (the collection's own tests install the same release with
+    kubernetes.core.helm), so the chart is never uninstalled here: removing it
+    would delete the CRDs, and with them everybody's ExternalSecrets. Use
+    tests/lab/down.sh --purge for a clean slate."""
     ns, release = LAB["LAB_ESO_NAMESPACE"], LAB["LAB_ESO_DEPLOYMENT"]
-    present = helm("status", release, "-n", ns, check=False).returncode == 0
-    if not present:
+    if helm("status", release, "-n", ns, check=False).returncode != 0:
         res = helm(
             "install", release, LAB["LAB_CHART_DIR"], "-n", ns, "--create-namespace",
             "--set", "webhook.create=false",
@@ -59,9 +64,7 @@ def eso_chart(lab):
         )
         if res.returncode != 0:
             pytest.fail("helm install failed:\n%s\n%s" % (res.stdout, res.stderr))
-    yield {"namespace": ns, "release": release, "service_account": LAB["LAB_ESO_SERVICE_ACCOUNT"]}
-    if not present:
-        helm("uninstall", release, "-n", ns, "--wait", check=False)
+    return {"namespace": ns, "release": release, "service_account": LAB["LAB_ESO_SERVICE_ACCOUNT"]}
 
 
 @pytest.fixture(scope="session")

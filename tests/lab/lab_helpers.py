@@ -57,6 +57,26 @@ def wait_for(what, fn, timeout=60.0, interval=0.5):
     pytest.fail("timed out after %ss waiting for %s; last: %r" % (timeout, what, last))
 
 
+def delete_namespace(lab, name, timeout=90):
+    """Delete a namespace and wait until the namespace controller removed it."""
+    core = lab["client"].CoreV1Api(lab["api_client"])
+    api_exc = lab["client"].exceptions.ApiException
+    try:
+        core.delete_namespace(name)
+    except api_exc as exc:
+        if exc.status != 404:
+            raise
+
+    def gone():
+        try:
+            core.read_namespace(name)
+        except api_exc as exc:
+            return exc.status == 404
+        return False
+
+    wait_for("namespace %s to be deleted" % name, gone, timeout=timeout)
+
+
 def find_bao():
     candidates = [os.environ.get("LAB_BAO"), shutil.which("bao"),
                   os.path.join(os.path.dirname(sys.executable), "bao")]

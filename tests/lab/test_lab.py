@@ -10,6 +10,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import sys
 
@@ -17,7 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab_helpers import b64d, jwt_claims, kubectl, wait_for  # noqa: E402
+from lab_helpers import b64d, delete_namespace, jwt_claims, kubectl, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
@@ -172,6 +173,8 @@ def test_namespace_deletion_garbage_collects(lab):
         "name": "owned",
         "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
                              "uid": cm.metadata.uid}]}})
+    core.create_namespaced_secret(name, {"metadata": {"name": "content"},
+                                         "stringData": {"k": "v"}})
     core.delete_namespaced_config_map("owner", name)
 
     def owned_gone():
@@ -179,12 +182,8 @@ def test_namespace_deletion_garbage_collects(lab):
         return "owned" not in names
 
     wait_for("garbage collector to delete the dependent", owned_gone, timeout=60)
-    core.delete_namespace(name)
-
-    def ns_gone():
-        return name not in [n.metadata.name for n in core.list_namespace().items]
-
-    wait_for("namespace controller to finish deletion", ns_gone, timeout=60)
+    # The namespace controller empties the namespace, then removes it.
+    delete_namespace(lab, name, timeout=60)
 
 
 # ------------------------------------------------------------------------ ESO
@@ -327,11 +326,13 @@ def vault_k8s_auth(lab, bao_dev, eso_chart):
     JWT mode) with a role bound to the ESO ServiceAccount."""
     core = lab["client"].CoreV1Api(lab["api_client"])
     rbac = lab["client"].RbacAuthorizationV1Api(lab["api_client"])
-    ns = "vault-auth-lab"
+    suffix = uuid.uuid4().hex[:6]
+    ns = "vault-auth-" + suffix
+    crb = "vault-lab-reviewer-" + suffix
     core.create_namespace({"metadata": {"name": ns}})
     core.create_namespaced_service_account(ns, {"metadata": {"name": "vault-reviewer"}})
     rbac.create_cluster_role_binding({
-        "metadata": {"name": "vault-lab-reviewer-auth-delegator"},
+        "metadata": {"name": crb},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                     "name": "system:auth-delegator"},
         "subjects": [{"kind": "ServiceAccount", "name": "vault-reviewer", "namespace": ns}],
@@ -372,8 +373,8 @@ def vault_k8s_auth(lab, bao_dev, eso_chart):
     vault.secrets.kv.v2.create_or_update_secret("myapp/config", secret=VAULT_SECRET,
                                                 mount_point="secret")
     yield {"namespace": ns, "addr": bao_dev["addr"], "client": vault}
-    rbac.delete_cluster_role_binding("vault-lab-reviewer-auth-delegator")
-    core.delete_namespace(ns)
+    rbac.delete_cluster_role_binding(crb)
+    delete_namespace(lab, ns)
 
 
 def _vault_provider(addr, sa_name, sa_namespace):
