@@ -1,0 +1,41 @@
+"""eso_deploy: chart with HA values, a Ready ClusterSecretStore, synced ExternalSecrets."""
+import base64
+
+from roles_testlib import ENVIRONMENT, kube_get, lab_password, ready_condition
+
+testinfra_hosts = ["localhost"]
+
+
+def test_chart_deployed_with_ha_values():
+    dep = kube_get("-n", "external-secrets", "deployment", "external-secrets")
+    assert dep["spec"]["replicas"] == 2
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--enable-leader-election=true" in args
+    assert "--concurrent=2" in args
+    pdb = kube_get("-n", "external-secrets", "pdb")
+    assert pdb["items"] and pdb["items"][0]["spec"]["minAvailable"] == 1
+
+
+def test_cluster_secret_store_ready():
+    store = kube_get("clustersecretstore", "vault-backend")
+    vault = store["spec"]["provider"]["vault"]
+    assert vault["server"] == "https://127.0.0.1:28200"
+    assert vault["version"] == "v2"
+    assert vault["auth"]["kubernetes"]["mountPath"] == ENVIRONMENT + "-kubernetes"
+    assert "LS0t" in vault["caBundle"]
+    assert ready_condition(store)["status"] == "True"
+
+
+def test_external_secrets_synced():
+    for name in ("demo-db", "demo-app"):
+        es = kube_get("-n", "demo", "externalsecret", name)
+        cond = ready_condition(es)
+        assert cond["status"] == "True" and cond["reason"] == "SecretSynced", cond
+
+
+def test_data_from_extract_and_template_labels():
+    secret = kube_get("-n", "demo", "secret", "demo-app")
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data == {"API_URL": "https://api.example.internal", "API_KEY": lab_password("demo-api-key")}
+    assert secret["metadata"]["labels"]["app.kubernetes.io/name"] == "demo"
+    assert secret["metadata"]["ownerReferences"][0]["kind"] == "ExternalSecret"

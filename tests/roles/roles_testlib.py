@@ -1,0 +1,60 @@
+"""Helpers for the molecule testinfra verifiers: where the lab inventory puts
+things, a Vault client logged in with the bootstrap token, and kubectl."""
+import json
+import os
+import subprocess
+
+import hvac
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+CACHE = os.environ.get("VAULTKUBE_CACHE") or os.path.expanduser("~/.cache/vaultkube")
+LAB_HOME = os.path.join(CACHE, "lab")
+SITE_DIR = os.path.join(LAB_HOME, "site")
+KUBECONFIG = os.path.join(LAB_HOME, "kubeconfig")
+KUBECTL = os.path.join(LAB_HOME, "bin", "kubectl")
+VAULT_ROOT = "/opt/vaultkube-lab/openbao"
+VAULT_ADDR = "https://127.0.0.1:28200"
+VAULT_CA = os.path.join(SITE_DIR, "vault-ca.pem")
+KEYS_FILE = os.path.join(SITE_DIR, "vault-init.vault")
+KEYS_PASSWORD_FILE = os.path.join(SITE_DIR, "keys-password")
+ENVIRONMENT = "lab"
+
+
+def init_data():
+    """The vault_init output, decrypted with the lab's key password."""
+    with open(KEYS_PASSWORD_FILE, encoding="utf-8") as fh:
+        password = fh.read().split()[0]
+    with open(KEYS_FILE, "rb") as fh:
+        blob = fh.read()
+    plain = VaultLib([("default", VaultSecret(password.encode()))]).decrypt(blob)
+    return json.loads(plain)
+
+
+def vault_client(token=True):
+    client = hvac.Client(url=VAULT_ADDR, verify=VAULT_CA)
+    if token:
+        client.token = init_data()["root_token"]
+    return client
+
+
+def lab_password(name):
+    """A value the lab inventory generated with the password lookup."""
+    with open(os.path.join(SITE_DIR, name), encoding="utf-8") as fh:
+        return fh.read().split()[0]
+
+
+def kubectl(*args):
+    out = subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args),
+                         check=True, capture_output=True, text=True).stdout
+    return out
+
+
+def kube_get(*args):
+    return json.loads(kubectl("get", "-o", "json", *args))
+
+
+def ready_condition(obj):
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond
+    return {}
