@@ -309,7 +309,7 @@ def _submit_keys(api, status, keys, wait_timeout):
         submitted += 1
         if not status.get('sealed'):
             return status, submitted
-        if not status.get('progress'):
+        if not status.get('progress') and _completes_threshold(before):
             # The threshold was reached but the node is still sealed: a raft
             # follower finishes unsealing in the background once it has
             # answered the leader's challenge. Another key would start over.
@@ -317,6 +317,12 @@ def _submit_keys(api, status, keys, wait_timeout):
     raise VaultRequestError('still sealed after submitting %d keys: progress %s (Vault at %s needs %d '
                             'distinct unseal keys)' % (submitted, progress_text(status), api.url,
                                                        status.get('t') or 0))
+
+
+def _completes_threshold(before):
+    """Whether one more key reaches the threshold (a progress of 0 otherwise means a reset by someone else)."""
+    threshold = before.get('t') or 0
+    return (before.get('progress') or 0) + 1 >= threshold
 
 
 def _wait_unsealed(api, submitted, wait_timeout):

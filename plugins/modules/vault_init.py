@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - Initialises a new Vault (or OpenBao) node through C(sys/init) with Shamir key shares, or with
     recovery shares for an auto-unseal seal.
-  - A node that is already initialised is left alone, C(changed=false), and no keys are returned:
+  - A node that is already initialised is left alone, C(changed=false), and no keys are returned;
     Vault hands out the keys only once, in the answer to the initialisation.
   - Because of that, the keys and the root token are written to O(output_file) B(before) the module
     returns. The file is created atomically (a temporary file in the same directory, fsynced, then
@@ -63,7 +63,8 @@ options:
   output_file:
     description:
       - Path of the file, on the host that runs the module, that receives the keys and root token.
-      - Must not exist yet. Its directory must exist.
+      - Must not exist yet. Its directory must exist. Use an absolute path (a relative one is relative to
+        the working directory of the module process).
       - Required unless O(return_keys=true).
     type: path
   output_encryption:
@@ -83,7 +84,7 @@ options:
   return_keys:
     description:
       - Also return RV(keys), RV(keys_base64) and RV(root_token) (and the recovery keys) in the result.
-      - B(The task must then use C(no_log: true)), otherwise the keys appear in the output and logs.
+      - B(The task must then set C(no_log=true)), otherwise the keys appear in the output and logs.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -98,7 +99,7 @@ seealso:
   - module: vaultkube.platform.vault_unseal
   - module: vaultkube.platform.vault_status_info
 author:
-  - vaultkube.platform maintainers
+  - vaultkube.platform maintainers (@vaultkube)
 '''
 
 EXAMPLES = r'''
@@ -163,7 +164,9 @@ secret_threshold:
   type: int
   sample: 3
 keys:
-  description: Unseal keys, hex encoded (PGP encrypted with O(pgp_keys)). Secret.
+  description:
+    - Unseal keys, hex encoded (PGP encrypted with O(pgp_keys)). Secret.
+    - In templates write C(result['keys']); C(result.keys) is the dictionary method.
   returned: when O(return_keys=true) and the node was initialised by this task
   type: list
   elements: str

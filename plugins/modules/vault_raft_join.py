@@ -59,7 +59,7 @@ seealso:
   - module: vaultkube.platform.vault_unseal
   - module: vaultkube.platform.vault_status_info
 author:
-  - vaultkube.platform maintainers
+  - vaultkube.platform maintainers (@vaultkube)
 '''
 
 EXAMPLES = r'''

@@ -27,7 +27,7 @@ extends_documentation_fragment:
   - vaultkube.platform.connection
   - vaultkube.platform.attributes.read_only
 author:
-  - vaultkube.platform maintainers
+  - vaultkube.platform maintainers (@vaultkube)
 '''
 
 EXAMPLES = r'''

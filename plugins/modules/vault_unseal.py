@@ -18,9 +18,9 @@ description:
   - A node that is already unsealed is left alone (C(changed=false)); the keys are not even read then.
   - The keys come from O(keys) or from O(keys_file), the file M(vaultkube.platform.vault_init) wrote
     (ansible-vault encrypted or plain JSON).
-  - If the keys run out before the threshold, the task fails with
+  - 'If the keys run out before the threshold, the task fails with
     C(still sealed after submitting N keys: progress P/T). If Vault rejects a key, the task fails
-    with Vault's message and the progress reached. Keys are never part of any message or result.
+    with the message of Vault and the progress reached. Keys are never part of any message or result.'
   - A raft follower that joined with M(vaultkube.platform.vault_raft_join) finishes unsealing in the
     background once it has answered its leader's challenge; the module waits up to O(wait_timeout)
     seconds for that.
@@ -62,7 +62,7 @@ seealso:
   - module: vaultkube.platform.vault_init
   - module: vaultkube.platform.vault_raft_join
 author:
-  - vaultkube.platform maintainers
+  - vaultkube.platform maintainers (@vaultkube)
 '''
 
 EXAMPLES = r'''
