@@ -28,7 +28,7 @@ ESO_LOG=$LAB_LOGS/eso-controller.log
 TOKEN_DURATION=${LAB_ESO_TOKEN_DURATION:-24h}
 
 eso_healthy() {
-  curl -fsS --max-time 2 "http://127.0.0.1:$LAB_ESO_HEALTH_PORT/healthz" >/dev/null
+  curl -fs --max-time 2 "http://127.0.0.1:$LAB_ESO_HEALTH_PORT/healthz" >/dev/null 2>&1
 }
 
 start() {

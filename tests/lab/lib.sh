@@ -77,5 +77,5 @@ lab_kubectl() { "$LAB_BIN/kubectl" --kubeconfig "$LAB_KUBECONFIG" "$@"; }
 lab_api_ready() {
   [ -f "$LAB_PKI/admin.crt" ] || return 1
   curl -fsS --max-time 3 --cacert "$LAB_CA_CERT" --cert "$LAB_PKI/admin.crt" \
-    --key "$LAB_PKI/admin.key" "$LAB_API_URL/readyz" >/dev/null
+    --key "$LAB_PKI/admin.key" "$LAB_API_URL/readyz" >/dev/null 2>&1
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the lab: etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
-# Idempotent: a healthy running lab is left alone; missing parts are started.
+# Idempotent: a healthy running lab is left alone; missing, unhealthy or
+# reconfigured parts are (re)started.
 # Writes an admin kubeconfig to ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/kubeconfig.
 #
 # Usage: tests/lab/up.sh        (runs build.sh first; cached binaries are reused)
@@ -11,13 +12,88 @@ set -euo pipefail
 T0=$(date +%s)
 
 kcm_healthy() {
-  curl -fsSk --max-time 2 "https://127.0.0.1:$LAB_KCM_PORT/healthz" | grep -q ok
+  curl -fsk --max-time 2 "https://127.0.0.1:$LAB_KCM_PORT/healthz" 2>/dev/null | grep -q ok
 }
 ETCD_URL=http://127.0.0.1:$LAB_ETCD_CLIENT_PORT
-etcd_healthy() { curl -fsS --max-time 2 "$ETCD_URL/health" | grep -q '"health":"true"'; }
+etcd_healthy() { curl -fs --max-time 2 "$ETCD_URL/health" 2>/dev/null | grep -q '"health":"true"'; }
 
-if lab_pid etcd >/dev/null && lab_pid kube-apiserver >/dev/null &&
-   lab_pid kube-controller-manager >/dev/null &&
+# Wanted command lines. A running process with another command line (e.g. after
+# this script changed) is restarted; a matching healthy one is left alone.
+ETCD_ARGS=(
+  --name vaultkube-lab
+  --data-dir "$LAB_STATE/etcd"
+  --listen-client-urls "$ETCD_URL"
+  --advertise-client-urls "$ETCD_URL"
+  --listen-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT"
+  --initial-advertise-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT"
+  --initial-cluster "vaultkube-lab=http://127.0.0.1:$LAB_ETCD_PEER_PORT"
+  --listen-metrics-urls ""
+  --quota-backend-bytes 2147483648
+  --log-level warn
+)
+APISERVER_ARGS=(
+  --etcd-servers "$ETCD_URL"
+  --bind-address 127.0.0.1
+  --advertise-address 127.0.0.1
+  --secure-port "$LAB_APISERVER_PORT"
+  --tls-cert-file "$LAB_PKI/apiserver.crt"
+  --tls-private-key-file "$LAB_PKI/apiserver.key"
+  --client-ca-file "$LAB_CA_CERT"
+  --kubelet-client-certificate "$LAB_PKI/apiserver-kubelet-client.crt"
+  --kubelet-client-key "$LAB_PKI/apiserver-kubelet-client.key"
+  --requestheader-client-ca-file "$LAB_CA_CERT"
+  --requestheader-allowed-names front-proxy-client
+  --requestheader-username-headers X-Remote-User
+  --requestheader-group-headers X-Remote-Group
+  --requestheader-extra-headers-prefix X-Remote-Extra-
+  --proxy-client-cert-file "$LAB_PKI/front-proxy-client.crt"
+  --proxy-client-key-file "$LAB_PKI/front-proxy-client.key"
+  --authorization-mode Node,RBAC
+  --anonymous-auth=false
+  --service-account-issuer https://kubernetes.default.svc.cluster.local
+  --service-account-key-file "$LAB_PKI/sa.pub"
+  --service-account-signing-key-file "$LAB_PKI/sa.key"
+  --service-account-max-token-expiration 48h
+  --service-cluster-ip-range "$LAB_SERVICE_CIDR"
+  --endpoint-reconciler-type none
+  --allow-privileged=true
+  --enable-admission-plugins NodeRestriction
+  --profiling=false
+  --cert-dir "$LAB_STATE/apiserver-certs"
+  --v 1
+)
+KCM_KC=$LAB_STATE/controller-manager.kubeconfig
+KCM_ARGS=(
+  --kubeconfig "$KCM_KC"
+  --authentication-kubeconfig "$KCM_KC"
+  --authorization-kubeconfig "$KCM_KC"
+  --authorization-always-allow-paths /healthz,/readyz,/livez,/metrics
+  --bind-address 127.0.0.1
+  --secure-port "$LAB_KCM_PORT"
+  --cert-dir "$LAB_STATE/kcm-certs"
+  --root-ca-file "$LAB_CA_CERT"
+  --service-account-private-key-file "$LAB_PKI/sa.key"
+  --use-service-account-credentials=true
+  --cluster-signing-cert-file "$LAB_CA_CERT"
+  --cluster-signing-key-file "$LAB_PKI/ca.key"
+  --service-cluster-ip-range "$LAB_SERVICE_CIDR"
+  --controllers '*'
+  --leader-elect=false
+  --profiling=false
+  --v 1
+)
+
+# up_to_date NAME ARGS... : NAME runs from the pidfile with exactly this command line
+up_to_date() {
+  local name=$1 pid want have; shift
+  pid=$(lab_pid "$name") || return 1
+  want=$(printf '%s\n' "$LAB_BIN/$name" "$@")
+  have=$(tr '\0' '\n' <"/proc/$pid/cmdline")
+  [ "$want" = "$have" ]
+}
+
+if up_to_date etcd "${ETCD_ARGS[@]}" && up_to_date kube-apiserver "${APISERVER_ARGS[@]}" &&
+   up_to_date kube-controller-manager "${KCM_ARGS[@]}" &&
    etcd_healthy && lab_api_ready && kcm_healthy && [ -s "$LAB_KUBECONFIG" ]; then
   lab_log "lab already up and healthy: $LAB_API_URL (kubeconfig: $LAB_KUBECONFIG)"
   exit 0
@@ -70,6 +146,7 @@ gen_cert apiserver "/CN=kube-apiserver" \
 gen_cert admin "/O=system:masters/CN=vaultkube-lab-admin"
 gen_cert controller-manager "/CN=system:kube-controller-manager"
 gen_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+gen_cert front-proxy-client "/CN=front-proxy-client"
 if [ ! -s "$LAB_PKI/sa.key" ]; then
   openssl genrsa -out "$LAB_PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$LAB_PKI/sa.key" -pubout -out "$LAB_PKI/sa.pub" 2>/dev/null
@@ -106,82 +183,32 @@ write_kubeconfig "$LAB_KUBECONFIG" vaultkube-lab-admin admin
 write_kubeconfig "$LAB_STATE/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
 
 # -------------------------------------------------------------------- etcd
-if lab_pid etcd >/dev/null && etcd_healthy; then
+if up_to_date etcd "${ETCD_ARGS[@]}" && etcd_healthy; then
   lab_log "etcd already running"
 else
-  lab_stop etcd >/dev/null
+  lab_stop etcd
   lab_log "starting etcd $LAB_ETCD_VERSION on 127.0.0.1:$LAB_ETCD_CLIENT_PORT"
-  lab_start etcd "$LAB_LOGS/etcd.log" "$LAB_BIN/etcd" \
-    --name vaultkube-lab \
-    --data-dir "$LAB_STATE/etcd" \
-    --listen-client-urls "$ETCD_URL" \
-    --advertise-client-urls "$ETCD_URL" \
-    --listen-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --initial-cluster "vaultkube-lab=http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --listen-metrics-urls "" \
-    --quota-backend-bytes 2147483648 \
-    --log-level warn
+  lab_start etcd "$LAB_LOGS/etcd.log" "$LAB_BIN/etcd" "${ETCD_ARGS[@]}"
   lab_wait "etcd health" 30 etcd_healthy
 fi
 
 # ---------------------------------------------------------- kube-apiserver
-if lab_pid kube-apiserver >/dev/null && lab_api_ready; then
+if up_to_date kube-apiserver "${APISERVER_ARGS[@]}" && lab_api_ready; then
   lab_log "kube-apiserver already running"
 else
-  lab_stop kube-apiserver >/dev/null
+  lab_stop kube-apiserver
   lab_log "starting kube-apiserver $LAB_KUBERNETES_VERSION on $LAB_API_URL"
-  lab_start kube-apiserver "$LAB_LOGS/kube-apiserver.log" "$LAB_BIN/kube-apiserver" \
-    --etcd-servers "$ETCD_URL" \
-    --bind-address 127.0.0.1 \
-    --advertise-address 127.0.0.1 \
-    --secure-port "$LAB_APISERVER_PORT" \
-    --tls-cert-file "$LAB_PKI/apiserver.crt" \
-    --tls-private-key-file "$LAB_PKI/apiserver.key" \
-    --client-ca-file "$LAB_CA_CERT" \
-    --kubelet-client-certificate "$LAB_PKI/apiserver-kubelet-client.crt" \
-    --kubelet-client-key "$LAB_PKI/apiserver-kubelet-client.key" \
-    --authorization-mode Node,RBAC \
-    --anonymous-auth=false \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$LAB_PKI/sa.pub" \
-    --service-account-signing-key-file "$LAB_PKI/sa.key" \
-    --service-account-max-token-expiration 48h \
-    --service-cluster-ip-range "$LAB_SERVICE_CIDR" \
-    --endpoint-reconciler-type none \
-    --allow-privileged=true \
-    --enable-admission-plugins NodeRestriction \
-    --profiling=false \
-    --cert-dir "$LAB_STATE/apiserver-certs" \
-    --v 1
+  lab_start kube-apiserver "$LAB_LOGS/kube-apiserver.log" "$LAB_BIN/kube-apiserver" "${APISERVER_ARGS[@]}"
   lab_wait "kube-apiserver /readyz" 120 lab_api_ready
 fi
 
 # ---------------------------------------------------- kube-controller-manager
-if lab_pid kube-controller-manager >/dev/null && kcm_healthy; then
+if up_to_date kube-controller-manager "${KCM_ARGS[@]}" && kcm_healthy; then
   lab_log "kube-controller-manager already running"
 else
-  lab_stop kube-controller-manager >/dev/null
+  lab_stop kube-controller-manager
   lab_log "starting kube-controller-manager $LAB_KUBERNETES_VERSION"
-  KCM_KC=$LAB_STATE/controller-manager.kubeconfig
-  lab_start kube-controller-manager "$LAB_LOGS/kube-controller-manager.log" "$LAB_BIN/kube-controller-manager" \
-    --kubeconfig "$KCM_KC" \
-    --authentication-kubeconfig "$KCM_KC" \
-    --authorization-kubeconfig "$KCM_KC" \
-    --authorization-always-allow-paths /healthz,/readyz,/livez,/metrics \
-    --bind-address 127.0.0.1 \
-    --secure-port "$LAB_KCM_PORT" \
-    --cert-dir "$LAB_STATE/kcm-certs" \
-    --root-ca-file "$LAB_CA_CERT" \
-    --service-account-private-key-file "$LAB_PKI/sa.key" \
-    --use-service-account-credentials=true \
-    --cluster-signing-cert-file "$LAB_CA_CERT" \
-    --cluster-signing-key-file "$LAB_PKI/ca.key" \
-    --service-cluster-ip-range "$LAB_SERVICE_CIDR" \
-    --controllers '*' \
-    --leader-elect=false \
-    --profiling=false \
-    --v 1
+  lab_start kube-controller-manager "$LAB_LOGS/kube-controller-manager.log" "$LAB_BIN/kube-controller-manager" "${KCM_ARGS[@]}"
   lab_wait "kube-controller-manager /healthz" 60 kcm_healthy
 fi
 
