@@ -337,6 +337,15 @@ class KubernetesAuthRole(VaultObject):
                 found.add('%s/%s' % (mount, role))
         return found
 
+    @classmethod
+    def list_prunable(cls, api, entries):
+        """Every role of the mounts the document names, as absent entries (vault_config prune)."""
+        prunable = []
+        for mount in sorted(set(mount_of(entry) for entry in entries)):
+            for role in call_on_mount(mount, api.list, 'auth/%s/role' % mount):
+                prunable.append({'mount_path': mount, 'name': role, 'state': 'absent'})
+        return prunable
+
     def validate(self):
         validate_mount(self.mount)
         role = self.params.get('name')

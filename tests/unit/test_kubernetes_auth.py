@@ -278,3 +278,13 @@ def test_list_existing_lists_each_mount_once():
     objects = [role(api, name='eso'), role(api, name='new')]
     assert KubernetesAuthRole.list_existing(api, objects) == {'kubernetes/eso', 'kubernetes/other'}
     assert api.calls == [('list', 'auth/kubernetes/role')]
+
+
+def test_list_prunable_offers_every_role_of_the_named_mounts_only():
+    api = FakeAPI({'LIST auth/kubernetes/role': ['eso', 'old'], 'LIST auth/other/role': ['x']})
+    entries = [{'mount_path': 'kubernetes', 'name': 'eso'}, {'mount_path': '/kubernetes/', 'name': 'new'}]
+    assert KubernetesAuthRole.list_prunable(api, entries) == [
+        {'mount_path': 'kubernetes', 'name': 'eso', 'state': 'absent'},
+        {'mount_path': 'kubernetes', 'name': 'old', 'state': 'absent'},
+    ]
+    assert api.calls == [('list', 'auth/kubernetes/role')]
