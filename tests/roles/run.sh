@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Tests of the roles: argument specs in step with defaults, ansible-lint (production
+# profile), then every molecule scenario against the local lab (no containers).
+#
+# Usage: tests/roles/run.sh [--fresh] [scenario ...]
+#   --fresh   reset the lab's OpenBao/ESO state first (tests/roles/reset.sh), so the
+#             first converge starts from nothing
+# Exits non-zero when any step fails.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo"
+
+fresh=0
+scenarios=()
+for a in "$@"; do
+  case "$a" in
+    --fresh) fresh=1 ;;
+    -*) echo "usage: $0 [--fresh] [scenario ...]" >&2; exit 2 ;;
+    *) scenarios+=("$a") ;;
+  esac
+done
+[ "${#scenarios[@]}" -gt 0 ] ||
+  scenarios=(vault_install vault_unseal ca_cert_export vault_kubernetes_auth eso_deploy default)
+
+cache=${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}
+[ -f "$cache/env.sh" ] || bash tests/setup.sh
+# shellcheck source=/dev/null
+. "$cache/env.sh"
+
+t0=$(date +%s)
+step() { printf '\n[roles] === %s\n' "$*"; }
+
+step "argument specs match defaults"
+python tests/roles/argspecs.py --check
+
+step "ansible-lint (profile: production)"
+ansible-lint roles/ playbooks/site.yml molecule/
+
+step "lab up"
+bash tests/lab/up.sh
+if [ "$fresh" = 1 ]; then
+  step "reset the lab's Vault and ESO state"
+  bash tests/roles/reset.sh
+fi
+
+failed=()
+for s in "${scenarios[@]}"; do
+  step "molecule test -s $s"
+  s0=$(date +%s)
+  if molecule test -s "$s"; then
+    echo "[roles] scenario $s passed in $(( $(date +%s) - s0 )) s"
+  else
+    echo "[roles] scenario $s FAILED"
+    failed+=("$s")
+  fi
+done
+
+echo
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "[roles] FAILED scenarios: ${failed[*]} ($(( $(date +%s) - t0 )) s)"
+  exit 1
+fi
+echo "[roles] all ${#scenarios[@]} scenarios passed ($(( $(date +%s) - t0 )) s)"
