@@ -33,6 +33,13 @@ class IndentDumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+# Options holding secrets: masked if Ansible ever reports them.
+SECRET_OPTIONS = {
+    'vault_unseal_keys_password', 'vault_unseal_keys', 'vault_unseal_root_token_override',
+    'vault_kubernetes_auth_token', 'vault_kubernetes_auth_kv_secrets',
+}
+
+
 def parse_defaults(path):
     with open(path, encoding='utf-8') as fh:
         lines = fh.read().splitlines()
@@ -72,6 +79,8 @@ def option(name, value, comment):
         spec['elements'] = 'raw'
     if '{{' not in json.dumps(value):
         spec['default'] = value
+    if name in SECRET_OPTIONS:
+        spec['no_log'] = True
     if 'choices' in hints:
         spec['choices'] = hints['choices'].split('|')
     return spec
