@@ -27,11 +27,15 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 class Section(object):
     """One kind of object in the document."""
 
-    def __init__(self, key, object_class, argument_spec, prunable=False):
+    def __init__(self, key, object_class, argument_spec, prunable=False, provides=None, inside=None):
         self.key = key
         self.object_class = object_class
         self.argument_spec = argument_spec
         self.prunable = prunable
+        #: the mount table its objects add to ('secrets' or 'auth'), for mount sections
+        self.provides = provides
+        #: the mount table its objects live in, for objects under a mount
+        self.inside = inside
 
 
 def validate_entries(section, entries):
@@ -133,11 +137,21 @@ class ConfigRun(object):
 
     def run(self):
         planned = self.validate()
+        # Mounts this run creates. In check mode they are not really there, so what the
+        # document puts inside them is known to be absent and must not be read.
+        planned_mounts = set()
         for section, objects in planned:
-            _prefetch(section.object_class, self.api, [o for o in objects
-                                                       if o.params.get('state', 'present') == 'present'])
+            if section.inside:
+                for obj in objects:
+                    if (section.inside, obj.mount.strip('/')) in planned_mounts:
+                        obj.known_to_exist = False
+            _prefetch(section.object_class, self.api, [o for o in objects if o.known_to_exist is None
+                                                       and o.params.get('state', 'present') == 'present'])
             for obj in objects:
-                self.reports.append(reconcile(obj, obj.params.get('state') or 'present', self.check_mode))
+                report = reconcile(obj, obj.params.get('state') or 'present', self.check_mode)
+                if section.provides and report['action'] == 'create':
+                    planned_mounts.add((section.provides, obj.name.strip('/')))
+                self.reports.append(report)
         if self.prune:
             # Remove in reverse dependency order: secrets and roles before their mounts.
             for section, objects in reversed(planned):

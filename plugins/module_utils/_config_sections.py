@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._audit import AuditDevice
 from ansible_collections.vaultkube.platform.plugins.module_utils._config import Section
+from ansible_collections.vaultkube.platform.plugins.module_utils._github import GithubAuth
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes_auth import (
     KubernetesAuthConfig,
     KubernetesAuthRole,
@@ -19,19 +20,21 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._mounts import 
 from ansible_collections.vaultkube.platform.plugins.module_utils._policy import Policy
 
 
-def _section(key, object_class, prunable):
-    return Section(key, object_class, object_class.argument_spec, prunable=prunable)
+def _section(key, object_class, prunable, provides=None, inside=None):
+    return Section(key, object_class, object_class.argument_spec, prunable=prunable,
+                   provides=provides, inside=inside)
 
 
 def sections():
     # Mounts first: everything else lives under them. Mounts are never pruned, because
     # disabling one destroys every secret or role inside it.
     return [
-        _section('secrets_engines', SecretsEngine, False),
-        _section('auth_methods', AuthMethod, False),
+        _section('secrets_engines', SecretsEngine, False, provides='secrets'),
+        _section('auth_methods', AuthMethod, False, provides='auth'),
         _section('policies', Policy, True),
-        _section('kubernetes_auth_configs', KubernetesAuthConfig, False),
-        _section('kubernetes_auth_roles', KubernetesAuthRole, hasattr(KubernetesAuthRole, 'list_prunable')),
-        _section('kv_secrets', KV2Secret, hasattr(KV2Secret, 'list_prunable')),
-        _section('audit_devices', AuditDevice, True),
+        _section('kubernetes_auth_configs', KubernetesAuthConfig, False, inside='auth'),
+        _section('kubernetes_auth_roles', KubernetesAuthRole, True, inside='auth'),
+        _section('kv_secrets', KV2Secret, True, inside='secrets'),
+        _section('audit_devices', AuditDevice, False),
+        _section('github_auth', GithubAuth, False, inside='auth'),
     ]

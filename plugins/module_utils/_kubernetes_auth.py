@@ -125,8 +125,12 @@ class KubernetesAuthConfig(VaultObject):
         self._ca_cert = None
 
     @property
-    def name(self):
+    def mount(self):
         return mount_of(self.params)
+
+    @property
+    def name(self):
+        return self.mount
 
     @property
     def path(self):

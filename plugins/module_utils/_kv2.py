@@ -166,6 +166,24 @@ class KV2Secret(VaultObject):
                     found.add('%s/%s%s' % (mount, prefix, key))
         return found
 
+    @classmethod
+    def list_prunable(cls, api, entries):
+        """Every secret under the mounts the document names (one LIST per folder)."""
+        mounts = sorted(set((e.get('mount_path') or DEFAULT_MOUNT).strip().strip('/') for e in entries))
+        found = []
+        for mount in mounts:
+            folders = ['']
+            while folders:
+                folder = folders.pop()
+                for key in api.list('%s/metadata/%s' % (mount, folder)):
+                    if key.endswith('/'):
+                        folders.append(folder + key)
+                    else:
+                        # Soft delete only: the versions stay and can be undeleted.
+                        found.append({'mount_path': mount, 'path': folder + key, 'state': 'absent',
+                                      'destroy': False})
+        return found
+
     # -- reconcile --------------------------------------------------------------
     def read(self):
         self.check_mount()

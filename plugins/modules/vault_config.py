@@ -25,7 +25,7 @@ description:
   - Sections are applied in dependency order (mounts, auth methods, policies, Kubernetes auth
     config, roles, secrets, audit devices, GitHub auth) whatever their order in the document.
   - Every entry is validated before anything is written; a bad entry fails the task with one
-    line naming it (for example C(config.policies[3]: missing required arguments: policy)).
+    line naming it, for example C(config.policies[3]) followed by what is missing or wrong.
 options:
   config:
     description:
@@ -74,8 +74,11 @@ options:
   prune:
     description:
       - Also delete objects of the kinds present in the document that the document does not list.
-      - Pruning covers policies (never C(default) or C(root)), Kubernetes auth roles and KV secrets
-        under the mounts the document names, and audit devices. Mounts are never pruned.
+      - Pruning covers policies (never C(default) or C(root)), Kubernetes auth roles under the auth
+        mounts the document names, and KV v2 secrets under the KV mounts the document names (soft
+        delete of the latest version, so C(undelete) can bring them back).
+      - Mounts and audit devices are never pruned. Disabling a mount destroys everything in it,
+        and audit devices declared in the server configuration cannot be removed through the API.
       - Off by default; try it with check mode and diff first.
     type: bool
     default: false

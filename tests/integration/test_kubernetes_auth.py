@@ -5,18 +5,10 @@ The config write does not call the Kubernetes API, so a CA made with openssl
 and a dummy JWT are enough.
 """
 
-import base64
-import json
 import shutil
-import ssl
-import threading
-import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from vaultkube_testlib import assert_failed_cleanly, make_tls, run_module, tmpdir
 
@@ -24,79 +16,15 @@ JWT = 'eyJhbGciOiJSUzI1NiJ9.reviewer-' + uuid.uuid4().hex
 JWT_2 = 'eyJhbGciOiJSUzI1NiJ9.rotated-' + uuid.uuid4().hex
 
 
-class FakeKubeAPI(object):
-    """An HTTPS TokenReview endpoint that records the bearer token Vault sends.
-
-    Vault reviews a login with its stored reviewer JWT, so the recorded bearer
-    token tells which JWT Vault really holds, which its API never returns.
-    """
-
-    def __init__(self, tls):
-        self.bearers = []
-        spy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server naming
-                spy.bearers.append((self.headers.get('Authorization') or '').replace('Bearer ', '', 1))
-                self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                body = json.dumps({'kind': 'TokenReview', 'apiVersion': 'authentication.k8s.io/v1',
-                                   'status': {'authenticated': False, 'error': 'test double'}}).encode()
-                self.send_response(201)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(tls['cert'], tls['key'])
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = 'https://127.0.0.1:%d' % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _b64(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b'=').decode()
-
-
-def service_account_jwt(namespace, name):
-    """A well-formed service account JWT (signature unchecked: the review decides)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = int(time.time())
-    header = _b64(json.dumps({'alg': 'RS256', 'typ': 'JWT'}).encode())
-    claims = _b64(json.dumps({
-        'iss': 'kubernetes/serviceaccount', 'sub': 'system:serviceaccount:%s:%s' % (namespace, name),
-        'kubernetes.io/serviceaccount/namespace': namespace,
-        'kubernetes.io/serviceaccount/service-account.name': name,
-        'kubernetes.io/serviceaccount/service-account.uid': str(uuid.uuid4()),
-        'iat': now, 'exp': now + 600}).encode())
-    signature = key.sign((header + '.' + claims).encode(), padding.PKCS1v15(), hashes.SHA256())
-    return header + '.' + claims + '.' + _b64(signature)
-
-
 @pytest.fixture(scope='module')
 def k8s_ca():
-    """A real-looking cluster CA (openssl) and a fake API server certificate it signed."""
+    """A cluster CA made with openssl (the config write stores it; nothing calls Kubernetes here)."""
     work = tmpdir('vaultkube-k8sca-')
     tls = make_tls(work)
     with open(tls['ca']) as handle:
         pem = handle.read()
     yield dict(tls, pem=pem, file=tls['ca'])
     shutil.rmtree(work, ignore_errors=True)
-
-
-@pytest.fixture(scope='module')
-def fake_kube(k8s_ca):
-    api = FakeKubeAPI(k8s_ca)
-    yield api
-    api.stop()
 
 
 @pytest.fixture
@@ -192,57 +120,6 @@ def test_config_lifecycle(conn, vault, mount, k8s_ca):
     assert stored['token_reviewer_jwt_set'] is False
     assert stored['issuer'] == 'https://kubernetes.default.svc.cluster.local'
     assert run_module('vault_kubernetes_auth_config', no_jwt)['changed'] is False
-
-
-def reviewer_jwt_in_vault(vault, mount, fake_kube):
-    """The bearer token Vault sends to the TokenReview API on a login attempt."""
-    before = len(fake_kube.bearers)
-    client_jwt = service_account_jwt('ns', 'sa')
-    vault.adapter.post('/v1/auth/%s/login' % mount, json={'role': 'spy', 'jwt': client_jwt},
-                       raise_exception=False)
-    assert len(fake_kube.bearers) == before + 1, 'Vault did not call the TokenReview API'
-    bearer = fake_kube.bearers[-1]
-    # Without a reviewer JWT, Vault reviews the client's JWT with itself.
-    return None if bearer == client_jwt else bearer
-
-
-def test_config_jwt_update_policy(conn, vault, mount, k8s_ca, fake_kube):
-    vault.adapter.post('/v1/auth/%s/role/spy' % mount, json={
-        'bound_service_account_names': ['sa'], 'bound_service_account_namespaces': ['ns']})
-    args = dict(conn, mount_path=mount, kubernetes_host=fake_kube.url, kubernetes_ca_cert=k8s_ca['pem'],
-                disable_local_ca_jwt=True)
-    run_module('vault_kubernetes_auth_config', args)
-    assert reviewer_jwt_in_vault(vault, mount, fake_kube) is None
-
-    # Vault has no JWT: giving one is a change even with on_create.
-    added = run_module('vault_kubernetes_auth_config', dict(args, token_reviewer_jwt=JWT))
-    assert added['changed'] is True and added['changed_fields'] == ['token_reviewer_jwt_set']
-    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT
-
-    # on_create: a different JWT alone is not written (Vault cannot tell them apart).
-    kept = run_module('vault_kubernetes_auth_config', dict(args, token_reviewer_jwt=JWT_2))
-    assert kept['changed'] is False
-    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT
-
-    # always: written on every run, reported as a change, JWT masked in the diff.
-    always = dict(args, token_reviewer_jwt=JWT_2, token_reviewer_jwt_update='always')
-    checked = run_module('vault_kubernetes_auth_config', always, check=True, diff=True)
-    assert checked['changed'] is True and checked['changed_fields'] == ['token_reviewer_jwt']
-    assert checked['diff']['after']['token_reviewer_jwt'] == '(hidden, changed)'
-    assert 'token_reviewer_jwt' not in checked['diff']['before']
-    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT, 'check mode wrote to Vault'
-    assert_jwt_hidden(checked, JWT, JWT_2)
-
-    rotated = run_module('vault_kubernetes_auth_config', always, diff=True)
-    assert rotated['changed'] is True
-    assert reviewer_jwt_in_vault(vault, mount, fake_kube) == JWT_2
-    assert_jwt_hidden(rotated, JWT, JWT_2)
-    assert run_module('vault_kubernetes_auth_config', always)['changed'] is True
-
-    # No JWT given: the write drops it and Vault reviews client JWTs with themselves.
-    dropped = run_module('vault_kubernetes_auth_config', args)
-    assert dropped['changed'] is True
-    assert reviewer_jwt_in_vault(vault, mount, fake_kube) is None
 
 
 def test_config_disable_local_ca_jwt_needs_a_ca(conn, vault, mount):

@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+"""vault_config against a real OpenBao: one document, read back object by object."""
+
+import uuid
+
+import pytest
+
+from vaultkube_testlib import assert_failed_cleanly, make_tls, run_module, tmpdir
+
+
+def read(vault, path):
+    response = vault.adapter.get('/v1/' + path, raise_exception=False)
+    if isinstance(response, dict):
+        return response.get('data')
+    assert response.status_code == 404, response.text
+    return None
+
+
+@pytest.fixture
+def names(vault):
+    tag = uuid.uuid4().hex[:6]
+    kv, k8s = 'kv-' + tag, 'k8s-' + tag
+    ca = make_tls(tmpdir('vaultkube-cfg-ca-'))['ca']
+    with open(ca) as handle:
+        pem = handle.read()
+    yield dict(tag=tag, kv=kv, k8s=k8s, ca=pem)
+    for path in (kv,):
+        vault.sys.disable_secrets_engine(path)
+    vault.sys.disable_auth_method(k8s)
+
+
+def document(n, secret_value):
+    return {
+        'secrets_engines': [{'path': n['kv'], 'engine_type': 'kv', 'version': 2,
+                             'max_lease_ttl': '24h'}],
+        'auth_methods': [{'path': n['k8s'], 'method_type': 'kubernetes', 'description': 'cluster a'}],
+        'policies': [{'name': 'cfg-%s-%d' % (n['tag'], i),
+                      'policy': 'path "%s/data/app%d/*" {\n  capabilities = ["read"]\n}\n' % (n['kv'], i)}
+                     for i in range(3)],
+        'kubernetes_auth_configs': [{'mount_path': n['k8s'], 'kubernetes_host': 'https://127.0.0.1:6443',
+                                     'kubernetes_ca_cert': n['ca']}],
+        'kubernetes_auth_roles': [{'mount_path': n['k8s'], 'name': 'eso-%d' % i,
+                                   'bound_service_account_names': ['external-secrets'],
+                                   'bound_service_account_namespaces': ['ns-%d' % i],
+                                   'token_policies': ['cfg-%s-%d' % (n['tag'], i)], 'token_ttl': '1h'}
+                                  for i in range(2)],
+        'kv_secrets': [{'mount_path': n['kv'], 'path': 'app%d/config' % i,
+                        'data': {'user': 'svc-user-%d' % i, 'password': '%s-%d' % (secret_value, i)}}
+                       for i in range(3)],
+    }
+
+
+def test_document_converges_and_reruns_without_writes(conn, vault, names):
+    secret = 'cfgsecret-' + uuid.uuid4().hex
+    doc = document(names, secret)
+    args = dict(conn, config=doc)
+
+    check = run_module('vault_config', args, check=True, diff=True)
+    assert check['changed'] and check['summary']['create'] == 11
+    assert read(vault, 'sys/policies/acl/cfg-%s-0' % names['tag']) is None, 'check mode wrote'
+    assert names['kv'] + '/' not in vault.sys.list_mounted_secrets_engines()['data']
+    assert secret not in check['_stdout'], 'a KV value is in the diff output'
+
+    first = run_module('vault_config', args, diff=True)
+    assert first['changed'] and first['summary']['create'] == 11, first.get('msg')
+    assert secret not in first['_stdout']
+    headers = [d['before_header'] for d in first['diff']]
+    assert 'policy cfg-%s-0 (before)' % names['tag'] in headers
+    mounts = vault.sys.list_mounted_secrets_engines()['data']
+    assert mounts[names['kv'] + '/']['options']['version'] == '2'
+    assert read(vault, 'auth/%s/config' % names['k8s'])['kubernetes_host'] == 'https://127.0.0.1:6443'
+    role = read(vault, 'auth/%s/role/eso-1' % names['k8s'])
+    assert role['token_ttl'] == 3600 and role['bound_service_account_namespaces'] == ['ns-1']
+    stored = vault.secrets.kv.v2.read_secret_version('app2/config', mount_point=names['kv'],
+                                                     raise_on_deleted_version=True)['data']
+    assert stored['data']['password'] == secret + '-2' and stored['metadata']['version'] == 1
+
+    again = run_module('vault_config', args)
+    assert again['changed'] is False and again['summary']['none'] == 11
+    assert again['requests']['write'] == 0 and again['requests']['delete'] == 0
+    assert vault.secrets.kv.v2.read_secret_version('app2/config', mount_point=names['kv'],
+                                                   raise_on_deleted_version=True)['data']['metadata']['version'] == 1
+
+    # One changed policy and one changed secret: only they are written.
+    doc['policies'][1]['policy'] += 'path "x" {\n  capabilities = ["list"]\n}\n'
+    doc['kv_secrets'][0]['data']['password'] = secret + '-rotated'
+    update = run_module('vault_config', dict(conn, config=doc), diff=True)
+    changed = sorted((o['kind'], o['name']) for o in update['objects'])
+    assert changed == [('kv2 secret', '%s/app0/config' % names['kv']), ('policy', 'cfg-%s-1' % names['tag'])]
+    assert update['requests']['write'] == 2
+    assert 'capabilities = ["list"]' in read(vault, 'sys/policies/acl/cfg-%s-1' % names['tag'])['policy']
+    assert secret not in update['_stdout']
+
+
+def test_prune_removes_only_unlisted_objects(conn, vault, names):
+    doc = document(names, 'prune-' + uuid.uuid4().hex)
+    assert run_module('vault_config', dict(conn, config=doc))['changed']
+    # Objects the document does not list.
+    vault.sys.create_or_update_acl_policy('cfg-%s-stray' % names['tag'], 'path "y" { capabilities = ["read"] }')
+    vault.adapter.post('/v1/auth/%s/role/stray' % names['k8s'],
+                       json={'bound_service_account_names': ['x'], 'bound_service_account_namespaces': ['y']})
+    vault.secrets.kv.v2.create_or_update_secret('stray/deep/secret', {'a': 'b'}, mount_point=names['kv'])
+
+    plain = run_module('vault_config', dict(conn, config=doc))
+    assert plain['changed'] is False, 'pruning happened without prune: true'
+
+    pruned_doc = {k: doc[k] for k in ('kubernetes_auth_roles', 'kv_secrets')}
+    pruned_doc['policies'] = doc['policies']  # "default" is not listed, and must survive
+    check = run_module('vault_config', dict(conn, config=pruned_doc, prune=True), check=True)
+    assert not check.get('failed'), check.get('msg')
+    pruned = sorted((o['kind'], o['name']) for o in check['objects'] if o['pruned'])
+    assert ('kubernetes auth role', '%s/stray' % names['k8s']) in pruned
+    assert ('kv2 secret', '%s/stray/deep/secret' % names['kv']) in pruned
+    assert ('policy', 'cfg-%s-stray' % names['tag']) in pruned
+    assert read(vault, 'sys/policies/acl/cfg-%s-stray' % names['tag']) is not None, 'check mode pruned'
+
+    run_module('vault_config', dict(conn, config=pruned_doc, prune=True))
+    assert read(vault, 'sys/policies/acl/cfg-%s-stray' % names['tag']) is None
+    assert read(vault, 'auth/%s/role/stray' % names['k8s']) is None
+    assert read(vault, 'sys/policies/acl/cfg-%s-0' % names['tag']) is not None
+    assert read(vault, 'auth/%s/role/eso-0' % names['k8s']) is not None
+    # Soft delete: the metadata and the version stay, recoverable.
+    meta = vault.secrets.kv.v2.read_secret_metadata('stray/deep/secret', mount_point=names['kv'])['data']
+    assert meta['versions']['1']['deletion_time']
+    assert vault.secrets.kv.v2.read_secret_version('app1/config', mount_point=names['kv'],
+                                                   raise_on_deleted_version=True)['data']['data']
+    assert read(vault, 'sys/policies/acl/default') is not None
+
+
+def test_bad_entry_fails_before_any_write(conn, vault, names):
+    doc = document(names, 'bad-' + uuid.uuid4().hex)
+    doc['kubernetes_auth_roles'][1]['token_ttl'] = 'soon'
+    bad = run_module('vault_config', dict(conn, config=doc))
+    assert_failed_cleanly(bad, 'config.kubernetes_auth_roles[1]', 'token_ttl')
+    assert read(vault, 'sys/policies/acl/cfg-%s-0' % names['tag']) is None
+    assert names['kv'] + '/' not in vault.sys.list_mounted_secrets_engines()['data']
+
+    unknown = run_module('vault_config', dict(conn, config={'polices': []}))
+    assert_failed_cleanly(unknown, 'unknown section', 'polices')
+    missing = run_module('vault_config', dict(conn, config={'policies': [{'name': 'x'}]}))
+    assert_failed_cleanly(missing, 'config.policies[0]', 'policy')
+    twice = run_module('vault_config', dict(conn, config={'policies': [{'name': 'x', 'policy': 'a'},
+                                                                       {'name': 'x', 'policy': 'b'}]}))
+    assert_failed_cleanly(twice, 'config.policies[1]', 'repeats')
+
+
+def test_github_auth_without_the_plugin_fails_cleanly(conn):
+    # OpenBao ships no GitHub auth plugin: the document must fail in one line, not half-apply.
+    doc = {'github_auth': [{'organization': 'acme', 'teams': {'dev': ['dev-read']}}]}
+    bad = run_module('vault_config', dict(conn, config=doc))
+    assert_failed_cleanly(bad, 'github auth method is not enabled')
+
+
+def test_thousand_objects_converge_and_rerun_with_zero_writes(conn, vault, names):
+    vault.sys.enable_secrets_engine('kv', path=names['kv'], options={'version': '2'})
+    vault.sys.enable_auth_method('kubernetes', path=names['k8s'])
+    doc = {
+        'kv_secrets': [{'mount_path': names['kv'], 'path': 'team%02d/app%04d' % (i // 50, i),
+                        'data': {'password': 'pw-%04d' % i}} for i in range(600)],
+        'policies': [{'name': 'bulk-%s-%04d' % (names['tag'], i), 'policy': 'path "p/%d" { capabilities = ["read"] }' % i}
+                     for i in range(200)],
+        'kubernetes_auth_roles': [{'mount_path': names['k8s'], 'name': 'r%04d' % i,
+                                   'bound_service_account_names': ['sa%d' % i],
+                                   'bound_service_account_namespaces': ['ns'], 'token_ttl': '1h'}
+                                  for i in range(200)],
+    }
+    first = run_module('vault_config', dict(conn, config=doc))
+    assert first['summary']['create'] == 1000, first.get('msg')
+    assert len(vault.secrets.kv.v2.list_secrets('team11', mount_point=names['kv'])['data']['keys']) == 50
+    assert len(vault.sys.list_acl_policies()['data']['keys']) >= 200
+    again = run_module('vault_config', dict(conn, config=doc))
+    assert again['changed'] is False and again['summary']['none'] == 1000
+    assert again['requests']['write'] == 0 and again['requests']['delete'] == 0
