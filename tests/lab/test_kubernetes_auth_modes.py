@@ -1,0 +1,100 @@
+"""The collection's Kubernetes auth module against the lab's real API server.
+
+Vault (OpenBao) asks the real kube-apiserver's TokenReview API whether a
+ServiceAccount JWT is genuine, so a login succeeds only when the reviewer JWT
+Vault holds is allowed to review tokens. That makes the reviewer JWT Vault holds
+observable, and proves the module's token_reviewer_jwt_update policy and both
+auth modes (reviewer JWT, client JWT) on real parts.
+"""
+
+import os
+import sys
+import uuid
+
+import hvac
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
+
+from lab_helpers import LAB, kubectl  # noqa: E402
+from vaultkube_testlib import run_module  # noqa: E402
+
+
+def sa_token(namespace, name):
+    kubectl('create', 'serviceaccount', name, '-n', namespace)
+    return kubectl('create', 'token', name, '-n', namespace, '--duration', '1h').stdout.strip()
+
+
+def bind_auth_delegator(namespace, name, binding):
+    kubectl('create', 'clusterrolebinding', binding, '--clusterrole', 'system:auth-delegator',
+            '--serviceaccount', '%s:%s' % (namespace, name))
+
+
+def can_login(addr, mount, role, jwt):
+    try:
+        hvac.Client(url=addr).auth.kubernetes.login(role, jwt, mount_point=mount)
+        return True
+    except hvac.exceptions.VaultError:
+        return False
+
+
+@pytest.fixture
+def setup(lab, namespace, bao_dev):
+    vault = bao_dev['client']
+    mount = 'lab-' + uuid.uuid4().hex[:6]
+    vault.sys.enable_auth_method('kubernetes', path=mount)
+    vault.adapter.post('/v1/auth/%s/role/app' % mount, json={
+        'bound_service_account_names': ['app'], 'bound_service_account_namespaces': [namespace]})
+    binding = 'vaultkube-test-' + uuid.uuid4().hex[:6]
+    with open(LAB['LAB_CA_CERT']) as handle:
+        ca = handle.read()
+    yield dict(vault=vault, addr=bao_dev['addr'], token=vault.token, mount=mount, ns=namespace,
+               binding=binding, ca=ca)
+    kubectl('delete', 'clusterrolebinding', binding, binding + '-client', '--ignore-not-found')
+    vault.sys.disable_auth_method(mount)
+
+
+def configure(s, check=False, **kw):
+    args = dict(url=s['addr'], token=s['token'], mount_path=s['mount'],
+                kubernetes_host=LAB['LAB_API_URL'], kubernetes_ca_cert=s['ca'], disable_local_ca_jwt=True)
+    args.update(kw)
+    result = run_module('vault_kubernetes_auth_config', args, check=check)
+    assert not result.get('failed'), result.get('msg')
+    return result
+
+
+def test_reviewer_jwt_update_policy_on_a_real_api_server(setup):
+    s = setup
+    good = sa_token(s['ns'], 'reviewer')
+    bind_auth_delegator(s['ns'], 'reviewer', s['binding'])
+    bad = sa_token(s['ns'], 'not-a-reviewer')  # no auth-delegator: its TokenReviews are forbidden
+    app = sa_token(s['ns'], 'app')
+    other = sa_token(s['ns'], 'other')
+
+    assert configure(s, token_reviewer_jwt=good)['changed']
+    assert can_login(s['addr'], s['mount'], 'app', app), 'reviewer mode login failed'
+    assert not can_login(s['addr'], s['mount'], 'app', other), 'a ServiceAccount the role does not bind got in'
+
+    # on_create: a different JWT alone is not written (Vault cannot show which JWT it holds).
+    assert configure(s, token_reviewer_jwt=bad)['changed'] is False
+    assert can_login(s['addr'], s['mount'], 'app', app)
+
+    # always: check mode writes nothing; a real run replaces the JWT.
+    assert configure(s, check=True, token_reviewer_jwt=bad, token_reviewer_jwt_update='always')['changed']
+    assert can_login(s['addr'], s['mount'], 'app', app)
+    assert configure(s, token_reviewer_jwt=bad, token_reviewer_jwt_update='always')['changed']
+    assert not can_login(s['addr'], s['mount'], 'app', app), 'Vault still holds the old reviewer JWT'
+
+    assert configure(s, token_reviewer_jwt=good, token_reviewer_jwt_update='always')['changed']
+    assert can_login(s['addr'], s['mount'], 'app', app)
+
+
+def test_client_jwt_mode_needs_auth_delegator_on_the_client(setup):
+    s = setup
+    app = sa_token(s['ns'], 'app')
+    # No reviewer JWT: Vault reviews each login with the client's own JWT.
+    configure(s)
+    assert not can_login(s['addr'], s['mount'], 'app', app), 'client JWT reviewed without auth-delegator'
+    bind_auth_delegator(s['ns'], 'app', s['binding'] + '-client')
+    assert can_login(s['addr'], s['mount'], 'app', app)
+    assert configure(s)['changed'] is False
