@@ -102,7 +102,7 @@ build_kube() {
   need go
   local dir=$SRC/kube
   rm -rf "$dir"; mkdir -p "$dir"
-  (cd "$dir" && GOFLAGS= go mod download k8s.io/kubernetes@"$LAB_KUBERNETES_VERSION")
+  (cd "$dir" && GOFLAGS='' go mod download k8s.io/kubernetes@"$LAB_KUBERNETES_VERSION")
   local kmod
   kmod=$(modcache)/k8s.io/kubernetes@$LAB_KUBERNETES_VERSION/go.mod
   {
@@ -138,7 +138,7 @@ build_eso() {
   need go
   local dir=$SRC/eso
   rm -rf "$dir"; mkdir -p "$dir"
-  (cd "$dir" && GOFLAGS= go mod download github.com/external-secrets/external-secrets@"$LAB_ESO_VERSION")
+  (cd "$dir" && GOFLAGS='' go mod download github.com/external-secrets/external-secrets@"$LAB_ESO_VERSION")
   local emod
   emod=$(modcache)/github.com/external-secrets/external-secrets@$LAB_ESO_VERSION/go.mod
   {
@@ -207,7 +207,7 @@ copy_chart() {
   fi
   need go
   local mdir
-  mdir=$(cd "$SRC" && GOFLAGS= go mod download -json github.com/external-secrets/external-secrets@"$LAB_ESO_VERSION" |
+  mdir=$(cd "$SRC" && GOFLAGS='' go mod download -json github.com/external-secrets/external-secrets@"$LAB_ESO_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -d "$mdir/deploy/charts/external-secrets" ] || { echo "chart not found in $mdir" >&2; exit 1; }
   local py=python3
@@ -234,4 +234,4 @@ for t in "${targets[@]}"; do
   esac
 done
 log "binaries in $BIN:"
-ls -l "$BIN" | sed 's/^/  /'
+find "$BIN" -maxdepth 1 -type f ! -name '.*' -printf '  %f (%s bytes)\n' | sort

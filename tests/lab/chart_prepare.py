@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Prepare the External Secrets Operator Helm chart copied from its Go module.
 
 In ESO's source tree the chart's ``templates/crds/`` folder is generated at

@@ -1,11 +1,19 @@
 """Fixtures for the lab smoke test: a running lab, the ESO chart, the ESO
 controller process and an OpenBao dev server. Everything is real; nothing is
-mocked. The lab is started with tests/lab/up.sh (idempotent)."""
+mocked.
+
+By default the smoke test starts its own private lab instance (up.sh with a
+temporary VAULTKUBE_LAB_HOME and free ports; the built binaries are shared) and
+stops and deletes it at the end, so it neither disturbs nor is disturbed by
+others using the shared lab. LAB_SHARED=1 runs it against the shared lab
+instead (started by up.sh if needed, left running)."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -13,17 +21,34 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab_helpers import (  # noqa: E402
-    LAB, LAB_DIR, delete_namespace, find_bao, free_port, helm, run, wait_for,
+    LAB, LAB_DIR, delete_namespace, find_bao, free_port, helm, run, use_private_lab, wait_for,
 )
+
+_PRIVATE = {}
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs the local lab (tests/lab/up.sh)")
+    if os.environ.get("LAB_SHARED") != "1" and not _PRIVATE:
+        _PRIVATE["home"] = tempfile.mkdtemp(prefix="vaultkube-lab-")
+        use_private_lab(_PRIVATE["home"])
+
+
+def pytest_sessionfinish(session, exitstatus):
+    home = _PRIVATE.pop("home", None)
+    if not home:
+        return
+    run(["bash", os.path.join(LAB_DIR, "down.sh")], check=False)
+    if exitstatus == 0:
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        print("\nprivate lab stopped; its logs are kept in %s/logs" % home)
 
 
 @pytest.fixture(scope="session")
 def lab():
-    """The running lab (started by up.sh if needed) and a kubernetes API client."""
+    """The running lab (started by up.sh if needed) and a kubernetes API client.
+    The private lab (the default) is stopped in pytest_sessionfinish."""
     res = run(["bash", os.path.join(LAB_DIR, "up.sh")], check=False)
     if res.returncode != 0:
         pytest.fail("tests/lab/up.sh failed:\n%s\n%s" % (res.stdout, res.stderr))

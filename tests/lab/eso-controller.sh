@@ -96,6 +96,7 @@ EOF
   if [ "$(id -u)" = 0 ] && unshare --mount --propagation private true 2>/dev/null; then
     # In a private mount namespace: a fresh tmpfs on /run (seen only by this
     # process) holds the Pod-style ServiceAccount folder.
+    # shellcheck disable=SC2016  # the inner script expands its own arguments
     lab_start eso-controller "$ESO_LOG" env KUBECONFIG="$ESO_STATE/kubeconfig" \
       unshare --mount --propagation private -- sh -c '
         set -e
@@ -116,8 +117,7 @@ EOF
       "$LAB_BIN/external-secrets" "${nole[@]}"
   fi
   # The recorded pid is that of env/unshare/sh, which all exec into the binary.
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     if eso_healthy; then break; fi
     if ! [ -d "/proc/$(cat "$LAB_RUN/eso-controller.pid")" ]; then
       tail -20 "$ESO_LOG" >&2

@@ -26,6 +26,29 @@ def _lab_env():
 
 LAB = _lab_env()
 
+# The ports a private lab instance needs (see use_private_lab).
+PRIVATE_PORT_VARS = ("LAB_ETCD_CLIENT_PORT", "LAB_ETCD_PEER_PORT", "LAB_APISERVER_PORT",
+                     "LAB_KCM_PORT", "LAB_ESO_METRICS_PORT", "LAB_ESO_HEALTH_PORT",
+                     "LAB_BAO_PORT")
+
+
+def use_private_lab(home):
+    """Point every lab script and helper at a private lab instance in HOME with
+    free loopback ports (binaries and chart stay shared in the cache)."""
+    socks = []
+    try:
+        for var in PRIVATE_PORT_VARS:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+            os.environ[var] = str(sock.getsockname()[1])
+    finally:
+        for sock in socks:
+            sock.close()
+    os.environ["VAULTKUBE_LAB_HOME"] = home
+    LAB.clear()
+    LAB.update(_lab_env())
+
 
 def run(cmd, check=True, **kw):
     env = dict(os.environ)

@@ -1,19 +1,24 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scripts that source this
 # Shared paths and helpers for the lab scripts (sourced, not executed).
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 . "$LAB_DIR/versions.env"
 
+# Binaries and the chart live in the cache; a lab instance (state, logs,
+# kubeconfig) lives in LAB_HOME, by default next to them. VAULTKUBE_LAB_HOME
+# selects another instance (with other LAB_*_PORT values), e.g. a private lab
+# for one test run.
 LAB_CACHE=${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}
-LAB_HOME=$LAB_CACHE/lab
-LAB_BIN=$LAB_HOME/bin
+LAB_BIN=$LAB_CACHE/lab/bin
+LAB_CHART_DIR=$LAB_CACHE/lab/charts/external-secrets
+LAB_HOME=${VAULTKUBE_LAB_HOME:-$LAB_CACHE/lab}
 LAB_STATE=$LAB_HOME/state
 LAB_PKI=$LAB_STATE/pki
 LAB_RUN=$LAB_STATE/run
 LAB_LOGS=$LAB_HOME/logs
 LAB_KUBECONFIG=$LAB_HOME/kubeconfig
-LAB_CHART_DIR=$LAB_HOME/charts/external-secrets
 LAB_API_URL=https://127.0.0.1:$LAB_APISERVER_PORT
 LAB_CA_CERT=$LAB_PKI/ca.crt
 LAB_ESO_NAMESPACE=${LAB_ESO_NAMESPACE:-external-secrets}
@@ -39,10 +44,10 @@ lab_pid() {
 
 # lab_stop NAME [BIN]: TERM the process from its pidfile, wait, then KILL.
 lab_stop() {
-  local name=$1 bin=${2:-$1} pid i
+  local name=$1 bin=${2:-$1} pid
   if pid=$(lab_pid "$name" "$bin"); then
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
       [ -d "/proc/$pid" ] || break
       sleep 0.2
     done
@@ -64,8 +69,8 @@ lab_start() {
 
 # lab_wait DESCRIPTION SECONDS CMD... : retry CMD until it succeeds.
 lab_wait() {
-  local what=$1 secs=$2 i; shift 2
-  for i in $(seq 1 $((secs * 4))); do
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq 1 $((secs * 4))); do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.25
   done

@@ -72,8 +72,8 @@ def test_api_server_tls_authn_and_rbac(lab, namespace):
     assert isinstance(err.value.reason, ssl.SSLCertVerificationError)
 
     # Anonymous requests are refused; the admin client certificate works.
-    status, _ = _get(api + "/version", ca=ca)
-    assert status == 401
+    status, body = _get(api + "/version", ca=ca)
+    assert status == 401, body
     pki = os.path.join(env["LAB_STATE"], "pki")
     status, body = _get(api + "/version", ca=ca,
                         cert=(os.path.join(pki, "admin.crt"), os.path.join(pki, "admin.key")))
@@ -101,8 +101,8 @@ def test_api_server_tls_authn_and_rbac(lab, namespace):
     })
     wait_for("RBAC grant to apply", lambda: _get(url, ca=ca, token=token)[0] == 200, timeout=20)
     # ... and only in that namespace.
-    status, _ = _get(api + "/api/v1/namespaces/default/secrets", ca=ca, token=token)
-    assert status == 403
+    status, body = _get(api + "/api/v1/namespaces/default/secrets", ca=ca, token=token)
+    assert status == 403, body
 
 
 def test_service_account_token_secret_is_filled_by_controller_manager(lab, namespace):
@@ -245,11 +245,12 @@ def _create_external_secret(lab, ns, name, store, target, data=None, data_from=N
         spec["data"] = data
     if data_from:
         spec["dataFrom"] = data_from
-    _custom(lab).create_namespaced_custom_object("external-secrets.io", "v1", ns,
-                                                 "externalsecrets", {
+    body = {
         "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
         "metadata": {"name": name}, "spec": spec,
-    })
+    }
+    _custom(lab).create_namespaced_custom_object("external-secrets.io", "v1", ns,
+                                                 "externalsecrets", body)
 
 
 def _get_external_secret(lab, ns, name):
@@ -289,10 +290,12 @@ def test_eso_controller_syncs_from_fake_provider(lab, eso_controller, namespace)
         data = wait_for("Secret synced from the fake provider",
                         lambda: _secret_data(lab, namespace, "synced-from-fake"), timeout=60)
         assert data == {"password": "fake-p4ss", "apikey": "fake-api-key"}
-        es = wait_for("ExternalSecret Ready",
-                      lambda: (lambda o: o if (_condition(o) or {}).get("status") == "True"
-                               else None)(_get_external_secret(lab, namespace, "from-fake")),
-                      timeout=30)
+
+        def es_ready():
+            obj = _get_external_secret(lab, namespace, "from-fake")
+            return obj if (_condition(obj) or {}).get("status") == "True" else None
+
+        es = wait_for("ExternalSecret Ready", es_ready, timeout=30)
         assert _condition(es)["reason"] == "SecretSynced"
         # The Secret is owned by the ExternalSecret (creationPolicy Owner).
         core = lab["client"].CoreV1Api(lab["api_client"])

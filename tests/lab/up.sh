@@ -48,7 +48,7 @@ APISERVER_ARGS=(
   --requestheader-extra-headers-prefix X-Remote-Extra-
   --proxy-client-cert-file "$LAB_PKI/front-proxy-client.crt"
   --proxy-client-key-file "$LAB_PKI/front-proxy-client.key"
-  --authorization-mode Node,RBAC
+  --authorization-mode "Node,RBAC"
   --anonymous-auth=false
   --service-account-issuer https://kubernetes.default.svc.cluster.local
   --service-account-key-file "$LAB_PKI/sa.pub"
@@ -67,7 +67,7 @@ KCM_ARGS=(
   --kubeconfig "$KCM_KC"
   --authentication-kubeconfig "$KCM_KC"
   --authorization-kubeconfig "$KCM_KC"
-  --authorization-always-allow-paths /healthz,/readyz,/livez,/metrics
+  --authorization-always-allow-paths "/healthz,/readyz,/livez,/metrics"
   --bind-address 127.0.0.1
   --secure-port "$LAB_KCM_PORT"
   --cert-dir "$LAB_STATE/kcm-certs"
