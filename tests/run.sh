@@ -4,7 +4,7 @@
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 
 bash tests/setup.sh || exit 1
 # shellcheck disable=SC1090
