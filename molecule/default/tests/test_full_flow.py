@@ -30,7 +30,7 @@ def test_vault_change_propagates():
 
 
 def test_check_mode_rerun_changes_nothing_and_leaks_nothing():
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     run = subprocess.run(
         ["ansible-playbook", "-i", os.path.join(REPO, "inventory", "lab"),
          os.path.join(REPO, "playbooks", "site.yml"), "--check", "--diff", "-vvv"],

@@ -39,3 +39,29 @@ def test_data_from_extract_and_template_labels():
     assert data == {"API_URL": "https://api.example.internal", "API_KEY": lab_password("demo-api-key")}
     assert secret["metadata"]["labels"]["app.kubernetes.io/name"] == "demo"
     assert secret["metadata"]["ownerReferences"][0]["kind"] == "ExternalSecret"
+
+
+def test_store_that_cannot_log_in_fails_with_its_condition_message():
+    import json
+    import os
+    import subprocess
+
+    from roles_testlib import kubectl
+
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    extra = {"eso_deploy_cluster_store_name": "vaultkube-broken-store",
+             "eso_deploy_vault_role": "no-such-role",
+             "eso_deploy_external_secrets": [],
+             "eso_deploy_ready_retries": 10}
+    try:
+        run = subprocess.run(
+            ["ansible-playbook", "-i", os.path.join(repo, "inventory", "lab"),
+             os.path.join(repo, "playbooks", "site.yml"), "--tags", "eso_deploy",
+             "-e", json.dumps(extra)],
+            capture_output=True, text=True, cwd=repo, check=False,
+            env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+        out = run.stdout + run.stderr
+        assert run.returncode != 0
+        assert "ClusterSecretStore vaultkube-broken-store is not Ready:" in out, out[-3000:]
+    finally:
+        kubectl("delete", "clustersecretstore", "vaultkube-broken-store", "--ignore-not-found")

@@ -30,3 +30,33 @@ def test_vault_initialised_unsealed_active():
 def test_root_token_from_keys_file_works():
     client = vault_client()
     assert client.is_authenticated()
+
+
+def test_restarted_node_is_unsealed_again_from_stored_keys():
+    import os
+    import subprocess
+    import time
+
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    subprocess.run(["/opt/vaultkube-lab/openbao/etc/openbao-ctl.sh", "restart"], check=True,
+                   capture_output=True)
+    client = vault_client(token=False)
+    for _ in range(40):
+        try:
+            if client.sys.read_seal_status()["sealed"]:
+                break
+        except Exception:  # noqa: BLE001 - the API is coming back up
+            pass
+        time.sleep(0.5)
+    assert client.sys.read_seal_status()["sealed"] is True
+    run = subprocess.run(
+        ["ansible-playbook", "-i", os.path.join(repo, "inventory", "lab"),
+         os.path.join(repo, "molecule", "vault_unseal", "converge.yml")],
+        capture_output=True, text=True, cwd=repo, check=False,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert client.sys.read_seal_status()["sealed"] is False
+    # Only the unseal itself changed something.
+    import re
+    changed = re.findall(r"localhost\s+: ok=\d+\s+changed=(\d+)", run.stdout)
+    assert changed == ["1"], run.stdout[-2000:]
