@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity bench lab
+# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ rm -rf "$results"
 mkdir -p "$results"
 failed_stages=()
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab)
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e)
 
 stage_unit() {
   python -m pytest -q tests/unit --junitxml="$results/unit.xml"
@@ -54,11 +54,16 @@ stage_bench() {
 }
 
 stage_lab() {
-  if [ -x tests/lab/ci.sh ]; then
-    bash tests/lab/ci.sh
-  else
-    echo "lab stage: tests/lab/ci.sh not present"; return 1
-  fi
+  bash tests/lab/ci.sh
+}
+
+stage_roles() {
+  # ansible-lint (production profile), argument specs, every molecule scenario on the lab.
+  bash tests/roles/run.sh --fresh
+}
+
+stage_e2e() {
+  bash tests/e2e/run.sh
 }
 
 for stage in "${stages[@]}"; do
