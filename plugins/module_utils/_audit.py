@@ -30,7 +30,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._mounts import 
     mount_path,
     options_of,
 )
-from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import HIDDEN, VaultObject
+from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import HIDDEN, TableEntryObject
 
 # Options that can carry credentials (the http device's headers): compared, never shown.
 SECRET_OPTIONS = ('headers',)
@@ -39,7 +39,7 @@ DECLARATIVE_HINT = ('OpenBao only accepts audit devices declared in its configur
                     'audit "<type>" "<path>" stanza, unless it runs with unsafe_allow_api_audit_creation = true')
 
 
-class AuditDevice(VaultObject):
+class AuditDevice(TableEntryObject):
     kind = 'audit device'
     table = 'sys/audit'
 
@@ -57,8 +57,6 @@ class AuditDevice(VaultObject):
         super(AuditDevice, self).__init__(api, params)
         self._user = None
         self._current = None
-        #: the audit table, when a bulk caller already read it (see list_existing)
-        self.prefetched_table = None
 
     @property
     def name(self):
@@ -95,25 +93,11 @@ class AuditDevice(VaultObject):
         return out
 
     @classmethod
-    def read_table(cls, api):
-        body = api.read(cls.table) or {}
-        return body.get('data') or {}
-
-    @classmethod
-    def list_existing(cls, api, objects):
-        table = cls.read_table(api)
-        for obj in objects:
-            obj.prefetched_table = table
-        return set(table)
-
-    @classmethod
     def list_prunable(cls, api, entries):
         return [{'path': path, 'state': 'absent'} for path in sorted(cls.read_table(api))]
 
     def read(self):
-        table = self.prefetched_table
-        self.prefetched_table = None
-        entry = (self.read_table(self.api) if table is None else table).get(self.name)
+        entry = self.table_entry()
         if entry is None:
             return None
         current = {

@@ -27,7 +27,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._compare import
     differences,
     normalise,
 )
-from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import VaultObject
+from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import TableEntryObject
 
 STATES = ('present', 'absent')
 LISTING_VISIBILITY = ('hidden', 'unauth')
@@ -90,7 +90,7 @@ def duration(value, field):
     return seconds
 
 
-class Mount(VaultObject):
+class Mount(TableEntryObject):
     """One entry of a mount table. Subclasses fill in the class attributes."""
 
     kind = 'mount'
@@ -128,8 +128,6 @@ class Mount(VaultObject):
         self._entry = None
         self._current = None
         self._created = False
-        #: the mount table, when a bulk caller already read it (see list_existing)
-        self.prefetched_table = None
 
     # -- identity ------------------------------------------------------------
     @property
@@ -182,28 +180,12 @@ class Mount(VaultObject):
 
     # -- reading -----------------------------------------------------------------
     @classmethod
-    def read_table(cls, api):
-        body = api.read(cls.table) or {}
-        return body.get('data') or {}
-
-    @classmethod
-    def list_existing(cls, api, objects):
-        table = cls.read_table(api)
-        # Each object reads only its own entry, which no other object of the run writes:
-        # hand it the table now instead of reading it again per object.
-        for obj in objects:
-            obj.prefetched_table = table
-        return set(table)
-
-    @classmethod
     def list_prunable(cls, api, entries):
         keep = set(cls.undeletable) | set(cls.untunable)
         return [{'path': path, 'state': 'absent'} for path in sorted(cls.read_table(api)) if path not in keep]
 
     def read(self):
-        table = self.prefetched_table
-        self.prefetched_table = None
-        entry = (self.read_table(self.api) if table is None else table).get(self.name)
+        entry = self.table_entry()
         if entry is None:
             return None
         self._entry = entry
