@@ -1,12 +1,11 @@
-#!/usr/bin/env python3
 """Keep each role's meta/argument_specs.yml in step with its defaults/main.yml.
 
 The comment block above a variable in defaults/main.yml is its description; the
 type is taken from the default value (str for templated values), unless the
 comment has a line "type: <t>". Choices come from a comment line "choices: a|b".
 
-  argspecs.py --write   regenerate meta/argument_specs.yml of every role
-  argspecs.py --check   fail when a file differs from what --write would produce
+  python tests/roles/argspecs.py --write   regenerate meta/argument_specs.yml of every role
+  python tests/roles/argspecs.py --check   fail when a file differs from what --write would produce
 """
 import copy
 import json
@@ -118,7 +117,7 @@ def main():
         else:
             current = open(path, encoding='utf-8').read() if os.path.exists(path) else ''
             if current != text:
-                print('%s is out of date: run tests/roles/argspecs.py --write' % path)
+                print('%s is out of date: run python tests/roles/argspecs.py --write' % path)
                 bad = 1
     return bad
 

@@ -40,9 +40,11 @@ def test_check_mode_rerun_changes_nothing_and_leaks_nothing():
     recap = [line for line in out.splitlines() if "changed=" in line and "ok=" in line]
     assert recap and all("changed=0" in line for line in recap), recap
     data = init_data()
-    secrets = list(data["keys"]) + list(data["keys_base64"]) + [data["root_token"],
-                                                                 lab_password("demo-db-password"),
-                                                                 lab_password("demo-api-key"),
-                                                                 lab_password("keys-password")]
+    secrets = list(data["keys"]) + list(data["keys_base64"]) + [
+        data["root_token"],
+        lab_password("demo-db-password"),
+        lab_password("demo-api-key"),
+        lab_password("keys-password"),
+    ]
     leaked = [s[:4] + "..." for s in secrets if s in out]
     assert not leaked, "secret values in -vvv output: %s" % leaked

@@ -41,7 +41,7 @@ def test_restarted_node_is_unsealed_again_from_stored_keys():
     subprocess.run(["/opt/vaultkube-lab/openbao/etc/openbao-ctl.sh", "restart"], check=True,
                    capture_output=True)
     client = vault_client(token=False)
-    for _ in range(40):
+    for _attempt in range(40):
         try:
             if client.sys.read_seal_status()["sealed"]:
                 break
