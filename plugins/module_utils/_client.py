@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import threading
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -139,9 +140,12 @@ class VaultAPI(object):
         self.client = client
         self.url = url
         self.requests = {'read': 0, 'list': 0, 'write': 0, 'delete': 0}
+        # vault_config sends independent requests from several threads over this client.
+        self._count_lock = threading.Lock()
 
     def _call(self, kind, method, path, **kwargs):
-        self.requests[kind] += 1
+        with self._count_lock:
+            self.requests[kind] += 1
         call = getattr(self.client.adapter, method)
         try:
             return call('/v1/' + path.lstrip('/'), **kwargs)

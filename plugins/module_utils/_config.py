@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -97,8 +98,9 @@ def _prefetch(object_class, api, objects):
 class ConfigRun(object):
     """One convergence of a document: sections in dependency order."""
 
-    def __init__(self, api, sections, document, connection, check_mode=False, prune=False):
+    def __init__(self, api, sections, document, connection, check_mode=False, prune=False, parallelism=1):
         self.api = api
+        self.parallelism = max(1, parallelism)
         self.sections = sections
         self.document = document or {}
         self.connection = connection
@@ -147,8 +149,7 @@ class ConfigRun(object):
                         obj.known_to_exist = False
             _prefetch(section.object_class, self.api, [o for o in objects if o.known_to_exist is None
                                                        and o.params.get('state', 'present') == 'present'])
-            for obj in objects:
-                report = reconcile(obj, obj.params.get('state') or 'present', self.check_mode)
+            for obj, report in zip(objects, self._reconcile_all(objects)):
                 if section.provides and report['action'] == 'create':
                     planned_mounts.add((section.provides, obj.name.strip('/')))
                 self.reports.append(report)
@@ -158,6 +159,22 @@ class ConfigRun(object):
                 if section.prunable and section.key in self.document:
                     self._prune(section, objects)
         return self.reports
+
+    def _reconcile_all(self, objects):
+        """Reconcile the objects of one section, several at a time.
+
+        Objects of a section are independent of each other (names are unique, and
+        whatever they depend on belongs to an earlier section), so their requests can
+        overlap: each request mostly waits for Vault's storage, not for this process.
+        Reports keep the document's order; the first failure stops the run.
+        """
+        def one(obj):
+            return reconcile(obj, obj.params.get('state') or 'present', self.check_mode)
+
+        if self.parallelism == 1 or len(objects) < 2:
+            return [one(obj) for obj in objects]
+        with ThreadPoolExecutor(max_workers=min(self.parallelism, len(objects))) as pool:
+            return list(pool.map(one, objects))
 
     def _prune(self, section, objects):
         wanted = set(obj.name for obj in objects)

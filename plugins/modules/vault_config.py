@@ -71,6 +71,13 @@ options:
           - Team and user maps not listed are removed from that mount.
         type: list
         elements: dict
+  parallelism:
+    description:
+      - How many objects of one section are compared and written at the same time over the one
+        session. Sections still run one after the other, in dependency order.
+      - C(1) makes every request wait for the previous one.
+    type: int
+    default: 4
   prune:
     description:
       - Also delete objects of the kinds present in the document that the document does not list.
@@ -186,6 +193,7 @@ def main():
     argument_spec.update(
         config=dict(type='dict', required=True),
         prune=dict(type='bool', default=False),
+        parallelism=dict(type='int', default=4),
     )
     # no_log=True keeps the whole invocation (which holds KV values) out of the system log.
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, no_log=True)
@@ -193,11 +201,14 @@ def main():
     run = None
     # Secret option values inside the document are masked in every output, errors included.
     module.no_log_values.update(secret_values(sections(), module.params['config']))
+    if module.params['parallelism'] < 1:
+        module.fail_json(msg='parallelism must be 1 or more, got %d' % module.params['parallelism'])
     try:
         api = connect(module.params)
         connection = dict((k, module.params[k]) for k in CONNECTION_ARGSPEC)
         run = ConfigRun(api, sections(), module.params['config'], connection,
-                        check_mode=module.check_mode, prune=module.params['prune'])
+                        check_mode=module.check_mode, prune=module.params['prune'],
+                        parallelism=module.params['parallelism'])
         reports = run.run()
     except (VaultRequestError, FieldError) as exc:
         # Entries are validated before any write, so a failure here is Vault refusing one
