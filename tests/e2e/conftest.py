@@ -1,0 +1,26 @@
+"""The end-to-end test runs site.yml against a PRIVATE lab instance: its own
+API server, etcd and ESO controller (tests/lab with another VAULTKUBE_LAB_HOME
+and free ports) and its own OpenBao (another root folder, port and service
+user), so it neither disturbs nor is disturbed by the shared lab.
+
+Everything the test measures (timings, condition and event messages) is
+printed in a closing summary, also when the test passes."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
+sys.path.insert(0, HERE)
+
+# Filled by the test module: (label, text) lines for the closing summary.
+REPORT = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not REPORT:
+        return
+    terminalreporter.section("site.yml end-to-end: measurements")
+    for label, text in REPORT:
+        terminalreporter.write_line("%-44s %s" % (label, text))

@@ -1,0 +1,352 @@
+"""A private lab instance plus a private OpenBao, and the means to run
+playbooks/site.yml against them and read the real state back (Vault through
+hvac with the root token from the encrypted keys file, Kubernetes through the
+API server), never trusting what Ansible reports as changed.
+
+Why the overrides (extra vars) are needed, in the lab inventory's own terms:
+* vaultkube_lab_kubeconfig / vaultkube_lab_site_dir: the inventory derives
+  them from VAULTKUBE_CACHE, not from VAULTKUBE_LAB_HOME, so without them the
+  run would configure the shared lab's cluster;
+* vaultkube_lab_vault_root / vaultkube_lab_vault_port: the shared lab's OpenBao
+  lives in /opt/vaultkube-lab/openbao on 28200;
+* vault_install_user / _group: the role sets the service user's home to the
+  data folder, and usermod refuses to move the home of the shared `openbao`
+  user while the shared OpenBao runs as it (see the report of this test);
+* eso_deploy_external_secrets: the inventory's own list, only with a 10 s
+  refresh interval instead of 30 s so that rotations propagate quickly.
+"""
+
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import hvac
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from lab_helpers import LAB, LAB_DIR, use_private_lab, wait_for
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+INVENTORY = os.path.join(REPO, "inventory", "lab")
+SITE_YML = os.path.join(REPO, "playbooks", "site.yml")
+GROUP_VARS = os.path.join(INVENTORY, "group_vars", "all.yml")
+
+REFRESH_INTERVAL = "10s"
+REFRESH_SECONDS = 10
+SERVICE_USER = "vkube-e2e"
+ESO_API = ("external-secrets.io", "v1")
+RUN_TIMEOUT = 480
+
+RECAP_LINE = re.compile(
+    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)", re.M)
+
+
+def inventory_vars():
+    """The lab inventory's group_vars as written (Jinja left untemplated)."""
+    with open(GROUP_VARS, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def parse_recap(output):
+    """{host: {ok, changed, unreachable, failed}} from the default callback's PLAY RECAP."""
+    _, sep, tail = output.rpartition("PLAY RECAP")
+    if not sep:
+        return {}
+    return {m.group("host"): {k: int(m.group(k)) for k in ("ok", "changed", "unreachable", "failed")}
+            for m in RECAP_LINE.finditer(tail)}
+
+
+def free_port_pair():
+    """A loopback port P with P+1 free too (Vault API and cluster ports)."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port >= 65535:
+            continue
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free pair of loopback ports")
+
+
+class SiteRun:
+    def __init__(self, name, returncode, output, seconds, log):
+        self.name, self.returncode, self.output, self.seconds, self.log = name, returncode, output, seconds, log
+        self.recap = parse_recap(output)
+
+    @property
+    def ok(self):
+        return self.returncode == 0 and bool(self.recap) and all(
+            h["failed"] == 0 and h["unreachable"] == 0 for h in self.recap.values())
+
+    @property
+    def changed(self):
+        return sum(h["changed"] for h in self.recap.values())
+
+    def tail(self, lines=60):
+        return "\n".join(self.output.splitlines()[-lines:])
+
+    def failure(self):
+        """The FAILED/ERROR part of the output, for assertion messages."""
+        hits = [i for i, line in enumerate(self.output.splitlines())
+                if line.startswith(("fatal:", "[ERROR]", "failed:"))]
+        lines = self.output.splitlines()
+        if not hits:
+            return self.tail()
+        return "\n".join(lines[max(0, hits[0] - 3):hits[0] + 12]) + "\n...\n" + self.tail(6)
+
+
+class PrivateSite:
+    """The private lab + OpenBao; start() brings the lab up, stop() removes everything."""
+
+    def __init__(self):
+        self.home = tempfile.mkdtemp(prefix="vaultkube-e2e-")
+        self.vault_base = None
+        self.kept_logs = None
+        self.site_dir = os.path.join(self.home, "site")
+        self.kubeconfig = os.path.join(self.home, "kubeconfig")
+        self.vault_port = free_port_pair()
+        self.inv = inventory_vars()
+        self.environment = self.inv["vaultkube_lab_environment"]
+        self.auth_mount = "%s-kubernetes" % self.environment
+        self.service_name = self.inv["vault_install_service_name"]
+        self.runs = []
+        self._api = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        use_private_lab(self.home)
+        self.vault_base = tempfile.mkdtemp(prefix="vaultkube-e2e-", dir="/opt")
+        # The service user must traverse it to reach its data folder.
+        os.chmod(self.vault_base, 0o755)
+        self.vault_root = os.path.join(self.vault_base, "openbao")
+        self.vault_addr = "https://127.0.0.1:%d" % self.vault_port
+        self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+        started = time.monotonic()
+        res = self.sh(["bash", os.path.join(LAB_DIR, "up.sh")], timeout=600)
+        if res.returncode != 0:
+            raise RuntimeError("tests/lab/up.sh failed:\n%s\n%s" % (res.stdout[-3000:], res.stderr[-3000:]))
+        self.lab_seconds = time.monotonic() - started
+        self._write_extra_vars()
+        return self.lab_seconds
+
+    def stop(self, keep_logs=False):
+        """Stop and delete the private OpenBao, the private lab and the service user.
+        On failure the logs (lab components and ansible runs) are copied aside first;
+        the site folder (keys file and its password) is never kept."""
+        if keep_logs:
+            self.kept_logs = tempfile.mkdtemp(prefix="vaultkube-e2e-logs-")
+            for src in (os.path.join(self.home, "logs"), os.path.join(self.home, "runs")):
+                if os.path.isdir(src):
+                    shutil.copytree(src, os.path.join(self.kept_logs, os.path.basename(src)))
+            vault_log = os.path.join(self.vault_root, "log") if self.vault_base else None
+            if vault_log and os.path.isdir(vault_log):
+                shutil.copytree(vault_log, os.path.join(self.kept_logs, "openbao"))
+        if self.vault_base:
+            ctl = os.path.join(self.vault_root, "etc", "%s-ctl.sh" % self.service_name)
+            if os.path.exists(ctl):
+                self.sh([ctl, "stop"], timeout=60)
+            self._kill_leftover_vault()
+        self.sh(["bash", os.path.join(LAB_DIR, "down.sh"), "--purge"], timeout=180)
+        if self.vault_base:
+            shutil.rmtree(self.vault_base, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+        subprocess.run(["userdel", SERVICE_USER], capture_output=True, check=False)
+        subprocess.run(["groupdel", SERVICE_USER], capture_output=True, check=False)
+
+    def _kill_leftover_vault(self):
+        """Only a process whose binary is this instance's copy (never the shared one)."""
+        binary = os.path.join(self.vault_root, "bin", "bao")
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                exe = os.readlink("/proc/%s/exe" % pid)
+            except OSError:
+                continue
+            if exe.replace(" (deleted)", "") == binary:
+                os.kill(int(pid), 9)
+
+    def env(self):
+        env = dict(os.environ)
+        env.update(LAB)
+        env.update(KUBECONFIG=self.kubeconfig, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                   PYTHONUNBUFFERED="1")
+        return env
+
+    def sh(self, cmd, timeout=120, **kw):
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=timeout,
+                              check=False, **kw)
+
+    def _write_extra_vars(self):
+        external_secrets = [dict(item, refresh_interval=REFRESH_INTERVAL)
+                            for item in self.inv["eso_deploy_external_secrets"]]
+        self.extra_vars = {
+            "vaultkube_lab_kubeconfig": self.kubeconfig,
+            "vaultkube_lab_site_dir": self.site_dir,
+            "vaultkube_lab_vault_root": self.vault_root,
+            "vaultkube_lab_vault_port": self.vault_port,
+            "vault_install_user": SERVICE_USER,
+            "vault_install_group": SERVICE_USER,
+            "eso_deploy_external_secrets": external_secrets,
+        }
+        self.extra_vars_file = os.path.join(self.home, "e2e-vars.json")
+        with open(os.open(self.extra_vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+            json.dump(self.extra_vars, fh, indent=1)
+
+    # ------------------------------------------------------------ site.yml
+    def site(self, name, overrides=None, verbosity=0):
+        playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+        if not os.path.exists(playbook):
+            playbook = "ansible-playbook"
+        cmd = [playbook, "-i", INVENTORY, SITE_YML, "-e", "@" + self.extra_vars_file]
+        if overrides:
+            cmd += ["-e", json.dumps(overrides)]
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        started = time.monotonic()
+        try:
+            res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
+                                 timeout=RUN_TIMEOUT, check=False)
+            code, out = res.returncode, res.stdout + res.stderr
+        except subprocess.TimeoutExpired as exc:
+            code = -1
+            out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
+                   else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
+        seconds = time.monotonic() - started
+        logdir = os.path.join(self.home, "runs")
+        os.makedirs(logdir, exist_ok=True)
+        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
+        with open(log, "w", encoding="utf-8") as fh:
+            fh.write(" ".join(cmd) + "\n\n" + out)
+        run = SiteRun(name, code, out, seconds, log)
+        self.runs.append(run)
+        return run
+
+    # ------------------------------------------------------------ Vault
+    def init_data(self):
+        """vault_init's output, decrypted with ansible's VaultLib and the inventory's password file."""
+        with open(os.path.join(self.site_dir, "keys-password"), encoding="utf-8") as fh:
+            password = fh.read().split()[0]
+        with open(os.path.join(self.site_dir, "vault-init.vault"), "rb") as fh:
+            blob = fh.read()
+        return json.loads(VaultLib([("default", VaultSecret(password.encode()))]).decrypt(blob))
+
+    def vault(self, token=True):
+        client = hvac.Client(url=self.vault_addr, verify=self.vault_ca, timeout=10)
+        if token:
+            client.token = self.init_data()["root_token"]
+        return client
+
+    def kv_read(self, path):
+        res = self.vault().secrets.kv.v2.read_secret_version(
+            path=path, mount_point="secret", raise_on_deleted_version=True)
+        return res["data"]["data"]
+
+    def kv_write(self, path, data):
+        self.vault().secrets.kv.v2.create_or_update_secret(path=path, mount_point="secret", secret=data)
+
+    def auth_config(self):
+        return self.vault().read("auth/%s/config" % self.auth_mount)["data"]
+
+    def lab_value(self, name):
+        """A value the inventory generated with the password lookup (under the site folder)."""
+        with open(os.path.join(self.site_dir, name), encoding="utf-8") as fh:
+            return fh.read().split()[0]
+
+    # ------------------------------------------------------------ Kubernetes
+    @property
+    def api(self):
+        if self._api is None:
+            from kubernetes import client, config
+            self._api = (client, config.new_client_from_config(config_file=self.kubeconfig))
+        return self._api
+
+    def core(self):
+        client, api_client = self.api
+        return client.CoreV1Api(api_client)
+
+    def custom(self):
+        client, api_client = self.api
+        return client.CustomObjectsApi(api_client)
+
+    def rbac(self):
+        client, api_client = self.api
+        return client.RbacAuthorizationV1Api(api_client)
+
+    def not_found(self, exc):
+        client, _ = self.api
+        return isinstance(exc, client.exceptions.ApiException) and exc.status == 404
+
+    def secret_data(self, namespace, name):
+        """The Secret's data decoded, or None when it does not exist."""
+        try:
+            secret = self.core().read_namespaced_secret(name, namespace)
+        except Exception as exc:  # noqa: BLE001 - only 404 is "absent"
+            if self.not_found(exc):
+                return None
+            raise
+        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+    def eso_object(self, plural, name, namespace=None):
+        group, version = ESO_API
+        if namespace:
+            return self.custom().get_namespaced_custom_object(group, version, namespace, plural, name)
+        return self.custom().get_cluster_custom_object(group, version, plural, name)
+
+    def ready(self, plural, name, namespace=None):
+        """The Ready condition ({} when there is none yet)."""
+        obj = self.eso_object(plural, name, namespace)
+        for cond in (obj.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "Ready":
+                return cond
+        return {}
+
+    def warning_events(self, kind, name, namespace=None, since=None):
+        """Messages of Warning events about one object (cluster-scoped ones land in "default")."""
+        selector = "involvedObject.kind=%s,involvedObject.name=%s,type=Warning" % (kind, name)
+        if namespace:
+            items = self.core().list_namespaced_event(namespace, field_selector=selector).items
+        else:
+            items = self.core().list_event_for_all_namespaces(field_selector=selector).items
+        out = []
+        for ev in items:
+            stamp = ev.last_timestamp or ev.event_time or ev.first_timestamp
+            if since is None or (stamp is not None and stamp.timestamp() >= since - 1):
+                out.append(ev.message or "")
+        return out
+
+    def service_account_token(self, namespace, name, seconds=600):
+        body = {"spec": {"expirationSeconds": seconds}}
+        return self.core().create_namespaced_service_account_token(name, namespace, body).status.token
+
+    def eso_log_tail(self, lines=25):
+        path = os.path.join(self.home, "logs", "eso-controller.log")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                return "".join(fh.readlines()[-lines:])
+        except OSError:
+            return "(no ESO log)"
+
+
+def new_value(prefix):
+    return "%s-%s" % (prefix, secrets.token_hex(8))
+
+
+def wait_until(what, fn, timeout, interval=0.5):
+    """wait_for with the elapsed time: (value, seconds)."""
+    started = time.monotonic()
+    value = wait_for(what, fn, timeout=timeout, interval=interval)
+    return value, time.monotonic() - started

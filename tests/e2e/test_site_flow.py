@@ -1,0 +1,360 @@
+"""End-to-end: `ansible-playbook -i inventory/lab playbooks/site.yml` on a
+private lab (real kube-apiserver, real ESO controller, real OpenBao with TLS,
+raft storage and Shamir keys), state read back from Vault and the API server.
+
+The steps run in order and build on each other; a step whose prerequisite
+failed is skipped with the reason. Each site.yml output is kept under the
+private lab's runs/ folder (copied aside when a test failed).
+
+ 1  first run: the Vault value at the seeded path equals the synced Secret
+ 2  second run: PLAY RECAP changed=0
+ 3  rotation in Vault reaches the Secret within the refresh interval
+ 4  a ServiceAccount the Vault role does not bind is refused (Vault and ESO)
+ 5  reviewer_jwt mode switched in place: Vault reviews with the reviewer JWT
+ 6  sealed Vault: ESO reports the failure with Vault's error
+ 7  re-run at -vvv unseals, everything Ready again, nothing secret in the output
+ 8  back to client_jwt in place: the reviewer JWT is gone, the Secret syncs
+"""
+
+import time
+
+import hvac
+import pytest
+
+from conftest import REPORT
+from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
+
+pytestmark = pytest.mark.skipif(
+    __import__("os").geteuid() != 0,
+    reason="the lab inventory creates a system user and runs OpenBao as it: needs root")
+
+DB_PATH_SUFFIX = "demo/db"
+ES_NAMESPACE, ES_NAME = "demo", "demo-db"
+# Vault is sealed, or refuses the login: what must show up in ESO's reports.
+SEALED_WORDS = ("sealed",)
+REFUSED_WORDS = ("not authorized", "permission denied", "403")
+PROPAGATION_BOUND = REFRESH_SECONDS + 35
+
+
+def note(label, text):
+    REPORT.append((label, text))
+    print("%s: %s" % (label, text))
+
+
+class Flow:
+    def __init__(self, site):
+        self.site = site
+        self.done = set()
+
+    def need(self, *steps):
+        missing = [s for s in steps if s not in self.done]
+        if missing:
+            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
+
+
+@pytest.fixture(scope="module")
+def flow(request):
+    site = PrivateSite()
+    failed_before = request.session.testsfailed
+    try:
+        seconds = site.start()
+        note("private lab start (up.sh)", "%.1f s" % seconds)
+        note("private OpenBao", "%s, root %s" % (site.vault_addr, site.vault_root))
+        yield Flow(site)
+    finally:
+        failed = request.session.testsfailed > failed_before
+        started = time.monotonic()
+        site.stop(keep_logs=failed)
+        note("teardown (OpenBao, down.sh --purge)", "%.1f s" % (time.monotonic() - started))
+        if site.kept_logs:
+            note("logs kept in", site.kept_logs)
+
+
+# ------------------------------------------------------------------ helpers
+def db_path(site):
+    return "%s/%s" % (site.environment, DB_PATH_SUFFIX)
+
+
+def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
+    """Waits until the Secret ESO writes has exactly Vault's keys and values."""
+    def synced():
+        want = site.kv_read(db_path(site))
+        got = site.secret_data(ES_NAMESPACE, ES_NAME)
+        return want if got == want else None
+    try:
+        return wait_until("Secret %s/%s to equal Vault's %s" % (ES_NAMESPACE, ES_NAME, db_path(site)),
+                          synced, timeout)
+    except BaseException:
+        print("ESO log tail:\n" + site.eso_log_tail())
+        raise
+
+
+def rotate_and_measure(site, label):
+    """Writes a new password in Vault (hvac) and measures until the Secret holds it."""
+    current = site.kv_read(db_path(site))
+    wanted = dict(current, password=new_value("rotated"))
+    site.kv_write(db_path(site), wanted)
+    written = time.monotonic()
+    wait_until("the rotated password in Secret %s/%s" % (ES_NAMESPACE, ES_NAME),
+               lambda: site.secret_data(ES_NAMESPACE, ES_NAME) == wanted, PROPAGATION_BOUND, 0.25)
+    seconds = time.monotonic() - written
+    note("propagation Vault -> Secret (%s)" % label, "%.1f s (refreshInterval %s)" % (seconds, REFRESH_INTERVAL))
+    assert seconds <= PROPAGATION_BOUND
+    return wanted
+
+
+def assert_run_ok(run):
+    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
+        run.name, run.returncode, run.recap, run.log, run.failure())
+
+
+def eso_login(site, namespace, service_account):
+    """Logs in to Vault's kubernetes auth as that ServiceAccount (TokenRequest token)."""
+    jwt = site.service_account_token(namespace, service_account)
+    client = site.vault(token=False)
+    return client.auth.kubernetes.login(role="external-secrets", jwt=jwt, mount_point=site.auth_mount,
+                                        use_token=False)
+
+
+# ------------------------------------------------------------------ 1
+def test_01_first_run_syncs_the_vault_value(flow):
+    site = flow.site
+    run = site.site("first")
+    note("site.yml first run", "%.1f s, rc=%s, recap %s" % (run.seconds, run.returncode, run.recap))
+    first_failure = None if run.ok else run
+    if first_failure:
+        # Let the later steps still exercise the flow; this test fails below anyway.
+        retry = site.site("first-retry")
+        note("site.yml first run, retried after failure", "%.1f s, rc=%s" % (retry.seconds, retry.returncode))
+        assert_run_ok(retry)
+
+    vault_data, seconds = assert_secret_matches_vault(site, timeout=30)
+    assert set(vault_data) == {"username", "password"}
+    assert vault_data["password"] == site.lab_value("demo-db-password"), "Vault holds the seeded value"
+    note("Secret demo/demo-db after first run", "keys %s equal Vault's (%.1f s)" % (sorted(vault_data), seconds))
+
+    # The inventory's default mode is client_jwt: no reviewer JWT in Vault.
+    assert site.inv["vault_kubernetes_auth_mode"] == "client_jwt"
+    config = site.auth_config()
+    assert config["disable_local_ca_jwt"] is True and config["token_reviewer_jwt_set"] is False, config
+    assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
+    flow.done.add("converged")
+
+    assert first_failure is None, (
+        "the FIRST site.yml run on a fresh lab failed (a retry converged; later steps ran on that). "
+        "rc=%s recap=%s log %s:\n%s" % (first_failure.returncode, first_failure.recap, first_failure.log,
+                                       first_failure.failure()))
+
+
+# ------------------------------------------------------------------ 2
+def test_02_second_run_changes_nothing(flow):
+    flow.need("converged")
+    run = flow.site.site("second")
+    note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    assert set(run.recap) == {"localhost", "vault-lab"}, run.recap
+    changed_tasks = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed_tasks)
+
+
+# ------------------------------------------------------------------ 3
+def test_03_rotation_in_vault_reaches_the_secret(flow):
+    flow.need("converged")
+    site = flow.site
+    es = site.eso_object("externalsecrets", ES_NAME, ES_NAMESPACE)
+    assert es["spec"]["refreshInterval"] == REFRESH_INTERVAL
+    rotate_and_measure(site, "client_jwt")
+    flow.done.add("rotation")
+
+
+# ------------------------------------------------------------------ 4
+def test_04_unbound_service_account_is_refused(flow):
+    flow.need("converged")
+    site = flow.site
+    core = site.core()
+    ns, sa = "e2e-intruder", "intruder"
+    core.create_namespace({"metadata": {"name": ns}})
+    try:
+        core.create_namespaced_service_account(ns, {"metadata": {"name": sa}})
+
+        # Vault itself: the ESO ServiceAccount may log in, the other one may not.
+        allowed = eso_login(site, "external-secrets", "external-secrets")
+        assert "%s-eso-read" % site.environment in allowed["auth"]["policies"]
+        with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)) as refused:
+            eso_login(site, ns, sa)
+        note("Vault login as %s/%s" % (ns, sa), str(refused.value).split(", on post")[0])
+
+        # ESO: a SecretStore presenting that ServiceAccount, same Vault, same role.
+        cluster_store = site.eso_object("clustersecretstores", "vault-backend")
+        provider = cluster_store["spec"]["provider"]
+        provider["vault"]["auth"]["kubernetes"]["serviceAccountRef"] = {"name": sa}
+        group, version = "external-secrets.io", "v1"
+        since = time.time()
+        site.custom().create_namespaced_custom_object(group, version, ns, "secretstores", {
+            "apiVersion": "%s/%s" % (group, version), "kind": "SecretStore",
+            "metadata": {"name": "intruder-store"}, "spec": {"provider": provider}})
+        site.custom().create_namespaced_custom_object(group, version, ns, "externalsecrets", {
+            "apiVersion": "%s/%s" % (group, version), "kind": "ExternalSecret",
+            "metadata": {"name": "intruder-db"},
+            "spec": {"refreshInterval": REFRESH_INTERVAL,
+                     "secretStoreRef": {"kind": "SecretStore", "name": "intruder-store"},
+                     "target": {"name": "intruder-db"},
+                     "data": [{"secretKey": "password",
+                               "remoteRef": {"key": db_path(site), "property": "password"}}]}})
+
+        def failed(plural, name, kind, words):
+            cond = site.ready(plural, name, ns)
+            events = [m for m in site.warning_events(kind, name, ns, since)
+                      if any(w in m.lower() for w in words)]
+            return (cond, events) if cond.get("status") == "False" and events else None
+
+        # Vault's refusal is reported on the store; ESO 0.20 then does not use a
+        # store that is not Ready, and says so on the ExternalSecret.
+        (store_cond, store_events), _ = wait_until(
+            "SecretStore intruder-store to be refused",
+            lambda: failed("secretstores", "intruder-store", "SecretStore", REFUSED_WORDS), 60)
+        (es_cond, es_events), _ = wait_until(
+            "ExternalSecret intruder-db to fail",
+            lambda: failed("externalsecrets", "intruder-db", "ExternalSecret", REFUSED_WORDS + ("not ready",)), 60)
+        assert es_cond.get("reason") == "SecretSyncedError", es_cond
+        note("SecretStore intruder-store Ready", "%s %s: %s" % (store_cond["status"], store_cond.get("reason"),
+                                                                store_cond.get("message")))
+        note("  its Warning event", store_events[-1][:300])
+        note("ExternalSecret intruder-db Ready", "%s %s: %s" % (es_cond["status"], es_cond.get("reason"),
+                                                                es_cond.get("message")))
+        note("  its Warning event", es_events[-1][:300])
+        assert site.secret_data(ns, "intruder-db") is None, "no Secret may be written for the refused store"
+        # ... while the bound store keeps working.
+        assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
+    finally:
+        core.delete_namespace(ns)
+
+        def gone():
+            try:
+                core.read_namespace(ns)
+            except Exception as exc:  # noqa: BLE001
+                return site.not_found(exc)
+            return False
+        wait_until("namespace %s to be deleted" % ns, gone, 90)
+
+
+# ------------------------------------------------------------------ 5
+def test_05_reviewer_jwt_mode_in_place(flow):
+    flow.need("converged")
+    site = flow.site
+    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
+    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    config = site.auth_config()
+    assert config["token_reviewer_jwt_set"] is True, config
+
+    # Proof that Vault now reviews with the reviewer JWT, not with the client's
+    # own: without the ESO ServiceAccount's system:auth-delegator binding (the
+    # client_jwt mode's, which the role leaves behind) ESO still logs in.
+    binding = "%s-vault-client-jwt-auth-delegator" % site.environment
+    try:
+        site.rbac().delete_cluster_role_binding(binding)
+        note("after the switch, %s" % binding, "was still present (deleted by the test)")
+    except Exception as exc:  # noqa: BLE001
+        if not site.not_found(exc):
+            raise
+        note("after the switch, %s" % binding, "already removed by the role")
+    assert "%s-eso-read" % site.environment in eso_login(site, "external-secrets", "external-secrets")["auth"]["policies"]
+
+    assert_secret_matches_vault(site)
+    rotate_and_measure(site, "reviewer_jwt")
+    flow.done.add("reviewer")
+
+
+# ------------------------------------------------------------------ 6
+def test_06_sealed_vault_is_reported_by_eso(flow):
+    flow.need("converged", "reviewer")
+    site = flow.site
+    root = site.vault()
+    since = time.time()
+    root.sys.seal()
+    assert site.vault(token=False).sys.read_seal_status()["sealed"] is True
+    flow.done.add("sealed")
+    sealed_at = time.monotonic()
+
+    def es_failed():
+        cond = site.ready("externalsecrets", ES_NAME, ES_NAMESPACE)
+        events = [m for m in site.warning_events("ExternalSecret", ES_NAME, ES_NAMESPACE, since)
+                  if any(w in m.lower() for w in SEALED_WORDS)]
+        return (cond, events) if cond.get("status") == "False" and events else None
+
+    (es_cond, es_events), seconds = wait_until("ExternalSecret %s/%s to report the sealed Vault"
+                                               % (ES_NAMESPACE, ES_NAME), es_failed, REFRESH_SECONDS + 50)
+    assert es_cond.get("reason") == "SecretSyncedError", es_cond
+    note("sealed -> ExternalSecret Ready=False", "after %.1f s: %s: %s" % (seconds, es_cond.get("reason"),
+                                                                      es_cond.get("message")))
+    note("  Vault's error (its Warning event)", es_events[-1][:300])
+
+    # ESO re-validates a Ready store only every 5 minutes; any update of the store
+    # triggers a reconcile, which must now find Vault sealed.
+    site.custom().patch_cluster_custom_object(
+        "external-secrets.io", "v1", "clustersecretstores", "vault-backend",
+        {"metadata": {"annotations": {"e2e.vaultkube.io/revalidate": str(int(time.time()))}}})
+
+    def store_failed():
+        cond = site.ready("clustersecretstores", "vault-backend")
+        events = [m for m in site.warning_events("ClusterSecretStore", "vault-backend", None, since)
+                  if any(w in m.lower() for w in SEALED_WORDS)]
+        return (cond, events) if cond.get("status") == "False" and events else None
+
+    (store_cond, store_events), seconds = wait_until("ClusterSecretStore vault-backend to report the sealed Vault",
+                                                     store_failed, 60)
+    note("sealed -> ClusterSecretStore Ready=False", "after %.1f s: %s: %s" % (
+        seconds, store_cond.get("reason"), store_cond.get("message")))
+    note("  Vault's error (its Warning event)", store_events[-1][:300])
+    note("time sealed before the re-run", "%.1f s" % (time.monotonic() - sealed_at))
+
+
+# ------------------------------------------------------------------ 7
+def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
+    flow.need("converged", "reviewer", "sealed")
+    site = flow.site
+    # Values that must not appear, collected before the run (the run restores the seeds).
+    init = site.init_data()
+    reviewer_jwt = site.secret_data("vault-auth", "vault-reviewer-token")["token"]
+    rotated = site.kv_read(db_path(site))["password"]
+    secret_values = {"unseal key %d" % i: k for i, k in enumerate(init["keys"])}
+    secret_values.update({"unseal key (base64) %d" % i: k for i, k in enumerate(init["keys_base64"])})
+    secret_values.update({
+        "root token": init["root_token"],
+        "reviewer JWT": reviewer_jwt,
+        "keys file password": site.lab_value("keys-password"),
+        "seeded secret/lab/demo/db password": site.lab_value("demo-db-password"),
+        "seeded secret/lab/demo/app API_KEY": site.lab_value("demo-api-key"),
+        "rotated password in Vault": rotated,
+    })
+    # The JWT's signature alone would identify it as well.
+    secret_values["reviewer JWT signature"] = reviewer_jwt.rsplit(".", 1)[-1]
+
+    run = site.site("unseal-vvv", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"}, verbosity=3)
+    note("site.yml -vvv re-run on the sealed Vault", "%.1f s, recap %s, %d bytes of output" % (
+        run.seconds, run.recap, len(run.output)))
+    assert_run_ok(run)
+    leaked = sorted(name for name, value in secret_values.items() if value and value in run.output)
+    assert not leaked, "secret values in the -vvv output of site.yml (%s): %s" % (run.log, leaked)
+    note("-vvv leak check", "%d secret values, none in the output" % len(secret_values))
+
+    assert site.vault(token=False).sys.read_seal_status()["sealed"] is False
+    assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
+    assert site.ready("externalsecrets", ES_NAME, ES_NAMESPACE).get("status") == "True"
+    assert_secret_matches_vault(site)
+    rotate_and_measure(site, "after unseal")
+
+
+# ------------------------------------------------------------------ 8
+def test_08_back_to_client_jwt_in_place(flow):
+    flow.need("converged", "reviewer")
+    site = flow.site
+    run = site.site("client-jwt")
+    note("site.yml switch back to client_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    config = site.auth_config()
+    assert config["token_reviewer_jwt_set"] is False, "the reviewer JWT must be gone in client_jwt mode: %s" % config
+    assert config["disable_local_ca_jwt"] is True
+    assert_secret_matches_vault(site)
+    rotate_and_measure(site, "client_jwt again")
