@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import os
 import threading
+import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -32,6 +33,11 @@ try:
 except ImportError:  # pragma: no cover - exercised only without hvac
     HVAC_IMPORT_ERROR = traceback.format_exc()
 
+
+# A fresh KV v2 mount answers 400 with this while it upgrades its storage in the
+# background (seconds after enabling or after an unseal); it is a wait, not an error.
+KV_UPGRADE_MESSAGE = 'Upgrading from non-versioned to versioned data'
+KV_UPGRADE_WAIT = 60
 
 # Status codes worth retrying: rate limited, and the 5xx a Vault node answers
 # while it is sealed, a standby, or restarting.
@@ -144,6 +150,17 @@ class VaultAPI(object):
         self._count_lock = threading.Lock()
 
     def _call(self, kind, method, path, **kwargs):
+        deadline = time.time() + KV_UPGRADE_WAIT
+        while True:
+            try:
+                return self._call_once(kind, method, path, **kwargs)
+            except VaultRequestError as exc:
+                upgrading = exc.status == 400 and any(KV_UPGRADE_MESSAGE in str(e) for e in exc.errors)
+                if not upgrading or time.time() >= deadline:
+                    raise
+                time.sleep(1)
+
+    def _call_once(self, kind, method, path, **kwargs):
         with self._count_lock:
             self.requests[kind] += 1
         call = getattr(self.client.adapter, method)

@@ -58,16 +58,17 @@ def inventory_vars():
 
 def parse_recap(output):
     """{host: {ok, changed, unreachable, failed}} from the default callback's PLAY RECAP."""
-    _, sep, tail = output.rpartition("PLAY RECAP")
-    if not sep:
+    parts = output.rpartition("PLAY RECAP")
+    if not parts[1]:
         return {}
+    tail = parts[2]
     return {m.group("host"): {k: int(m.group(k)) for k in ("ok", "changed", "unreachable", "failed")}
             for m in RECAP_LINE.finditer(tail)}
 
 
 def free_port_pair():
     """A loopback port P with P+1 free too (Vault API and cluster ports)."""
-    for _ in range(200):
+    for _attempt in range(200):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
@@ -287,7 +288,7 @@ class PrivateSite:
         return client.RbacAuthorizationV1Api(api_client)
 
     def not_found(self, exc):
-        client, _ = self.api
+        client = self.api[0]
         return isinstance(exc, client.exceptions.ApiException) and exc.status == 404
 
     def secret_data(self, namespace, name):

@@ -145,8 +145,8 @@ def test_01_first_run_syncs_the_vault_value(flow):
 
     assert first_failure is None, (
         "the FIRST site.yml run on a fresh lab failed (a retry converged; later steps ran on that). "
-        "rc=%s recap=%s log %s:\n%s" % (first_failure.returncode, first_failure.recap, first_failure.log,
-                                       first_failure.failure()))
+        "rc=%s recap=%s log %s:\n%s"
+        % (first_failure.returncode, first_failure.recap, first_failure.log, first_failure.failure()))
 
 
 # ------------------------------------------------------------------ 2
@@ -185,7 +185,7 @@ def test_04_unbound_service_account_is_refused(flow):
         assert "%s-eso-read" % site.environment in allowed["auth"]["policies"]
         with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)) as refused:
             eso_login(site, ns, sa)
-        note("Vault login as %s/%s" % (ns, sa), str(refused.value).split(", on post")[0])
+        note("Vault login as %s/%s" % (ns, sa), str(refused.value).split(", on post", maxsplit=1)[0])
 
         # ESO: a SecretStore presenting that ServiceAccount, same Vault, same role.
         cluster_store = site.eso_object("clustersecretstores", "vault-backend")
@@ -213,12 +213,12 @@ def test_04_unbound_service_account_is_refused(flow):
 
         # Vault's refusal is reported on the store; ESO 0.20 then does not use a
         # store that is not Ready, and says so on the ExternalSecret.
-        (store_cond, store_events), _ = wait_until(
+        store_cond, store_events = wait_until(
             "SecretStore intruder-store to be refused",
-            lambda: failed("secretstores", "intruder-store", "SecretStore", REFUSED_WORDS), 60)
-        (es_cond, es_events), _ = wait_until(
+            lambda: failed("secretstores", "intruder-store", "SecretStore", REFUSED_WORDS), 60)[0]
+        es_cond, es_events = wait_until(
             "ExternalSecret intruder-db to fail",
-            lambda: failed("externalsecrets", "intruder-db", "ExternalSecret", REFUSED_WORDS + ("not ready",)), 60)
+            lambda: failed("externalsecrets", "intruder-db", "ExternalSecret", REFUSED_WORDS + ("not ready",)), 60)[0]
         assert es_cond.get("reason") == "SecretSyncedError", es_cond
         note("SecretStore intruder-store Ready", "%s %s: %s" % (store_cond["status"], store_cond.get("reason"),
                                                                 store_cond.get("message")))
@@ -231,14 +231,15 @@ def test_04_unbound_service_account_is_refused(flow):
         assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
     finally:
         core.delete_namespace(ns)
+        wait_until("namespace %s to be deleted" % ns, lambda: namespace_gone(site, core, ns), 90)
 
-        def gone():
-            try:
-                core.read_namespace(ns)
-            except Exception as exc:  # noqa: BLE001
-                return site.not_found(exc)
-            return False
-        wait_until("namespace %s to be deleted" % ns, gone, 90)
+
+def namespace_gone(site, core, ns):
+    try:
+        core.read_namespace(ns)
+    except Exception as exc:  # noqa: BLE001
+        return site.not_found(exc)
+    return False
 
 
 # ------------------------------------------------------------------ 5
@@ -288,11 +289,11 @@ def test_06_sealed_vault_is_reported_by_eso(flow):
                   if any(w in m.lower() for w in SEALED_WORDS)]
         return (cond, events) if cond.get("status") == "False" and events else None
 
-    (es_cond, es_events), seconds = wait_until("ExternalSecret %s/%s to report the sealed Vault"
-                                               % (ES_NAMESPACE, ES_NAME), es_failed, REFRESH_SECONDS + 50)
+    what = "ExternalSecret %s/%s to report the sealed Vault" % (ES_NAMESPACE, ES_NAME)
+    (es_cond, es_events), seconds = wait_until(what, es_failed, REFRESH_SECONDS + 50)
     assert es_cond.get("reason") == "SecretSyncedError", es_cond
-    note("sealed -> ExternalSecret Ready=False", "after %.1f s: %s: %s" % (seconds, es_cond.get("reason"),
-                                                                      es_cond.get("message")))
+    note("sealed -> ExternalSecret Ready=False",
+         "after %.1f s: %s: %s" % (seconds, es_cond.get("reason"), es_cond.get("message")))
     note("  Vault's error (its Warning event)", es_events[-1][:300])
 
     # ESO re-validates a Ready store only every 5 minutes; any update of the store

@@ -110,3 +110,52 @@ def test_kubernetes_login_reports_unreadable_jwt_file(tmp_path):
         _client.connect(params(url='http://127.0.0.1:1', auth_method='kubernetes',
                                kubernetes_role='eso', jwt_file=missing), environ={})
     assert 'jwt_file' in str(err.value) and missing in str(err.value)
+
+
+class FlakyAdapter(object):
+    """Answers like a KV v2 mount that is still upgrading, then succeeds."""
+
+    def __init__(self, failures, message=_client.KV_UPGRADE_MESSAGE):
+        self.failures = failures
+        self.message = message
+        self.calls = 0
+
+    def post(self, url, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise hvac.exceptions.InvalidRequest(errors=[self.message + ' for this mount'],
+                                                 method='post', url='http://v/v1/secret/config')
+        return {'data': {}}
+
+
+class FakeClient(object):
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+
+def test_a_kv_mount_still_upgrading_is_waited_for(monkeypatch):
+    monkeypatch.setattr(_client.time, 'sleep', lambda seconds: None)
+    adapter = FlakyAdapter(failures=3)
+    api = _client.VaultAPI(FakeClient(adapter), 'http://v')
+    assert api.write('secret/config', {'max_versions': 5}) == {'data': {}}
+    assert adapter.calls == 4
+
+
+def test_other_400s_are_not_retried(monkeypatch):
+    monkeypatch.setattr(_client.time, 'sleep', lambda seconds: None)
+    adapter = FlakyAdapter(failures=3, message='invalid value')
+    api = _client.VaultAPI(FakeClient(adapter), 'http://v')
+    with pytest.raises(VaultRequestError):
+        api.write('secret/config', {})
+    assert adapter.calls == 1
+
+
+def test_the_upgrade_wait_is_bounded(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(_client.time, 'time', lambda: clock[0])
+    monkeypatch.setattr(_client.time, 'sleep', lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    adapter = FlakyAdapter(failures=10 ** 6)
+    api = _client.VaultAPI(FakeClient(adapter), 'http://v')
+    with pytest.raises(VaultRequestError) as err:
+        api.write('secret/config', {})
+    assert 'Upgrading' in str(err.value) and clock[0] >= _client.KV_UPGRADE_WAIT
