@@ -253,16 +253,12 @@ def test_05_reviewer_jwt_mode_in_place(flow):
     assert config["token_reviewer_jwt_set"] is True, config
 
     # Proof that Vault now reviews with the reviewer JWT, not with the client's
-    # own: without the ESO ServiceAccount's system:auth-delegator binding (the
-    # client_jwt mode's, which the role leaves behind) ESO still logs in.
+    # own: the role removed the client_jwt mode's system:auth-delegator binding of
+    # the ESO ServiceAccount, and ESO still logs in.
     binding = "%s-vault-client-jwt-auth-delegator" % site.environment
-    try:
-        site.rbac().delete_cluster_role_binding(binding)
-        note("after the switch, %s" % binding, "was still present (deleted by the test)")
-    except Exception as exc:  # noqa: BLE001
-        if not site.not_found(exc):
-            raise
-        note("after the switch, %s" % binding, "already removed by the role")
+    with pytest.raises(Exception) as gone:
+        site.rbac().read_cluster_role_binding(binding)
+    assert site.not_found(gone.value), "the client_jwt binding was left behind: %s" % gone.value
     assert "%s-eso-read" % site.environment in eso_login(site, "external-secrets", "external-secrets")["auth"]["policies"]
 
     assert_secret_matches_vault(site)
@@ -364,11 +360,8 @@ def test_08_back_to_client_jwt_in_place(flow):
     assert config["disable_local_ca_jwt"] is True
     binding = "%s-vault-client-jwt-auth-delegator" % site.environment
     assert site.rbac().read_cluster_role_binding(binding).subjects[0].name == "external-secrets"
-    try:
+    with pytest.raises(Exception) as gone:
         site.rbac().read_cluster_role_binding("%s-vault-reviewer-jwt-auth-delegator" % site.environment)
-        note("after the switch back, the reviewer binding", "is still present (left behind by the role)")
-    except Exception as exc:  # noqa: BLE001
-        if not site.not_found(exc):
-            raise
+    assert site.not_found(gone.value), "the reviewer_jwt binding was left behind: %s" % gone.value
     assert_secret_matches_vault(site)
     rotate_and_measure(site, "client_jwt again")
