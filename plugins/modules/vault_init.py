@@ -126,7 +126,7 @@ EXAMPLES = r'''
     secret_threshold: 2
     pgp_keys: "{{ key_holders_pgp_public_keys }}"
     root_token_pgp_key: "{{ admin_pgp_public_key }}"
-    output_file: /root/vault-init.vault
+    output_file: ~/.vault/vault-init.vault
     output_vault_password: "{{ vault_keys_password }}"
 
 - name: Keys in the result (store them yourself; no_log is mandatory)

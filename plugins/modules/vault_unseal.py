@@ -82,7 +82,7 @@ EXAMPLES = r'''
 - name: Start over after a half-finished unseal
   vaultkube.platform.vault_unseal:
     url: https://vault.example.com:8200
-    keys_file: /root/vault-init.vault
+    keys_file: ~/.vault/vault-init.vault
     keys_file_vault_password: "{{ vault_keys_password }}"
     reset: true
 '''
