@@ -27,6 +27,15 @@ class FieldError(ValueError):
     """A user value that cannot mean what its field needs."""
 
 
+def read_text_file(path, option):
+    """The content of a file named by an option; a one-line error naming it if unreadable."""
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError) as exc:
+        raise FieldError('%s %s cannot be read: %s' % (option, path, exc.strerror))
+
+
 def ttl_seconds(value, field='ttl'):
     """Seconds for a Vault duration: 3600, "3600", "1h", "1h30m", "90s", "2d"."""
     if value is None or value == '':

@@ -42,26 +42,25 @@ class Section(object):
 def validate_entries(section, entries):
     """Apply the section's option spec (types, defaults, choices) to each entry.
 
-    Returns the validated parameter dicts and the no_log values found in them,
-    so the module can keep them out of its invocation echo.
+    Returns the validated parameter dicts. The no_log values are collected
+    beforehand, over the whole document, by :func:`secret_values`.
     """
     if entries is None:
-        return [], set()
+        return []
     if not isinstance(entries, list):
         raise FieldError('config.%s must be a list of entries, got %s' % (section.key, type(entries).__name__))
     validator = ArgumentSpecValidator(section.argument_spec)
-    validated, secrets = [], set()
+    validated = []
     for index, entry in enumerate(entries):
         where = 'config.%s[%d]' % (section.key, index)
         if not isinstance(entry, dict):
             raise FieldError('%s must be a mapping of options, got %s' % (where, type(entry).__name__))
         result = validator.validate(entry)
-        secrets.update(result._no_log_values)
         if result.error_messages:
             # The messages may quote values; they are one line and name the option.
             raise FieldError('%s: %s' % (where, result.error_messages[0]))
         validated.append(result.validated_parameters)
-    return validated, secrets
+    return validated
 
 
 def secret_values(sections, document):
@@ -106,7 +105,6 @@ class ConfigRun(object):
         self.connection = connection
         self.check_mode = check_mode
         self.prune = prune
-        self.no_log_values = set()
         self.reports = []
 
     def validate(self):
@@ -117,8 +115,7 @@ class ConfigRun(object):
                              % (', '.join(unknown), ', '.join(sorted(known))))
         planned = []
         for section in self.sections:
-            entries, secrets = validate_entries(section, self.document.get(section.key))
-            self.no_log_values.update(secrets)
+            entries = validate_entries(section, self.document.get(section.key))
             objects = []
             seen = {}
             for index, params in enumerate(entries):

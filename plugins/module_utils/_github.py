@@ -76,7 +76,7 @@ class GithubAuth(VaultObject):
         try:
             return self.api.read(path)
         except VaultRequestError as exc:
-            if exc.status == 404 and exc.errors:
+            if exc.no_route:
                 raise VaultRequestError('github auth method is not enabled at %r: enable it first (%s)'
                                         % (self.mount, exc))
             raise

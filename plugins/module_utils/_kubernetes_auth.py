@@ -32,7 +32,11 @@ import json
 from ansible.module_utils.six import string_types, text_type
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, normalise
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
+    FieldError,
+    normalise,
+    read_text_file,
+)
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import VaultObject
 
 DEFAULT_MOUNT = 'kubernetes'
@@ -164,11 +168,7 @@ class KubernetesAuthConfig(VaultObject):
         path = self.params.get('kubernetes_ca_cert_file')
         if path:
             source = 'kubernetes_ca_cert_file %s' % path
-            try:
-                with open(path) as handle:
-                    text = handle.read()
-            except (IOError, OSError) as exc:
-                raise FieldError('kubernetes_ca_cert_file %s cannot be read: %s' % (path, exc.strerror))
+            text = read_text_file(path, 'kubernetes_ca_cert_file')
         if text is None:
             return None
         pem = normalise('pem', text)

@@ -27,7 +27,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
     connect,
     connection_params,
 )
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, read_text_file
 from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     KeyFileError,
@@ -347,14 +347,6 @@ def _unseal_result(api, status, changed, submitted):
 
 
 # -- vault_raft_join -------------------------------------------------------------
-
-def read_text_file(path, option):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError) as exc:
-        raise FieldError('%s %s cannot be read: %s' % (option, path, exc.strerror))
-
 
 def join_request(params):
     request = dict(leader_api_addr=params['leader_api_addr'], retry=bool(params.get('retry')))
