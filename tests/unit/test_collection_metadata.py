@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Every module is in the vault action group, and every module documents itself."""
+"""Every Vault module is in the vault action group, and every module documents itself."""
 import ast
 import os
 
@@ -10,11 +10,12 @@ MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, 'plugins', 
                  if name.endswith('.py') and not name.startswith('_'))
 
 
-def test_every_module_is_in_the_action_group():
+def test_every_vault_module_is_in_the_action_group():
     with open(os.path.join(ROOT, 'meta', 'runtime.yml')) as handle:
         runtime = yaml.safe_load(handle)
     group = runtime['action_groups']['vault']
-    assert sorted(group) == MODULES
+    # The group carries the Vault connection options; other modules take none.
+    assert sorted(group) == [name for name in MODULES if name.startswith('vault_')]
     assert group == sorted(group), 'keep the action group in alphabetical order'
 
 

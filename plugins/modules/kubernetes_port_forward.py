@@ -1,0 +1,314 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: vaultkube.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: kubernetes_port_forward
+short_description: Open or close a kubectl port-forward to a pod or Service, on the host that runs the module
+version_added: 0.2.0
+description:
+  - Lets the controller reach a pod (for example each Vault server pod) through the Kubernetes API server
+    when pod IPs are not routable from the controller, as on most real clusters.
+  - O(state=present) starts C(kubectl port-forward) in the background on O(local_address), waits until it
+    listens and returns the local port and a O(pid) to close it with. O(state=absent) closes it.
+  - The forward carries bytes only; TLS stays end to end between the client and the pod, so the pod's
+    certificate must be valid for the local address the client uses (for example C(IP:127.0.0.1)).
+  - The kubeconfig is passed by path; its credentials never appear on a command line.
+  - A forward closes by itself after O(lifetime) seconds, so one left open by an interrupted play does not
+    stay forever. It also ends when the pod goes away (kubectl exits then).
+  - Opening or closing a forward changes nothing on the cluster, so the module always reports
+    C(changed=false).
+  - Needs C(kubectl) on the host that runs the module, and a POSIX system (the forward is a detached
+    background process).
+options:
+  state:
+    description: V(present) opens a forward, V(absent) closes the one O(pid) names.
+    type: str
+    choices: [present, absent]
+    default: present
+  namespace:
+    description: Namespace of O(resource). Required with O(state=present).
+    type: str
+  resource:
+    description:
+      - What to forward to, as kubectl names it, for example C(pod/vault-0) or C(service/vault-active)
+        (kubectl then picks one pod the Service selects). Required with O(state=present).
+    type: str
+  remote_port:
+    description: Port of the pod (or Service) to forward to. Required with O(state=present).
+    type: int
+  local_address:
+    description: Local address to listen on.
+    type: str
+    default: 127.0.0.1
+  local_port:
+    description: Local port to listen on; V(0) lets kubectl pick a free one (returned in RV(local_port)).
+    type: int
+    default: 0
+  kubeconfig:
+    description: Path of the kubeconfig; empty uses kubectl's own default (C($KUBECONFIG), C(~/.kube/config)).
+    type: path
+  context:
+    description: Kubeconfig context; empty uses the current context.
+    type: str
+  kubectl_binary:
+    description: Name or path of the kubectl program.
+    type: path
+    default: kubectl
+  lifetime:
+    description: Seconds after which the forward closes by itself.
+    type: int
+    default: 900
+  timeout:
+    description: Seconds to wait for the forward to listen (kubectl first waits for the pod to be Running).
+    type: int
+    default: 90
+  pid:
+    description: With O(state=absent), the RV(pid) that O(state=present) returned.
+    type: int
+attributes:
+  check_mode:
+    support: full
+    description: Opens and closes forwards in check mode too; they change nothing and read-only checks need them.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+author:
+  - vaultkube.platform maintainers (@vaultkube)
+'''
+
+EXAMPLES = r'''
+- name: Reach vault-0 from the controller
+  vaultkube.platform.kubernetes_port_forward:
+    namespace: vault
+    resource: pod/vault-0
+    remote_port: 8200
+    kubeconfig: ~/.kube/config
+  register: vault_0_forward
+
+- name: Read its status through the forward
+  vaultkube.platform.vault_status_info:
+    url: "https://127.0.0.1:{{ vault_0_forward.local_port }}"
+    ca_cert: ~/.vaultkube/vault-ca.pem
+
+- name: Close the forward
+  vaultkube.platform.kubernetes_port_forward:
+    state: absent
+    pid: "{{ vault_0_forward.pid }}"
+'''
+
+RETURN = r'''
+local_address:
+  description: Address the forward listens on.
+  returned: state=present
+  type: str
+  sample: 127.0.0.1
+local_port:
+  description: Port the forward listens on.
+  returned: state=present
+  type: int
+  sample: 39211
+pid:
+  description: Process that holds the forward; give it to O(state=absent) to close it.
+  returned: state=present
+  type: int
+  sample: 41876
+closed:
+  description: Whether a running forward was closed (false when it had already ended).
+  returned: state=absent
+  type: bool
+  sample: true
+'''
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+# The line kubectl prints once it listens, for example
+# "Forwarding from 127.0.0.1:39211 -> 8200".
+FORWARDING = re.compile(r'^Forwarding from (\S+):(\d+) -> \d+')
+# Marks our supervisor processes, so that state=absent never signals another program.
+MARKER_ENV = 'VAULTKUBE_PORT_FORWARD'
+
+
+def kubectl_argv(module, kubectl):
+    params = module.params
+    argv = [kubectl, 'port-forward', '--address', params['local_address'], '--namespace', params['namespace']]
+    if params['kubeconfig']:
+        argv += ['--kubeconfig', params['kubeconfig']]
+    if params['context']:
+        argv += ['--context', params['context']]
+    local = str(params['local_port']) if params['local_port'] else ''
+    argv += [params['resource'], '%s:%d' % (local, params['remote_port'])]
+    return argv
+
+
+def supervise(argv, lifetime, report_fd):
+    """Runs in the detached grandchild: starts kubectl, reports "<pid> <port>" (or "error <text>")
+    on report_fd once it listens, drains its output and stops it after lifetime seconds or on TERM."""
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, close_fds=True)
+
+    def stop(*_args):
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    deadline = time.time() + lifetime
+    buffered, last_lines = b'', []
+    reported = False
+    while time.time() < deadline:
+        ready, _w, _x = select.select([child.stdout], [], [], 1.0)
+        if not ready:
+            if child.poll() is not None:
+                break
+            continue
+        chunk = os.read(child.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        buffered += chunk
+        while b'\n' in buffered:
+            line, buffered = buffered.split(b'\n', 1)
+            text = line.decode('utf-8', 'replace').strip()
+            last_lines = (last_lines + [text])[-5:]
+            match = FORWARDING.match(text)
+            if match and not reported:
+                os.write(report_fd, ('%d %s\n' % (os.getpid(), match.group(2))).encode())
+                os.close(report_fd)
+                reported = True
+    if not reported:
+        child.poll()
+        message = ' | '.join(line for line in last_lines if line) or 'exit code %s' % child.returncode
+        try:
+            os.write(report_fd, ('error %s\n' % message).encode('utf-8', 'replace'))
+            os.close(report_fd)
+        except OSError:
+            pass
+    stop()
+
+
+def open_forward(module):
+    params = module.params
+    for field in ('namespace', 'resource', 'remote_port'):
+        if not params.get(field):
+            module.fail_json(msg='%s is required to open a port-forward (state=present)' % field)
+    kubectl = params['kubectl_binary']
+    if os.sep not in kubectl:
+        kubectl = module.get_bin_path(kubectl, required=True)
+    elif not os.access(kubectl, os.X_OK):
+        module.fail_json(msg='kubectl_binary %s is not an executable file' % kubectl)
+    argv = kubectl_argv(module, kubectl)
+
+    read_fd, write_fd = os.pipe()
+    first = os.fork()
+    if first == 0:
+        # Detach twice (new session, then a grandchild that is no session leader), so that the
+        # forward outlives this module's process and Ansible's wait on its output.
+        try:
+            os.close(read_fd)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            os.chdir('/')
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.closerange(3, write_fd)
+            os.closerange(write_fd + 1, 1024)
+            os.environ[MARKER_ENV] = '1'
+            supervise(argv, params['lifetime'], write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    os.waitpid(first, 0)
+
+    deadline = time.time() + params['timeout']
+    answer = b''
+    while time.time() < deadline and b'\n' not in answer:
+        ready, _w, _x = select.select([read_fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(read_fd, 4096)
+            if not chunk:
+                break
+            answer += chunk
+    os.close(read_fd)
+    text = answer.decode('utf-8', 'replace').strip()
+    target = '%s/%s port %d' % (params['namespace'], params['resource'], params['remote_port'])
+    if text.startswith('error '):
+        module.fail_json(msg='kubectl port-forward to %s failed: %s' % (target, text[len('error '):]))
+    parts = text.split()
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        module.fail_json(msg='kubectl port-forward to %s did not listen within %ds (is the pod Running? '
+                             'raise timeout)' % (target, params['timeout']))
+    module.exit_json(changed=False, pid=int(parts[0]), local_port=int(parts[1]),
+                     local_address=params['local_address'])
+
+
+def is_our_forward(pid):
+    """True when pid is a supervisor this module started (its environment carries the marker)."""
+    try:
+        with open('/proc/%d/environ' % pid, 'rb') as handle:
+            environ = handle.read().split(b'\0')
+    except (IOError, OSError):
+        return False
+    return ('%s=1' % MARKER_ENV).encode() in environ
+
+
+def close_forward(module):
+    pid = module.params['pid']
+    if not pid:
+        module.fail_json(msg='pid is required to close a port-forward (state=absent): give the pid state=present returned')
+    if not is_our_forward(pid):
+        module.exit_json(changed=False, closed=False)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        module.exit_json(changed=False, closed=False)
+    deadline = time.time() + 10
+    while time.time() < deadline and is_our_forward(pid):
+        time.sleep(0.1)
+    module.exit_json(changed=False, closed=True)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            namespace=dict(type='str'),
+            resource=dict(type='str'),
+            remote_port=dict(type='int'),
+            local_address=dict(type='str', default='127.0.0.1'),
+            local_port=dict(type='int', default=0),
+            kubeconfig=dict(type='path', no_log=False),
+            context=dict(type='str'),
+            kubectl_binary=dict(type='path', default='kubectl'),
+            lifetime=dict(type='int', default=900),
+            timeout=dict(type='int', default=90),
+            pid=dict(type='int'),
+        ),
+        supports_check_mode=True,
+    )
+    if module.params['state'] == 'absent':
+        close_forward(module)
+    open_forward(module)
+
+
+if __name__ == '__main__':
+    main()
