@@ -126,20 +126,68 @@ closed:
   sample: true
 '''
 
+import json
 import os
-import re
 import select
 import signal
 import subprocess
+import sys
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-# The line kubectl prints once it listens, for example
-# "Forwarding from 127.0.0.1:39211 -> 8200".
-FORWARDING = re.compile(r'^Forwarding from (\S+):(\d+) -> \d+')
-# Marks our supervisor processes, so that state=absent never signals another program.
-MARKER_ENV = 'VAULTKUBE_PORT_FORWARD'
+# Names our supervisor processes on their command line, so that state=absent never
+# signals another program.
+MARKER = 'vaultkube-port-forward'
+
+# The detached supervisor, run as "python -c SUPERVISOR MARKER <argv json> <lifetime> <fd>":
+# starts kubectl, reports "<pid> <port>" (or "error <text>") on fd once kubectl prints
+# "Forwarding from 127.0.0.1:39211 -> 8200", keeps draining kubectl's output (a line per
+# connection) and stops it after lifetime seconds or on TERM.
+SUPERVISOR = r"""
+import json, os, re, select, signal, subprocess, sys, time
+argv, lifetime, report_fd = json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, close_fds=True)
+def stop(*_args):
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+forwarding = re.compile(r'^Forwarding from (\S+):(\d+) -> \d+')
+deadline = time.time() + lifetime
+buffered, last_lines, reported = b'', [], False
+while time.time() < deadline:
+    ready = select.select([child.stdout], [], [], 1.0)[0]
+    if not ready:
+        if child.poll() is not None:
+            break
+        continue
+    chunk = os.read(child.stdout.fileno(), 4096)
+    if not chunk:
+        break
+    buffered += chunk
+    while b'\n' in buffered:
+        line, buffered = buffered.split(b'\n', 1)
+        text = line.decode('utf-8', 'replace').strip()
+        last_lines = (last_lines + [text])[-5:]
+        match = forwarding.match(text)
+        if match and not reported:
+            os.write(report_fd, ('%d %s\n' % (os.getpid(), match.group(2))).encode())
+            os.close(report_fd)
+            reported = True
+if not reported:
+    child.poll()
+    message = ' | '.join(line for line in last_lines if line) or 'exit code %s' % child.returncode
+    os.write(report_fd, ('error %s\n' % message).encode('utf-8', 'replace'))
+    os.close(report_fd)
+stop()
+"""
 
 
 def kubectl_argv(module, kubectl):
@@ -152,56 +200,6 @@ def kubectl_argv(module, kubectl):
     local = str(params['local_port']) if params['local_port'] else ''
     argv += [params['resource'], '%s:%d' % (local, params['remote_port'])]
     return argv
-
-
-def supervise(argv, lifetime, report_fd):
-    """Runs in the detached grandchild: starts kubectl, reports "<pid> <port>" (or "error <text>")
-    on report_fd once it listens, drains its output and stops it after lifetime seconds or on TERM."""
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, close_fds=True)
-
-    def stop(*_args):
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        os._exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    deadline = time.time() + lifetime
-    buffered, last_lines = b'', []
-    reported = False
-    while time.time() < deadline:
-        ready, _w, _x = select.select([child.stdout], [], [], 1.0)
-        if not ready:
-            if child.poll() is not None:
-                break
-            continue
-        chunk = os.read(child.stdout.fileno(), 4096)
-        if not chunk:
-            break
-        buffered += chunk
-        while b'\n' in buffered:
-            line, buffered = buffered.split(b'\n', 1)
-            text = line.decode('utf-8', 'replace').strip()
-            last_lines = (last_lines + [text])[-5:]
-            match = FORWARDING.match(text)
-            if match and not reported:
-                os.write(report_fd, ('%d %s\n' % (os.getpid(), match.group(2))).encode())
-                os.close(report_fd)
-                reported = True
-    if not reported:
-        child.poll()
-        message = ' | '.join(line for line in last_lines if line) or 'exit code %s' % child.returncode
-        try:
-            os.write(report_fd, ('error %s\n' % message).encode('utf-8', 'replace'))
-            os.close(report_fd)
-        except OSError:
-            pass
-    stop()
 
 
 def open_forward(module):
@@ -230,19 +228,18 @@ def open_forward(module):
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-            os.closerange(3, write_fd)
-            os.closerange(write_fd + 1, 1024)
-            os.environ[MARKER_ENV] = '1'
-            supervise(argv, params['lifetime'], write_fd)
+            os.set_inheritable(write_fd, True)
+            os.execv(sys.executable, [sys.executable, '-c', SUPERVISOR, MARKER, json.dumps(argv),
+                                      str(params['lifetime']), str(write_fd)])
         finally:
-            os._exit(0)
+            os._exit(1)
     os.close(write_fd)
     os.waitpid(first, 0)
 
     deadline = time.time() + params['timeout']
     answer = b''
     while time.time() < deadline and b'\n' not in answer:
-        ready, _w, _x = select.select([read_fd], [], [], 0.5)
+        ready = select.select([read_fd], [], [], 0.5)[0]
         if ready:
             chunk = os.read(read_fd, 4096)
             if not chunk:
@@ -261,14 +258,25 @@ def open_forward(module):
                      local_address=params['local_address'])
 
 
-def is_our_forward(pid):
-    """True when pid is a supervisor this module started (its environment carries the marker)."""
+def command_line(pid):
+    """The process's arguments, or None when it does not exist."""
     try:
-        with open('/proc/%d/environ' % pid, 'rb') as handle:
-            environ = handle.read().split(b'\0')
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            return [arg.decode('utf-8', 'replace') for arg in handle.read().split(b'\0')]
     except (IOError, OSError):
-        return False
-    return ('%s=1' % MARKER_ENV).encode() in environ
+        pass
+    try:
+        out = subprocess.run(['ps', '-p', str(pid), '-o', 'command='], capture_output=True, text=True,
+                             check=False).stdout
+    except OSError:
+        return None
+    return out.split() or None
+
+
+def is_our_forward(pid):
+    """True when pid is a supervisor this module started."""
+    args = command_line(pid) or []
+    return MARKER in args
 
 
 def close_forward(module):
