@@ -172,6 +172,11 @@ class KubernetesAuthConfig(VaultObject):
         if text is None:
             return None
         pem = normalise('pem', text)
+        if not pem and not path:
+            # An empty CA clears the one Vault holds: a Vault in a pod then uses its pod's CA.
+            if self.params.get('disable_local_ca_jwt'):
+                return None
+            return ''
         if not _looks_like_certificate(pem):
             raise FieldError('%s must hold a PEM certificate ("%s" ... "%s")'
                              % (source, PEM_CERT_BEGIN, PEM_CERT_END))

@@ -39,6 +39,8 @@ options:
       - Compared ignoring blank lines and white space around lines, so a trailing newline is not a change.
       - When neither this nor O(kubernetes_ca_cert_file) is given, the CA Vault holds is kept; when Vault
         holds none and runs in a pod, Vault uses the pod's own CA.
+      - An empty string clears the CA Vault holds, so that a Vault running in a pod uses its pod's CA
+        (with O(disable_local_ca_jwt=false)).
       - Mutually exclusive with O(kubernetes_ca_cert_file).
     type: str
   kubernetes_ca_cert_file:

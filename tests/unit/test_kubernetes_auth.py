@@ -105,6 +105,26 @@ def test_unreadable_ca_file_names_the_path():
     assert 'kubernetes_ca_cert_file /nonexistent/ca.crt cannot be read' in str(err.value)
 
 
+def test_empty_ca_clears_vaults_ca_for_the_pods_own():
+    """Vault's own in-pod ServiceAccount (local JWT and CA): the CA Vault holds is cleared."""
+    api = vault_config()
+    outcome = reconcile(config(api, kubernetes_ca_cert='', disable_local_ca_jwt=False, token_reviewer_jwt=None),
+                        'present')
+    assert sorted(outcome['changed_fields']) == ['disable_local_ca_jwt', 'kubernetes_ca_cert', 'token_reviewer_jwt_set']
+    body = api.mutations()[0][2]
+    assert body['kubernetes_ca_cert'] == '' and body['disable_local_ca_jwt'] is False
+    assert 'token_reviewer_jwt' not in body
+    again = vault_config(kubernetes_ca_cert='', disable_local_ca_jwt=False, token_reviewer_jwt_set=False)
+    assert reconcile(config(again, kubernetes_ca_cert='', disable_local_ca_jwt=False, token_reviewer_jwt=None),
+                     'present')['changed'] is False
+
+
+def test_empty_ca_with_disable_local_ca_jwt_is_refused():
+    with pytest.raises(FieldError) as err:
+        config(kubernetes_ca_cert='').validate()
+    assert 'kubernetes_ca_cert' in str(err.value) and 'disable_local_ca_jwt' in str(err.value)
+
+
 def test_state_absent_is_refused():
     with pytest.raises(FieldError) as err:
         config(state='absent').validate()
