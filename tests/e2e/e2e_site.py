@@ -37,7 +37,6 @@ from lab_helpers import LAB, LAB_DIR, use_private_lab, wait_for
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(REPO, "inventory", "lab")
 SITE_YML = os.path.join(REPO, "playbooks", "site.yml")
-GROUP_VARS = os.path.join(INVENTORY, "group_vars", "all.yml")
 
 REFRESH_INTERVAL = "10s"
 REFRESH_SECONDS = 10
@@ -50,9 +49,9 @@ RECAP_LINE = re.compile(
     r"\s+failed=(?P<failed>\d+)", re.M)
 
 
-def inventory_vars():
-    """The lab inventory's group_vars as written (Jinja left untemplated)."""
-    with open(GROUP_VARS, encoding="utf-8") as fh:
+def inventory_vars(inventory=INVENTORY):
+    """An inventory's group_vars as written (Jinja left untemplated)."""
+    with open(os.path.join(inventory, "group_vars", "all.yml"), encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
 
@@ -113,6 +112,8 @@ class SiteRun:
 
 class PrivateSite:
     """The private lab + OpenBao; start() brings the lab up, stop() removes everything."""
+
+    inventory = INVENTORY
 
     def __init__(self):
         self.home = tempfile.mkdtemp(prefix="vaultkube-e2e-")
@@ -208,15 +209,19 @@ class PrivateSite:
             json.dump(self.extra_vars, fh, indent=1)
 
     # ------------------------------------------------------------ site.yml
-    def site(self, name, overrides=None, verbosity=0):
+    def runs_dir(self):
+        return self.home
+
+    def site(self, name, overrides=None, verbosity=0, extra_args=()):
         playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         if not os.path.exists(playbook):
             playbook = "ansible-playbook"
-        cmd = [playbook, "-i", INVENTORY, SITE_YML, "-e", "@" + self.extra_vars_file]
+        cmd = [playbook, "-i", self.inventory, SITE_YML, "-e", "@" + self.extra_vars_file]
         if overrides:
             cmd += ["-e", json.dumps(overrides)]
         if verbosity:
             cmd.append("-" + "v" * verbosity)
+        cmd += list(extra_args)
         started = time.monotonic()
         try:
             res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
@@ -227,7 +232,7 @@ class PrivateSite:
             out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
                    else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
         seconds = time.monotonic() - started
-        logdir = os.path.join(self.home, "runs")
+        logdir = os.path.join(self.runs_dir(), "runs")
         os.makedirs(logdir, exist_ok=True)
         log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
         with open(log, "w", encoding="utf-8") as fh:

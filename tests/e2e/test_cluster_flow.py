@@ -1,0 +1,376 @@
+"""End-to-end, Vault inside the cluster: `ansible-playbook -i inventory/lab-cluster
+playbooks/site.yml` on a lab with a node (real kubelet, containerd, CoreDNS), the
+unmodified official Vault chart (HA raft, 3 pods, TLS, UI) with the lab's OpenBao
+image, ESO as pods. The controller reaches Vault only through port-forwards (a host
+connection to a pod or Service address on Vault's port is rejected while site.yml
+runs); state is read back from Vault (through a port-forward) and the API server.
+
+ 1  first run: 3 pods unsealed and Ready, one raft cluster, TLS, UI Service, local_jwt
+    auth (Vault's own ServiceAccount), ESO pods Ready, the Secret equals Vault
+ 2  a Deployment's pod reads the synced values as environment variables
+ 3  second run: changed=0
+ 4  --check --diff run: changed=0
+ 5  reviewer_jwt mode in place (a reviewer ServiceAccount token Secret, seed 004)
+ 6  every Vault pod deleted: back sealed and not Ready; ESO reports Vault's "sealed"
+ 7  re-run at -vvv unseals; the Secret syncs again; nothing secret in the output
+ 8  the raft leader pod deleted: a follower takes over; the re-run converges
+ 9  no unseal key or root token on any command line during any run; no route to a pod
+"""
+
+import os
+import time
+
+import pytest
+
+from conftest import REPORT
+from e2e_cluster import DEMO_NS, ESO_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite, Forward
+from e2e_site import new_value, wait_until
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="a lab node (containerd, kubelet, iptables) needs root")
+
+ES_NAME = "demo-db"
+REFRESH_SECONDS = 10
+PROPAGATION_BOUND = REFRESH_SECONDS + 35
+APP = "demo-app"
+
+
+def note(label, text):
+    text = " ".join(str(text).split())
+    REPORT.append((label, text))
+    print("%s: %s" % (label, text))
+
+
+class Flow:
+    def __init__(self, site):
+        self.site = site
+        self.done = set()
+        self.secret_values = {}
+
+    def need(self, *steps):
+        missing = [s for s in steps if s not in self.done]
+        if missing:
+            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
+
+    def remember_secrets(self):
+        """Every secret value known so far, for the command-line and output checks."""
+        site = self.site
+        init = site.init_data()
+        values = {"unseal key %d" % i: k for i, k in enumerate(init["keys"])}
+        values.update({"unseal key (base64) %d" % i: k for i, k in enumerate(init["keys_base64"])})
+        values["root token"] = init["root_token"]
+        values["keys file password"] = site.lab_value("keys-password")
+        values["seeded demo/db password"] = site.lab_value("demo-db-password")
+        values["seeded demo/app API_KEY"] = site.lab_value("demo-api-key")
+        reviewer = site.secret_data("vault-auth", "vault-reviewer-token")
+        if reviewer:
+            values["reviewer JWT"] = reviewer["token"]
+            values["reviewer JWT signature"] = reviewer["token"].rsplit(".", 1)[-1]
+        self.secret_values.update(values)
+        return self.secret_values
+
+
+@pytest.fixture(scope="module")
+def flow(request):
+    site = ClusterSite(os.environ.get("VAULTKUBE_E2E_NODE_LAB_HOME") or None)
+    failed_before = request.session.testsfailed
+    try:
+        seconds = site.start()
+        note("lab with node (up.sh --node)", "%.1f s, %s" % (seconds, "shared instance" if site.shared_home
+                                                              else "private instance"))
+        yield Flow(site)
+    finally:
+        failed = request.session.testsfailed > failed_before
+        started = time.monotonic()
+        site.stop(keep_logs=failed)
+        note("teardown", "%.1f s" % (time.monotonic() - started))
+        if site.kept_logs:
+            note("logs kept in", site.kept_logs)
+
+
+# ------------------------------------------------------------------ helpers
+def db_path(site):
+    return "%s/demo/db" % site.environment
+
+
+def assert_run_ok(run):
+    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
+        run.name, run.returncode, run.recap, run.log, run.failure())
+
+
+def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
+    def synced():
+        want = site.kv_read(db_path(site))
+        got = site.secret_data(DEMO_NS, ES_NAME)
+        return want if got == want else None
+    return wait_until("Secret %s/%s to equal Vault's %s" % (DEMO_NS, ES_NAME, db_path(site)), synced, timeout)
+
+
+def rotate_and_measure(site, label):
+    wanted = dict(site.kv_read(db_path(site)), password=new_value("rotated"))
+    site.kv_write(db_path(site), wanted)
+    written = time.monotonic()
+    wait_until("the rotated password in Secret %s/%s" % (DEMO_NS, ES_NAME),
+               lambda: site.secret_data(DEMO_NS, ES_NAME) == wanted, PROPAGATION_BOUND, 0.25)
+    note("propagation Vault -> Secret (%s)" % label, "%.1f s" % (time.monotonic() - written))
+    return wanted
+
+
+def all_vault_pods_ready(site, count=3):
+    pods = site.vault_pods()
+    ready = [p.metadata.name for p in pods if site.pod_ready(p)]
+    return sorted(ready) if len(ready) == count else None
+
+
+def deployment_ready(site, namespace, name):
+    res = site.kubectl("-n", namespace, "get", "deployment", name, "-o",
+                       "jsonpath={.status.readyReplicas}/{.spec.replicas}")
+    have, _, want = res.stdout.partition("/")
+    return have == want and have not in ("", "0")
+
+
+def store_sealed(site, since):
+    cond = site.ready("clustersecretstores", "vault-backend")
+    events = [m for m in site.warning_events("ClusterSecretStore", "vault-backend", None, since)
+              if "sealed" in m.lower()]
+    return (cond, events) if cond.get("status") == "False" and events else None
+
+
+# ------------------------------------------------------------------ 1
+def test_01_first_run_installs_vault_in_the_cluster(flow):
+    site = flow.site
+    run = site.site("first")
+    note("site.yml first run", "%.1f s, rc=%s, recap %s" % (run.seconds, run.returncode, run.recap))
+    assert_run_ok(run)
+
+    ready, seconds = wait_until("3 Vault pods Ready", lambda: all_vault_pods_ready(site), 90, 2)
+    note("Vault pods Ready after the run", "%s (%.1f s)" % (ready, seconds))
+    for pod in ready:
+        status = site.pod_status(pod)
+        assert status["initialized"] and not status["sealed"], (pod, status)
+    servers = site.vault().sys.read_raft_config()["data"]["config"]["servers"]
+    assert sorted(s["node_id"] for s in servers) == ready, servers
+    assert sum(1 for s in servers if s["leader"]) == 1
+    note("raft peers", ", ".join("%s%s" % (s["node_id"], " (leader)" if s["leader"] else "") for s in servers))
+
+    # TLS on the listener: the generated Secret, and its CA is the one the client verified with.
+    tls = site.core().read_namespaced_secret("vault-tls", VAULT_NS)
+    assert tls.type == "kubernetes.io/tls" and {"tls.crt", "tls.key", "ca.crt"} <= set(tls.data)
+    with open(site.vault_ca, encoding="utf-8") as fh:
+        assert fh.read().strip() == site.secret_data(VAULT_NS, "vault-tls")["ca.crt"].strip()
+    # The UI, through its Service.
+    ui = site.core().read_namespaced_service("vault-ui", VAULT_NS)
+    assert [p.port for p in ui.spec.ports] == [8200]
+    with Forward(site, "service/vault-ui") as fwd:
+        import requests  # pylint: disable=import-outside-toplevel
+        page = requests.get(fwd.url + "/ui/", verify=site.vault_ca, timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower(), page.status_code
+    note("vault-ui Service", "GET /ui/ through it: %d, %d bytes" % (page.status_code, len(page.text)))
+
+    # Kubernetes auth, seed 001: Vault's own pod ServiceAccount and CA.
+    config = site.auth_config()
+    assert config["disable_local_ca_jwt"] is False and config["token_reviewer_jwt_set"] is False, config
+    assert config["kubernetes_ca_cert"] == "" and config["kubernetes_host"] == "https://kubernetes.default.svc"
+    binding = site.rbac().read_cluster_role_binding("%s-vault-local-jwt-auth-delegator" % site.environment)
+    assert (binding.subjects[0].name, binding.subjects[0].namespace) == ("vault", VAULT_NS)
+
+    # ESO as pods with the HA values.
+    for name in ("external-secrets", "external-secrets-webhook", "external-secrets-cert-controller"):
+        assert deployment_ready(site, ESO_NS, name), name
+    assert site.kubectl("-n", ESO_NS, "get", "deployment", "external-secrets", "-o",
+                        "jsonpath={.spec.replicas}").stdout == "2"
+    assert site.kubectl("-n", ESO_NS, "get", "pdb", "external-secrets").returncode == 0
+    assert site.kubectl("-n", ESO_NS, "get", "service", "external-secrets-metrics").returncode == 0
+    leases = site.kubectl("-n", ESO_NS, "get", "lease", "-o", "name").stdout
+    assert "external-secrets-controller" in leases, leases
+
+    assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
+    data, seconds = assert_secret_matches_vault(site, timeout=60)
+    assert data["password"] == site.lab_value("demo-db-password")
+    note("Secret demo/demo-db", "equals Vault's %s (%.1f s after the run)" % (db_path(site), seconds))
+    flow.remember_secrets()
+    flow.done.add("converged")
+
+
+# ------------------------------------------------------------------ 2
+def test_02_a_pod_reads_the_secret_as_environment(flow):
+    flow.need("converged")
+    site = flow.site
+    image = "%s:%s" % (site.inv["vaultkube_vault_image"]["repository"], site.inv["vaultkube_vault_image"]["tag"])
+    manifest = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %(app)s, namespace: %(ns)s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: %(app)s}}
+  template:
+    metadata: {labels: {app: %(app)s}}
+    spec:
+      containers:
+        - name: app
+          image: %(image)s
+          imagePullPolicy: Never
+          command: ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do read -t 3600 x < /dev/zero || true; done"]
+          env:
+            - name: DB_USERNAME
+              valueFrom: {secretKeyRef: {name: %(secret)s, key: username}}
+            - name: DB_PASSWORD
+              valueFrom: {secretKeyRef: {name: %(secret)s, key: password}}
+""" % {"app": APP, "ns": DEMO_NS, "image": image, "secret": ES_NAME}
+    res = site.kubectl("apply", "-f", "-", stdin=manifest)
+    assert res.returncode == 0, res.stderr
+    _ready, seconds = wait_until("Deployment %s Ready" % APP, lambda: deployment_ready(site, DEMO_NS, APP), 120, 1)
+    want = site.kv_read(db_path(site))
+    # The value is read inside the running container (kubectl exec), never passed on a command line.
+    res = site.kubectl("-n", DEMO_NS, "exec", "deploy/%s" % APP, "--", "/bin/sh", "-c",
+                       'printf "%s\\n%s" "$DB_USERNAME" "$DB_PASSWORD"')
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split("\n") == [want["username"], want["password"]]
+    note("pod %s/%s environment" % (DEMO_NS, APP), "DB_USERNAME and DB_PASSWORD equal Vault's (Ready in %.1f s)"
+         % seconds)
+
+
+# ------------------------------------------------------------------ 3, 4
+def test_03_second_run_changes_nothing(flow):
+    flow.need("converged")
+    run = flow.site.site("second")
+    note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed)
+
+
+def test_04_check_diff_run_changes_nothing(flow):
+    flow.need("converged")
+    run = flow.site.site("check-diff", extra_args=("--check", "--diff"))
+    note("site.yml --check --diff", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert run.changed == 0, "check run changed=%d: %s" % (run.changed, changed)
+
+
+# ------------------------------------------------------------------ 5
+def test_05_reviewer_jwt_mode_in_place(flow):
+    flow.need("converged")
+    site = flow.site
+    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
+    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    config = site.auth_config()
+    assert config["token_reviewer_jwt_set"] is True and config["disable_local_ca_jwt"] is True, config
+    with pytest.raises(Exception) as gone:
+        site.rbac().read_cluster_role_binding("%s-vault-local-jwt-auth-delegator" % site.environment)
+    assert site.not_found(gone.value)
+    assert site.secret_data("vault-auth", "vault-reviewer-token")["token"]
+    flow.remember_secrets()
+    rotate_and_measure(site, "reviewer_jwt")
+    flow.done.add("reviewer")
+
+
+# ------------------------------------------------------------------ 6
+def test_06_deleted_vault_pods_come_back_sealed(flow):
+    flow.need("converged")
+    site = flow.site
+    since = time.time()
+    site.close_forward()
+    res = site.kubectl("-n", VAULT_NS, "delete", "pod", "-l", VAULT_SELECTOR, "--wait=true")
+    assert res.returncode == 0, res.stderr
+    flow.done.add("sealed")
+
+    def sealed_and_not_ready():
+        pods = site.vault_pods()
+        if len(pods) != 3 or any(p.status.phase != "Running" or site.pod_ready(p) for p in pods):
+            return None
+        states = {p.metadata.name: site.pod_status(p.metadata.name) for p in pods}
+        return states if all(s["initialized"] and s["sealed"] for s in states.values()) else None
+
+    states, seconds = wait_until("the recreated Vault pods to run sealed", sealed_and_not_ready, 120, 2)
+    note("deleted Vault pods", "back Running, sealed, not Ready after %.1f s: %s" % (seconds, sorted(states)))
+
+    # ESO re-validates a Ready store every few minutes; an update triggers it now.
+    site.custom().patch_cluster_custom_object(
+        "external-secrets.io", "v1", "clustersecretstores", "vault-backend",
+        {"metadata": {"annotations": {"e2e.vaultkube.io/revalidate": str(int(time.time()))}}})
+    (cond, events), seconds = wait_until("ClusterSecretStore vault-backend to report the sealed Vault",
+                                         lambda: store_sealed(site, since), 90, 1)
+    note("sealed -> ClusterSecretStore Ready=False", "after %.1f s: %s: %s" % (
+        seconds, cond.get("reason"), cond.get("message")))
+    note("  Vault's reason (its Warning event)", events[-1][:300])
+
+
+# ------------------------------------------------------------------ 7
+def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
+    flow.need("converged", "sealed")
+    site = flow.site
+    secrets_before = dict(flow.secret_values)
+    mode = {"vault_kubernetes_auth_mode": "reviewer_jwt"} if "reviewer" in flow.done else None
+    run = site.site("unseal-vvv", overrides=mode, verbosity=3)
+    note("site.yml -vvv re-run on sealed pods", "%.1f s, recap %s, %d bytes of output" % (
+        run.seconds, run.recap, len(run.output)))
+    assert_run_ok(run)
+    leaked = sorted(name for name, value in secrets_before.items() if value and value in run.output)
+    assert not leaked, "secret values in the -vvv output (%s): %s" % (run.log, leaked)
+    note("-vvv leak check", "%d secret values, none in the output" % len(secrets_before))
+    wait_until("3 Vault pods Ready", lambda: all_vault_pods_ready(site), 90, 2)
+    wait_until("ClusterSecretStore Ready again",
+               lambda: site.ready("clustersecretstores", "vault-backend").get("status") == "True", 90, 1)
+    rotate_and_measure(site, "after the unseal re-run")
+    flow.done.add("unsealed")
+
+
+# ------------------------------------------------------------------ 8
+def test_08_leader_loss_then_rerun_converges(flow):
+    flow.need("converged")
+    site = flow.site
+    leader, _s = wait_until("an active Vault pod", site.active_pod, 60, 1)
+    site.close_forward()
+    killed = time.monotonic()
+    res = site.kubectl("-n", VAULT_NS, "delete", "pod", leader, "--wait=false")
+    assert res.returncode == 0, res.stderr
+
+    def new_leader():
+        for pod in site.vault_pods():
+            name = pod.metadata.name
+            if name == leader:
+                continue
+            try:
+                status = site.pod_status(name)
+            except Exception:  # noqa: BLE001 - a pod may be between states
+                continue
+            if not status["sealed"] and status.get("leader", {}).get("is_self"):
+                return name
+        return None
+
+    successor, _s = wait_until("a follower to take over from %s" % leader, new_leader, 90, 1)
+    note("raft leader %s deleted" % leader, "%s active after %.1f s" % (successor, time.monotonic() - killed))
+    flow.remember_secrets()
+    run = site.site("after-leader-loss")
+    note("site.yml re-run after the leader loss", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    ready, _s = wait_until("3 Vault pods Ready", lambda: all_vault_pods_ready(site), 90, 2)
+    servers = site.vault().sys.read_raft_config()["data"]["config"]["servers"]
+    assert sorted(s["node_id"] for s in servers) == ready and all(s["voter"] for s in servers), servers
+    assert site.pod_status(leader)["sealed"] is False
+    rotate_and_measure(site, "after the leader loss")
+    config = site.auth_config()
+    assert config["token_reviewer_jwt_set"] is False and config["disable_local_ca_jwt"] is False, \
+        "back to local_jwt in place: %s" % config
+
+
+# ------------------------------------------------------------------ 9
+def test_09_no_secret_on_any_command_line_and_no_pod_route(flow):
+    flow.need("converged")
+    site = flow.site
+    values = flow.remember_secrets()
+    found = sorted({name for name, value in values.items() if value
+                    for line in site.command_lines if value in line})
+    note("command lines sampled during the runs", "%d distinct, %d samples; %d secret values checked" % (
+        len(site.command_lines), site.samples, len(values)))
+    forwards = sorted({line for line in site.command_lines if " port-forward " in line and "pod/vault-" in line})
+    assert forwards, "the runs used no port-forward to a Vault pod"
+    note("  port-forwards seen (e.g.)", forwards[0][-120:])
+    assert not found, "secret values on a command line: %s" % found
+    hits = site.guard_hits()
+    note("host connections to pod/Service addresses on 8200", "%d rejected (%s)" % (hits, site.guard_cidrs))
+    assert hits == 0, "a role tried to reach Vault on a pod or Service address"
