@@ -46,13 +46,14 @@ FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> \d+")
 class Forward:
     """kubectl port-forward to one resource, as the roles use it (context manager)."""
 
-    def __init__(self, site, resource, namespace=VAULT_NS, port=VAULT_PORT):
-        self.site, self.resource, self.namespace, self.port = site, resource, namespace, port
+    def __init__(self, kubectl_bin, kubeconfig, resource, namespace=VAULT_NS, port=VAULT_PORT):
+        self.kubectl_bin, self.kubeconfig = kubectl_bin, kubeconfig
+        self.resource, self.namespace, self.port = resource, namespace, port
         self.proc, self.local_port = None, None
 
     def __enter__(self):
         self.proc = subprocess.Popen(
-            [self.site.kubectl_bin, "--kubeconfig", self.site.kubeconfig, "port-forward", "--address",
+            [self.kubectl_bin, "--kubeconfig", self.kubeconfig, "port-forward", "--address",
              "127.0.0.1", "-n", self.namespace, self.resource, ":%d" % self.port],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30
@@ -274,6 +275,9 @@ class ClusterSite(PrivateSite):
         return run
 
     # ------------------------------------------------------------ Vault, through port-forwards
+    def forward(self, resource, namespace=VAULT_NS, port=VAULT_PORT):
+        return Forward(self.kubectl_bin, self.kubeconfig, resource, namespace, port)
+
     def close_forward(self):
         if self._forward:
             self._forward.__exit__()
@@ -285,7 +289,7 @@ class ClusterSite(PrivateSite):
         if fwd is None or fwd.proc.poll() is not None:
             self.close_forward()
             fwd = wait_for("a port-forward to service/vault-active",
-                           lambda: Forward(self, "service/%s-active" % VAULT_RELEASE).__enter__(), timeout=90,
+                           lambda: self.forward("service/%s-active" % VAULT_RELEASE).__enter__(), timeout=90,
                            interval=2)
             self._forward = fwd
         client = hvac.Client(url=fwd.url, verify=self.vault_ca, timeout=10)
@@ -295,7 +299,7 @@ class ClusterSite(PrivateSite):
 
     def pod_status(self, pod):
         """sys/seal-status and sys/leader of one pod, through its own port-forward."""
-        with Forward(self, "pod/%s" % pod) as fwd:
+        with self.forward("pod/%s" % pod) as fwd:
             client = hvac.Client(url=fwd.url, verify=self.vault_ca, timeout=10)
             status = client.sys.read_seal_status()
             if not status["sealed"]:

@@ -23,7 +23,7 @@ import time
 import pytest
 
 from conftest import REPORT
-from e2e_cluster import DEMO_NS, ESO_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite, Forward
+from e2e_cluster import DEMO_NS, ESO_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
 from e2e_site import new_value, wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -161,7 +161,7 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
     # The UI, through its Service.
     ui = site.core().read_namespaced_service("vault-ui", VAULT_NS)
     assert [p.port for p in ui.spec.ports] == [8200]
-    with Forward(site, "service/vault-ui") as fwd:
+    with site.forward("service/vault-ui") as fwd:
         import requests  # pylint: disable=import-outside-toplevel
         page = requests.get(fwd.url + "/ui/", verify=site.vault_ca, timeout=10)
     assert page.status_code == 200 and "<html" in page.text.lower(), page.status_code
