@@ -130,7 +130,6 @@ import json
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 
@@ -145,17 +144,36 @@ MARKER = 'vaultkube-port-forward'
 # "Forwarding from 127.0.0.1:39211 -> 8200", keeps draining kubectl's output (a line per
 # connection) and stops it after lifetime seconds or on TERM.
 SUPERVISOR = r"""
-import json, os, re, select, signal, subprocess, sys, time
+import json, os, re, select, signal, sys, time
 argv, lifetime, report_fd = json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, close_fds=True)
+os.set_inheritable(report_fd, False)
+out_r, out_w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    try:
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+os.close(out_w)
+state = {'status': None}
+def alive():
+    if state['status'] is None:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            state['status'] = status
+    return state['status'] is None
 def stop(*_args):
-    if child.poll() is None:
-        child.terminate()
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    if alive():
+        os.kill(child, signal.SIGTERM)
+        deadline = time.time() + 5
+        while alive() and time.time() < deadline:
+            time.sleep(0.1)
+        if alive():
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
     os._exit(0)
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, stop)
@@ -163,12 +181,12 @@ forwarding = re.compile(r'^Forwarding from (\S+):(\d+) -> \d+')
 deadline = time.time() + lifetime
 buffered, last_lines, reported = b'', [], False
 while time.time() < deadline:
-    ready = select.select([child.stdout], [], [], 1.0)[0]
+    ready = select.select([out_r], [], [], 1.0)[0]
     if not ready:
-        if child.poll() is not None:
+        if not alive():
             break
         continue
-    chunk = os.read(child.stdout.fileno(), 4096)
+    chunk = os.read(out_r, 4096)
     if not chunk:
         break
     buffered += chunk
@@ -182,8 +200,8 @@ while time.time() < deadline:
             os.close(report_fd)
             reported = True
 if not reported:
-    child.poll()
-    message = ' | '.join(line for line in last_lines if line) or 'exit code %s' % child.returncode
+    alive()
+    message = ' | '.join(line for line in last_lines if line) or 'kubectl exited (%s)' % state['status']
     os.write(report_fd, ('error %s\n' % message).encode('utf-8', 'replace'))
     os.close(report_fd)
 stop()
@@ -258,24 +276,23 @@ def open_forward(module):
                      local_address=params['local_address'])
 
 
-def command_line(pid):
+def command_line(module, pid):
     """The process's arguments, or None when it does not exist."""
     try:
         with open('/proc/%d/cmdline' % pid, 'rb') as handle:
             return [arg.decode('utf-8', 'replace') for arg in handle.read().split(b'\0')]
     except (IOError, OSError):
         pass
-    try:
-        out = subprocess.run(['ps', '-p', str(pid), '-o', 'command='], capture_output=True, text=True,
-                             check=False).stdout
-    except OSError:
+    ps = module.get_bin_path('ps')
+    if not ps:
         return None
+    _rc, out, _err = module.run_command([ps, '-p', str(pid), '-o', 'command='])
     return out.split() or None
 
 
-def is_our_forward(pid):
+def is_our_forward(module, pid):
     """True when pid is a supervisor this module started."""
-    args = command_line(pid) or []
+    args = command_line(module, pid) or []
     return MARKER in args
 
 
@@ -283,14 +300,14 @@ def close_forward(module):
     pid = module.params['pid']
     if not pid:
         module.fail_json(msg='pid is required to close a port-forward (state=absent): give the pid state=present returned')
-    if not is_our_forward(pid):
+    if not is_our_forward(module, pid):
         module.exit_json(changed=False, closed=False)
     try:
         os.kill(pid, signal.SIGTERM)
     except OSError:
         module.exit_json(changed=False, closed=False)
     deadline = time.time() + 10
-    while time.time() < deadline and is_our_forward(pid):
+    while time.time() < deadline and is_our_forward(module, pid):
         time.sleep(0.1)
     module.exit_json(changed=False, closed=True)
 

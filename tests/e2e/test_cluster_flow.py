@@ -76,8 +76,8 @@ def flow(request):
     failed_before = request.session.testsfailed
     try:
         seconds = site.start()
-        note("lab with node (up.sh --node)", "%.1f s, %s" % (seconds, "shared instance" if site.shared_home
-                                                              else "private instance"))
+        kind = "shared instance" if site.shared_home else "private instance"
+        note("lab with node (up.sh --node)", "%.1f s, %s" % (seconds, kind))
         yield Flow(site)
     finally:
         failed = request.session.testsfailed > failed_before
@@ -125,7 +125,7 @@ def all_vault_pods_ready(site, count=3):
 def deployment_ready(site, namespace, name):
     res = site.kubectl("-n", namespace, "get", "deployment", name, "-o",
                        "jsonpath={.status.readyReplicas}/{.spec.replicas}")
-    have, _, want = res.stdout.partition("/")
+    have, _sep, want = res.stdout.partition("/")
     return have == want and have not in ("", "0")
 
 

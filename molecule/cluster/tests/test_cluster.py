@@ -78,8 +78,9 @@ def test_eso_pods_ready_and_secret_synced():
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     fwd, client = vault()
     try:
-        want = client.secrets.kv.v2.read_secret_version(path="lab/demo/db", mount_point="secret",
-                                                         raise_on_deleted_version=True)["data"]["data"]
+        kv2 = client.secrets.kv.v2
+        answer = kv2.read_secret_version(path="lab/demo/db", mount_point="secret", raise_on_deleted_version=True)
+        want = answer["data"]["data"]
     finally:
         fwd.__exit__()
     assert data == want
