@@ -179,8 +179,10 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
         assert deployment_ready(site, ESO_NS, name), name
     assert site.kubectl("-n", ESO_NS, "get", "deployment", "external-secrets", "-o",
                         "jsonpath={.spec.replicas}").stdout == "2"
-    assert site.kubectl("-n", ESO_NS, "get", "pdb", "external-secrets").returncode == 0
-    assert site.kubectl("-n", ESO_NS, "get", "service", "external-secrets-metrics").returncode == 0
+    pdbs = site.kubectl("-n", ESO_NS, "get", "pdb", "-o", "jsonpath={range .items[*]}{.spec.minAvailable}{\"\\n\"}{end}")
+    assert pdbs.stdout.split() == ["1"], pdbs.stdout + pdbs.stderr
+    metrics = site.kubectl("-n", ESO_NS, "get", "service", "-o", "name").stdout
+    assert "service/external-secrets-metrics" in metrics.split(), metrics
     leases = site.kubectl("-n", ESO_NS, "get", "lease", "-o", "name").stdout
     assert "external-secrets-controller" in leases, leases
 
