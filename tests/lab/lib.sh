@@ -58,10 +58,8 @@ LAB_CONTAINERD_SOCK=$LAB_CONTAINERD_DIR/containerd.sock
 LAB_KUBELET_DIR=$LAB_NODE_DIR/kubelet
 LAB_CNI_DIR=$LAB_NODE_DIR/cni
 LAB_VOLUMES_DIR=$LAB_NODE_DIR/volumes
-# Interfaces the node creates: a bridge for the pods and, when the node
-# address is not already on this machine, a dummy interface carrying it.
+# The bridge the node's pods are attached to.
 LAB_NODE_BRIDGE=vklab0
-LAB_NODE_DUMMY=vklabnode0
 # Machine-wide: one node lab per machine (it owns iptables rules, the bridge
 # and sysctls). Holds the owning LAB_HOME and the sysctl values to restore.
 LAB_NODE_LOCK_DIR=/run/vaultkube-lab-node
@@ -114,8 +112,14 @@ lab_stop() {
 lab_start() {
   local name=$1 logf=$2; shift 2
   mkdir -p "$LAB_RUN" "$LAB_LOGS"
+  # The usual umask, whatever the caller's: containerd and the kubelet create
+  # the directories containers and pods see.
+  local mask
+  mask=$(umask)
+  umask 022
   setsid nohup "$@" >>"$logf" 2>&1 </dev/null &
   echo $! >"$LAB_RUN/$name.pid"
+  umask "$mask"
 }
 
 # lab_wait DESCRIPTION SECONDS CMD... : retry CMD until it succeeds.

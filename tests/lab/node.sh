@@ -73,15 +73,15 @@ node_lock() {
 }
 
 # ------------------------------------------------------------------ network
+# The node address: used as it is when it is already one of this machine's
+# addresses, otherwise added to the loopback interface (a local address on
+# an interface that is always up; pods reach it through their gateway).
 node_address_up() {
-  if ip -o addr show | grep -v " $LAB_NODE_DUMMY " | grep -q " inet $LAB_NODE_IP/"; then
-    return 0 # already one of this machine's addresses
+  if ip -o addr show | grep -q " inet $LAB_NODE_IP/"; then
+    return 0
   fi
-  if ! ip link show "$LAB_NODE_DUMMY" >/dev/null 2>&1; then
-    ip link add "$LAB_NODE_DUMMY" type dummy
-  fi
-  ip addr replace "$LAB_NODE_IP/32" dev "$LAB_NODE_DUMMY"
-  ip link set "$LAB_NODE_DUMMY" up
+  ip addr add "$LAB_NODE_IP/32" dev lo
+  printf '%s\n' "$LAB_NODE_IP" >"$LAB_NODE_LOCK_DIR/address"
 }
 
 node_cni_conf() {
@@ -178,17 +178,26 @@ EOF
   lab_wait "containerd" 30 containerd_healthy
 }
 
-# Import the node's images when the tar changed since the last import.
+# The node's images (docker-archive tars written by build.sh); each is
+# imported again when its tar changed since the last import.
+LAB_NODE_IMAGE_TARS=(pause openbao external-secrets)
+image_imported() { # image_imported NAME
+  local tar=$LAB_IMAGES/$1.tar mark=$LAB_CONTAINERD_DIR/.imported-$1
+  [ -f "$mark" ] && [ -f "$tar" ] && [ "$(cat "$mark")" = "$(stat -c %Y-%s "$tar")" ]
+}
+node_images_current() {
+  local name
+  for name in "${LAB_NODE_IMAGE_TARS[@]}"; do image_imported "$name" || return 1; done
+}
 node_images() {
-  local name tar mark
-  for name in pause openbao external-secrets; do
+  local name tar
+  for name in "${LAB_NODE_IMAGE_TARS[@]}"; do
+    image_imported "$name" && continue
     tar=$LAB_IMAGES/$name.tar
     [ -s "$tar" ] || lab_die "missing image $tar: run tests/lab/build.sh images"
-    mark=$LAB_CONTAINERD_DIR/.imported-$name
-    if [ -f "$mark" ] && [ "$(cat "$mark")" = "$(stat -c %Y-%s "$tar")" ]; then continue; fi
     lab_log "importing image $name"
     lab_ctr images import "$tar" >/dev/null
-    stat -c %Y-%s "$tar" >"$mark"
+    stat -c %Y-%s "$tar" >"$LAB_CONTAINERD_DIR/.imported-$name"
   done
 }
 
@@ -429,7 +438,7 @@ node_ready() {
 node_healthy() {
   lab_pid containerd >/dev/null && containerd_healthy && kubelet_healthy && scheduler_healthy &&
     proxy_healthy && coredns_healthy && lab_pid kubelet >/dev/null && lab_pid kube-scheduler >/dev/null &&
-    lab_pid kube-proxy >/dev/null && lab_pid coredns >/dev/null && node_ready
+    lab_pid kube-proxy >/dev/null && lab_pid coredns >/dev/null && node_images_current && node_ready
 }
 
 node_up() {
@@ -451,7 +460,7 @@ node_up() {
 # ------------------------------------------------------------------ teardown
 # Remove what the node left in the machine: iptables and ip6tables rules and
 # chains of kube-proxy, the kubelet and CNI (KUBE-*, CNI-*), the bridge, the
-# dummy interface, the kubelet's cgroups and /var/log/containers links, and
+# node address (if the lab added it), the kubelet's cgroups and /var/log/containers links, and
 # restore the saved sysctls.
 node_iptables_cleanup() {
   local cmd
@@ -479,10 +488,16 @@ node_iptables_cleanup() {
 
 node_machine_cleanup() {
   node_iptables_cleanup
-  local l
-  for l in "$LAB_NODE_BRIDGE" "$LAB_NODE_DUMMY"; do
-    if ip link show "$l" >/dev/null 2>&1; then ip link del "$l" && lab_log "removed interface $l"; fi
-  done
+  if ip link show "$LAB_NODE_BRIDGE" >/dev/null 2>&1; then
+    ip link del "$LAB_NODE_BRIDGE" && lab_log "removed interface $LAB_NODE_BRIDGE"
+  fi
+  if [ -f "$LAB_NODE_LOCK_DIR/address" ]; then
+    local addr
+    addr=$(cat "$LAB_NODE_LOCK_DIR/address")
+    if ip -o addr show dev lo | grep -q " inet $addr/"; then
+      ip addr del "$addr/32" dev lo && lab_log "removed address $addr"
+    fi
+  fi
   # Host ends of pod veths whose network namespace is gone are removed with
   # it; any left over on the bridge went with the bridge.
   local cg
@@ -537,8 +552,7 @@ node_down() {
   # Container processes that outlived their shim (none normally) are still in
   # the kubelet's pod cgroups.
   if node_owner; then
-    cat /sys/fs/cgroup/*/kubepods/cgroup.procs /sys/fs/cgroup/*/kubepods/*/cgroup.procs \
-      /sys/fs/cgroup/*/kubepods/*/*/cgroup.procs /sys/fs/cgroup/*/kubepods/*/*/*/cgroup.procs 2>/dev/null |
+    { find /sys/fs/cgroup/ -path '*/kubepods*' -name cgroup.procs -exec cat {} + 2>/dev/null || true; } |
       sort -u | while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done
   fi
   lab_stop kube-proxy

@@ -238,26 +238,29 @@ def test_pod_resolves_cluster_names_and_reaches_the_api_server(node, namespace, 
     run_pod(node, namespace, "client", toolbox, "exec sleep 3600")
     svc_ip = kubectl(node, "-n", "default", "get", "service", "kubernetes",
                      "-o", "jsonpath={.spec.clusterIP}").stdout
-    res = pod_exec(node, namespace, "client", "nslookup", "kubernetes.default")
-    assert "kubernetes.default.svc.cluster.local" in res.stdout and svc_ip in res.stdout, res.stdout
+    # CoreDNS, the pods' nameserver, answers the Service's name.
     resolv = pod_exec(node, namespace, "client", "cat", "/etc/resolv.conf").stdout
     assert "nameserver %s" % env["LAB_NODE_IP"] in resolv
+    assert "search %s.svc.cluster.local svc.cluster.local cluster.local" % namespace in resolv
+    res = pod_exec(node, namespace, "client", "nslookup", "kubernetes.default.svc.cluster.local")
+    assert "Address: %s" % svc_ip in res.stdout, res.stdout
     # In-cluster configuration: the Service's address from the environment,
     # the ServiceAccount token and CA; the certificate must verify.
     version = json.loads(pod_exec(node, namespace, "client", "kubectl", "get", "--raw", "/version").stdout)
     assert version["gitVersion"] == env["LAB_KUBERNETES_VERSION"]
-    # By DNS name through CoreDNS: the serving certificate covers it, and the
-    # API server authenticates the pod's ServiceAccount token.
+    # By the short name `kubernetes.default` (the search list completes it)
+    # through CoreDNS: the serving certificate covers it, and the API server
+    # authenticates the pod's ServiceAccount token.
     sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
-    who = pod_exec(node, namespace, "client", "sh", "-c",
-                   "kubectl --server https://kubernetes.default.svc --certificate-authority %s/ca.crt "
-                   "--token \"$(cat %s/token)\" auth whoami -o jsonpath='{.status.userInfo.username}'"
-                   % (sa_dir, sa_dir)).stdout
-    assert who == "system:serviceaccount:%s:default" % namespace
+    for server in ("https://kubernetes.default", "https://kubernetes.default.svc.cluster.local:443"):
+        who = pod_exec(node, namespace, "client", "sh", "-c",
+                       "kubectl --server %s --certificate-authority %s/ca.crt --token \"$(cat %s/token)\" "
+                       "auth whoami -o jsonpath='{.status.userInfo.username}'" % (server, sa_dir, sa_dir)).stdout
+        assert who == "system:serviceaccount:%s:default" % namespace
 
 
 def test_pod_reaches_a_pod_on_the_same_node_through_a_service(node, namespace, toolbox):
-    run_pod(node, namespace, "echo", toolbox, "exec nc -lk -p 8080 -e echo pong-from-echo",
+    run_pod(node, namespace, "echo", toolbox, "exec nc -ll -p 8080 -e echo pong-from-echo",
             labels={"app": "echo"}, port=8080)
     kubectl(node, "-n", namespace, "expose", "pod", "echo", "--name", "echo", "--port", "80",
             "--target-port", "8080")

@@ -196,7 +196,7 @@ chmod 600 "$LAB_PKI"/*.key
 b64() { base64 -w0 <"$1"; }
 write_kubeconfig() { # write_kubeconfig FILE USER CERTNAME
   local f=$1 user=$2 cert=$3
-  umask 077
+  (umask 077 && : >"$f.tmp")
   cat >"$f.tmp" <<EOF
 apiVersion: v1
 kind: Config
