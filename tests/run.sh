@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e cluster
+# Stages (default: all, in this order): unit integration build sanity bench lab node roles e2e cluster
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,25 +15,50 @@ rm -rf "$results"
 mkdir -p "$results"
 failed_stages=()
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e cluster)
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab node roles e2e cluster)
 
 # The lab's Go builds take minutes on a cold machine and need the CPU, while the Vault
-# tests mostly wait on the network: start the build now, in the background.
+# tests mostly wait on the network: start the build now, in the background. The
+# control plane is built first (the lab, roles and e2e stages wait for it), then,
+# for the node stage, the node's binaries and images (each binary is built once).
 lab_build_pid=
+node_build=0
+case " ${stages[*]} " in *" node "*|*" cluster "*) node_build=1 ;; esac
+# The node's Debian packages (containerd, runc, CNI plugins, busybox-static for
+# its images, iptables), installed when missing.
+if [ "$node_build" = 1 ]; then bash tests/lab/node-deps.sh || exit 1; fi
 case " ${stages[*]} " in
-  *" lab "*|*" roles "*|*" e2e "*|*" cluster "*)
-    bash tests/lab/build.sh > "$results/lab-build.log" 2>&1 &
+  *" lab "*|*" node "*|*" roles "*|*" e2e "*|*" cluster "*)
+    (
+      rc=0
+      bash tests/lab/build.sh > "$results/lab-build.log" 2>&1 || rc=$?
+      echo "$rc" > "$results/lab-build.rc"
+      if [ "$rc" = 0 ] && [ "$node_build" = 1 ]; then
+        rc=0
+        bash tests/lab/build.sh node coredns images > "$results/node-build.log" 2>&1 || rc=$?
+        echo "$rc" > "$results/node-build.rc"
+      fi
+    ) &
     lab_build_pid=$!
     ;;
 esac
 
 wait_lab_build() {
   [ -n "$lab_build_pid" ] || return 0
-  local rc=0
-  wait "$lab_build_pid" || rc=$?
+  while [ ! -f "$results/lab-build.rc" ] && kill -0 "$lab_build_pid" 2>/dev/null; do sleep 2; done
+  if [ -f "$results/lab-build.log" ] && [ ! -f "$results/lab-build.shown" ]; then
+    cat "$results/lab-build.log"
+    touch "$results/lab-build.shown"
+  fi
+  [ "$(cat "$results/lab-build.rc" 2>/dev/null)" = 0 ]
+}
+
+wait_node_build() {
+  wait_lab_build || return 1
+  [ -n "$lab_build_pid" ] && wait "$lab_build_pid"
   lab_build_pid=
-  cat "$results/lab-build.log"
-  return $rc
+  [ -f "$results/node-build.log" ] && cat "$results/node-build.log"
+  [ "$(cat "$results/node-build.rc" 2>/dev/null)" = 0 ]
 }
 
 stage_unit() {
@@ -77,6 +102,13 @@ stage_lab() {
   bash tests/lab/ci.sh
 }
 
+stage_node() {
+  wait_node_build || return 1
+  # A worker node in a private lab: pods from local images, DNS, the API server
+  # from pods, the Vault chart in HA raft, and a clean teardown (needs root).
+  bash tests/lab/ci.sh node
+}
+
 stage_roles() {
   wait_lab_build || return 1
   # ansible-lint (production profile), argument specs, every molecule scenario on the lab.
@@ -89,8 +121,8 @@ stage_e2e() {
 }
 
 stage_cluster() {
+  wait_node_build || return 1
   # site.yml with Vault and ESO as pods (inventory/lab-cluster) on a lab with a node.
-  wait_lab_build || return 1
   bash tests/e2e/run.sh --cluster
 }
 

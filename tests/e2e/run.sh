@@ -17,6 +17,7 @@ if [ "${1:-}" = --cluster ]; then
   shift
   test_file=test_cluster_flow.py
   junit_name=e2e-cluster
+  build_args=(node coredns images)
   export LAB_NODE=1
 fi
 
@@ -25,7 +26,8 @@ bash "$repo/tests/setup.sh" >/dev/null
 source "$(bash "$repo/tests/setup.sh" --print-env)"
 
 start=$(date +%s)
-bash "$repo/tests/lab/build.sh" "${build_args[@]}"
+bash "$repo/tests/lab/build.sh"
+[ ${#build_args[@]} -eq 0 ] || bash "$repo/tests/lab/build.sh" "${build_args[@]}"
 echo "lab binaries: $(( $(date +%s) - start )) s"
 
 junit=()

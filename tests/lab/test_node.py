@@ -1,0 +1,355 @@
+"""The lab's worker node (tests/lab/up.sh --node) runs real pods: it registers
+Ready; a pod from a locally built image runs and its logs and exec work; a pod
+resolves cluster names through CoreDNS and reaches the API server through the
+`kubernetes` Service; a pod reaches another pod through a Service; the
+official Vault chart runs three OpenBao server pods in HA raft mode from the
+lab's OpenBao image; up.sh leaves a healthy node alone; down.sh leaves no
+process, mount, interface, iptables/ip6tables chain or changed sysctl behind.
+
+By default this starts a private node lab (temporary VAULTKUBE_LAB_HOME, free
+control-plane ports) and takes it down at the end; only one node lab can run
+on a machine. LAB_SHARED=1 runs against the node lab of VAULTKUBE_LAB_HOME
+(started with up.sh --node) instead, without the teardown test.
+
+Needs root (containerd, iptables, mounts).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, _lab_env, free_ports, wait_for  # noqa: E402
+
+sys.path.insert(0, os.path.join(LAB_DIR, "images"))
+
+import image_tar  # noqa: E402
+
+pytestmark = pytest.mark.lab
+
+SHARED = os.environ.get("LAB_SHARED") == "1"
+REPO = os.path.dirname(os.path.dirname(LAB_DIR))
+NODE_PORT_VARS = ("LAB_KUBELET_HEALTHZ_PORT", "LAB_SCHEDULER_PORT", "LAB_PROXY_HEALTHZ_PORT",
+                  "LAB_PROXY_METRICS_PORT", "LAB_COREDNS_READY_PORT")
+TOOLBOX_IMAGE = "vaultkube.local/lab-toolbox:test"
+
+
+def _sh(cmd, env, check=True, timeout=600, stdin=None):
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, input=stdin)
+    if check and res.returncode != 0:
+        pytest.fail("%s failed (%s):\n%s\n%s" % (" ".join(cmd), res.returncode, res.stdout, res.stderr))
+    return res
+
+
+def _node_sysctls(env):
+    out = _sh(["bash", "-c", 'source "$0/lib.sh"; source "$0/node.sh"; printf "%s\\n" "${LAB_NODE_SYSCTLS[@]}"',
+               LAB_DIR], env).stdout
+    return [k for k in out.split() if k]
+
+
+def machine_state(sysctls):
+    """What a node lab may add to the machine: interfaces, iptables chains
+    and rules, sysctl values, mounts."""
+    links = set(re.findall(r"^\d+: ([^:@]+)", _sh(["ip", "-o", "link", "show"], None).stdout, re.M))
+    chains = {}
+    for cmd in ("iptables-save", "ip6tables-save"):
+        out = _sh([cmd], None).stdout
+        chains[cmd] = sorted(set(re.findall(r"^:((?:KUBE|CNI)-\S+)", out, re.M)) |
+                             {line for line in out.splitlines() if re.search(r"-j (KUBE|CNI)-", line)})
+    values = {}
+    for key in sysctls:
+        res = _sh(["sysctl", "-n", key], None, check=False)
+        if res.returncode == 0:
+            values[key] = res.stdout.strip()
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f]
+    return {"links": links, "chains": chains, "sysctls": values, "mounts": mounts}
+
+
+def node_processes(home):
+    """Processes of a node lab: those whose command line names a file of its
+    instance (containerd, shims, kubelet, kube-proxy, kube-scheduler, CoreDNS,
+    the control plane) and those in the kubelet's pod cgroups (containers)."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+            with open("/proc/%s/cgroup" % pid) as f:
+                cgroups = f.read()
+        except OSError:
+            continue
+        if home in cmdline or ":/kubepods" in cgroups:
+            found.add((int(pid), cmdline.replace("\0", " ").strip()))
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """A running node lab: {"env": LAB_* values, "run_env": environment for
+    the lab scripts, "before": machine state before it started}."""
+    if SHARED:
+        run_env = dict(os.environ)
+        env = _lab_env(run_env)
+        if env.get("LAB_NODE") != "1":
+            pytest.fail("LAB_SHARED=1: the lab in %s has no node (start it with tests/lab/up.sh --node)"
+                        % env["LAB_HOME"])
+        _sh(["bash", os.path.join(LAB_DIR, "up.sh")], run_env)
+        yield {"env": env, "run_env": run_env, "before": None, "home": None}
+        return
+
+    if os.geteuid() != 0:
+        pytest.fail("the node lab needs root (containerd, iptables, mounts)")
+    home = tempfile.mkdtemp(prefix="vaultkube-node-")
+    run_env = dict(os.environ)
+    run_env.update(free_ports(PRIVATE_PORT_VARS + NODE_PORT_VARS))
+    run_env.update({"VAULTKUBE_LAB_HOME": home, "LAB_NODE": "1"})
+    before = machine_state(_node_sysctls(run_env))
+    t0 = time.monotonic()
+    res = _sh(["bash", os.path.join(LAB_DIR, "up.sh")], run_env, check=False)
+    if res.returncode != 0:
+        _sh(["bash", os.path.join(LAB_DIR, "down.sh")], run_env, check=False)
+        pytest.fail("up.sh --node failed:\n%s\n%s\n(logs kept in %s/logs)" % (res.stdout, res.stderr, home))
+    print("\nnode lab up from nothing in %.1f s" % (time.monotonic() - t0))
+    state = {"env": _lab_env(run_env), "run_env": run_env, "before": before, "home": home,
+             "down": False}
+    yield state
+    if not state["down"]:
+        _sh(["bash", os.path.join(LAB_DIR, "down.sh")], run_env, check=False)
+    if state.get("clean"):
+        _sh(["bash", os.path.join(LAB_DIR, "down.sh"), "--purge"], run_env, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        print("\nnode lab stopped; its state and logs are kept in %s" % home)
+
+
+def kubectl(node, *args, check=True, stdin=None, timeout=120):
+    return _sh([os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig",
+                node["env"]["LAB_KUBECONFIG"], *args], node["run_env"], check=check,
+               stdin=stdin, timeout=timeout)
+
+
+def helm(node, *args, check=True):
+    return _sh([os.path.join(node["env"]["LAB_BIN"], "helm"), "--kubeconfig",
+                node["env"]["LAB_KUBECONFIG"], *args], node["run_env"], check=check)
+
+
+@pytest.fixture(scope="module")
+def namespace(node):
+    name = "node-" + uuid.uuid4().hex[:8]
+    kubectl(node, "create", "namespace", name)
+    # Pods need the namespace's default ServiceAccount (the token controller's).
+    wait_for("default ServiceAccount in %s" % name,
+             lambda: kubectl(node, "-n", name, "get", "serviceaccount", "default", check=False).returncode == 0,
+             timeout=30)
+    yield name
+    kubectl(node, "delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def toolbox(node, tmp_path_factory):
+    """A test image: Debian's static busybox plus the lab's kubectl, imported
+    into the node's containerd like the lab's own images."""
+    layer = image_tar.Layer()
+    layer.add("bin/busybox", "file", "/bin/busybox", 0o755)
+    for applet in image_tar.busybox_applets("/bin/busybox"):
+        if applet != "busybox":
+            layer.add("bin/" + applet, "symlink", "busybox", 0o777)
+    layer.add("bin/kubectl", "file", os.path.join(node["env"]["LAB_BIN"], "kubectl"), 0o755)
+    layer.add("tmp", "dir", None, 0o1777)
+    tar = str(tmp_path_factory.mktemp("toolbox") / "toolbox.tar")
+    image_tar.write_image(tar, TOOLBOX_IMAGE, layer,
+                          {"Env": ["PATH=/bin"], "Entrypoint": ["/bin/sh", "-c"], "User": "65534:65534"})
+    _sh(["ctr", "--address", node["env"]["LAB_CONTAINERD_SOCK"], "--namespace", "k8s.io",
+         "images", "import", tar], node["run_env"])
+    return TOOLBOX_IMAGE
+
+
+def run_pod(node, ns, name, image, command, labels=None, port=None, service_account=None):
+    container = {"name": "main", "image": image, "imagePullPolicy": "Never", "args": [command]}
+    if port:
+        container["ports"] = [{"containerPort": port}]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": ns, "labels": labels or {"app": name}},
+           "spec": {"containers": [container], "terminationGracePeriodSeconds": 1,
+                    "automountServiceAccountToken": True}}
+    if service_account:
+        pod["spec"]["serviceAccountName"] = service_account
+    kubectl(node, "apply", "-f", "-", stdin=json.dumps(pod))
+    wait_for("pod %s/%s Running" % (ns, name),
+             lambda: kubectl(node, "-n", ns, "get", "pod", name, "-o", "jsonpath={.status.phase}",
+                             check=False).stdout == "Running", timeout=90)
+
+
+def pod_exec(node, ns, pod, *cmd, check=True):
+    return kubectl(node, "-n", ns, "exec", pod, "--", *cmd, check=check)
+
+
+# ------------------------------------------------------------------- tests
+
+
+def test_node_is_ready_on_its_address(node):
+    env = node["env"]
+    out = json.loads(kubectl(node, "get", "node", env["LAB_NODE_NAME"], "-o", "json").stdout)
+    ready = [c for c in out["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert ready["status"] == "True", ready
+    addresses = {a["type"]: a["address"] for a in out["status"]["addresses"]}
+    assert addresses["InternalIP"] == env["LAB_NODE_IP"]
+    assert out["status"]["nodeInfo"]["kubeletVersion"] == env["LAB_KUBERNETES_VERSION"]
+    assert out["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://1.")
+    # The API server listens on the node address and publishes it as the
+    # `kubernetes` Service's endpoint (pods reach it there).
+    assert env["LAB_API_URL"] == "https://%s:%s" % (env["LAB_NODE_IP"], env["LAB_APISERVER_PORT"])
+    eps = json.loads(kubectl(node, "-n", "default", "get", "endpoints", "kubernetes", "-o", "json").stdout)
+    subset = eps["subsets"][0]
+    assert [a["ip"] for a in subset["addresses"]] == [env["LAB_NODE_IP"]]
+    assert subset["ports"][0]["port"] == int(env["LAB_APISERVER_PORT"])
+
+
+def test_pod_from_local_image_runs_with_logs_and_exec(node, namespace, toolbox):
+    run_pod(node, namespace, "hello", toolbox,
+            "echo hello from $(hostname); exec sleep 3600")
+    wait_for("pod log", lambda: "hello from hello" in kubectl(
+        node, "-n", namespace, "logs", "hello", check=False).stdout, timeout=30)
+    res = pod_exec(node, namespace, "hello", "id", "-u")
+    assert res.stdout.strip() == "65534"
+    ip = kubectl(node, "-n", namespace, "get", "pod", "hello", "-o", "jsonpath={.status.podIP}").stdout
+    import ipaddress
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network(node["env"]["LAB_NODE_POD_CIDR"])
+    images = kubectl(node, "get", "node", node["env"]["LAB_NODE_NAME"], "-o",
+                     "jsonpath={.status.images[*].names}").stdout
+    for image in ("LAB_IMAGE_PAUSE", "LAB_IMAGE_OPENBAO", "LAB_IMAGE_ESO"):
+        assert node["env"][image] in images
+
+
+def test_pod_resolves_cluster_names_and_reaches_the_api_server(node, namespace, toolbox):
+    env = node["env"]
+    run_pod(node, namespace, "client", toolbox, "exec sleep 3600")
+    svc_ip = kubectl(node, "-n", "default", "get", "service", "kubernetes",
+                     "-o", "jsonpath={.spec.clusterIP}").stdout
+    # CoreDNS, the pods' nameserver, answers the Service's name.
+    resolv = pod_exec(node, namespace, "client", "cat", "/etc/resolv.conf").stdout
+    assert "nameserver %s" % env["LAB_NODE_IP"] in resolv
+    assert "search %s.svc.cluster.local svc.cluster.local cluster.local" % namespace in resolv
+    res = pod_exec(node, namespace, "client", "nslookup", "kubernetes.default.svc.cluster.local")
+    assert "Address: %s" % svc_ip in res.stdout, res.stdout
+    # In-cluster configuration: the Service's address from the environment,
+    # the ServiceAccount token and CA; the certificate must verify.
+    version = json.loads(pod_exec(node, namespace, "client", "kubectl", "get", "--raw", "/version").stdout)
+    assert version["gitVersion"] == env["LAB_KUBERNETES_VERSION"]
+    # By the short name `kubernetes.default` (the search list completes it)
+    # through CoreDNS: the serving certificate covers it, and the API server
+    # authenticates the pod's ServiceAccount token.
+    sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    for server in ("https://kubernetes.default", "https://kubernetes.default.svc.cluster.local:443"):
+        who = pod_exec(node, namespace, "client", "sh", "-c",
+                       "kubectl --server %s --certificate-authority %s/ca.crt --token \"$(cat %s/token)\" "
+                       "auth whoami -o jsonpath='{.status.userInfo.username}'" % (server, sa_dir, sa_dir)).stdout
+        assert who == "system:serviceaccount:%s:default" % namespace
+
+
+def test_pod_reaches_a_pod_on_the_same_node_through_a_service(node, namespace, toolbox):
+    run_pod(node, namespace, "echo", toolbox, "exec nc -ll -p 8080 -e echo pong-from-echo",
+            labels={"app": "echo"}, port=8080)
+    kubectl(node, "-n", namespace, "expose", "pod", "echo", "--name", "echo", "--port", "80",
+            "--target-port", "8080")
+    run_pod(node, namespace, "caller", toolbox, "exec sleep 3600")
+    wait_for("reply through the echo Service", lambda: "pong-from-echo" in pod_exec(
+        node, namespace, "caller", "sh", "-c", "nc -w 3 echo 80 </dev/null", check=False).stdout,
+        timeout=60)
+
+
+def _chart_dir():
+    candidates = [os.environ.get("LAB_VAULT_CHART"),
+                  os.path.join(REPO, "..", "shared", "charts", "vault-0.34.1")]
+    common = subprocess.run(["git", "-C", REPO, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            capture_output=True, text=True).stdout.strip()
+    if common:  # a git worktree: next to the main checkout
+        candidates.append(os.path.join(os.path.dirname(os.path.dirname(common)), "shared", "charts",
+                                       "vault-0.34.1"))
+    for c in candidates:
+        if c and os.path.isfile(os.path.join(c, "Chart.yaml")):
+            return os.path.abspath(c)
+    pytest.fail("the Vault chart 0.34.1 is not in ../shared/charts/vault-0.34.1 (or LAB_VAULT_CHART)")
+    return None
+
+
+def test_vault_chart_ha_raft_runs_from_the_openbao_image(node):
+    env = node["env"]
+    ns = "vault-" + uuid.uuid4().hex[:6]
+    repo, tag = env["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
+    try:
+        helm(node, "install", "vault", _chart_dir(), "-n", ns, "--create-namespace",
+             "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
+             "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
+             "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
+             "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
+
+        def running():
+            pods = json.loads(kubectl(node, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+            phases = {p["metadata"]["name"]: p["status"].get("phase") for p in pods}
+            return phases if phases == {"vault-0": "Running", "vault-1": "Running",
+                                        "vault-2": "Running"} else None
+
+        wait_for("3 vault pods Running", running, timeout=120)
+        # Each data volume is bound to one of the lab's hostPath volumes.
+        pvcs = json.loads(kubectl(node, "-n", ns, "get", "pvc", "-o", "json").stdout)["items"]
+        assert sorted(p["metadata"]["name"] for p in pvcs) == ["data-vault-0", "data-vault-1", "data-vault-2"]
+        assert all(p["status"]["phase"] == "Bound" for p in pvcs)
+        # The chart's own CLI calls work through /bin/vault -> bao: a fresh
+        # server answers uninitialised and sealed (exit code 2).
+        for pod in ("vault-0", "vault-1", "vault-2"):
+            res = wait_for("vault status in %s" % pod, lambda: (lambda r: r if r.returncode == 2 else None)(
+                pod_exec(node, ns, pod, "vault", "status", "-format=json", check=False)), timeout=60)
+            status = json.loads(res.stdout)
+            assert status["initialized"] is False and status["sealed"] is True, status
+            assert status["storage_type"] == "raft"
+    finally:
+        helm(node, "uninstall", "vault", "-n", ns, "--wait", check=False)
+        kubectl(node, "delete", "namespace", ns, "--wait=true", "--timeout=120s", check=False, timeout=180)
+
+
+def test_up_leaves_a_healthy_node_alone(node):
+    run = node["env"]["LAB_HOME"] + "/state/run"
+    pids = {f: open(os.path.join(run, f)).read() for f in sorted(os.listdir(run))}
+    t0 = time.monotonic()
+    res = _sh(["bash", os.path.join(LAB_DIR, "up.sh")], node["run_env"])
+    took = time.monotonic() - t0
+    assert "already up and healthy" in res.stdout, res.stdout
+    assert {f: open(os.path.join(run, f)).read() for f in sorted(os.listdir(run))} == pids
+    print("\nup.sh on a running node lab: %.2f s" % took)
+
+
+def test_down_leaves_nothing_behind(node):
+    if SHARED:
+        pytest.skip("LAB_SHARED=1: the shared node lab is not taken down")
+    env, before = node["env"], node["before"]
+    # The pods of the earlier tests are still running.
+    assert node_processes(env["LAB_HOME"])
+    res = _sh(["bash", os.path.join(LAB_DIR, "down.sh")], node["run_env"])
+    node["down"] = True
+    after = machine_state(list(before["sysctls"]))
+    new_links = after["links"] - before["links"]
+    assert not new_links, "interfaces left: %s" % sorted(new_links)
+    assert after["chains"] == before["chains"], "iptables chains/rules left"
+    assert after["sysctls"] == before["sysctls"]
+    assert node_processes(env["LAB_HOME"]) == []
+    node_dir = os.path.realpath(os.path.join(env["LAB_HOME"], "state", "node"))
+    left = [m for m in after["mounts"] if m.startswith(node_dir + "/") or m == node_dir]
+    assert not left, "mounts left: %s" % left
+    assert sorted(after["mounts"]) == sorted(before["mounts"])
+    assert not os.path.exists("/run/vaultkube-lab-node")
+    for f in os.listdir(os.path.join(env["LAB_HOME"], "state", "run")):
+        pytest.fail("pidfile left: %s (%s)" % (f, res.stdout))
+    node["clean"] = True
