@@ -4,7 +4,7 @@ the cluster by the official chart, ESO as pods. Builds on e2e_site.PrivateSite
 needs:
 
 * Vault is reached the way the roles reach it: a kubectl port-forward through the
-  API server (to service/vault-active or one pod), never a pod IP;
+  API server (to the active pod or one given pod), never a pod IP;
 * while site.yml runs, the host may not open a connection to any pod or Service
   address on Vault's port (an iptables OUTPUT rule rejects it), so a role that
   routed to a pod IP would fail;
@@ -284,13 +284,13 @@ class ClusterSite(PrivateSite):
             self._forward = None
 
     def vault(self, token=True):
-        """A client on the active pod, through a port-forward (re-opened when it ended)."""
+        """A client on the active pod, through a port-forward (re-opened when it ended or the
+        active pod changed)."""
         fwd = self._forward
-        if fwd is None or fwd.proc.poll() is not None:
+        active = wait_for("an active Vault pod", self.active_pod, timeout=90, interval=1)
+        if fwd is None or fwd.proc.poll() is not None or fwd.resource != "pod/" + active:
             self.close_forward()
-            fwd = wait_for("a port-forward to service/vault-active",
-                           lambda: self.forward("service/%s-active" % VAULT_RELEASE).__enter__(), timeout=90,
-                           interval=2)
+            fwd = self.forward("pod/" + active).__enter__()
             self._forward = fwd
         client = hvac.Client(url=fwd.url, verify=self.vault_ca, timeout=10)
         if token:
@@ -316,6 +316,9 @@ class ClusterSite(PrivateSite):
         return False
 
     def active_pod(self):
+        """The pod service registration labels active (vault-active=true from HashiCorp Vault,
+        openbao-active=true from OpenBao)."""
         pods = [p.metadata.name for p in self.vault_pods()
-                if (p.metadata.labels or {}).get("vault-active") == "true"]
+                if "true" in ((p.metadata.labels or {}).get("vault-active"),
+                              (p.metadata.labels or {}).get("openbao-active"))]
         return pods[0] if len(pods) == 1 else None

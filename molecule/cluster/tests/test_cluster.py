@@ -33,7 +33,7 @@ def root_token():
     return json.loads(VaultLib([("default", VaultSecret(password.encode()))]).decrypt(blob))["root_token"]
 
 
-def vault(resource="service/vault-active"):
+def vault(resource="service/vault"):
     fwd = Forward(KUBECTL, KUBECONFIG, resource).__enter__()
     client = hvac.Client(url=fwd.url, verify=os.path.join(FILES, "vault-ca.pem"), token=root_token(), timeout=10)
     return fwd, client
