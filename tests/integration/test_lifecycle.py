@@ -6,10 +6,12 @@ change is read back from OpenBao (hvac or plain HTTP), never taken from
 ``changed``.
 """
 
+import base64
 import json
 import os
 import shutil
 import stat
+import subprocess
 import textwrap
 import time
 
@@ -17,7 +19,7 @@ import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from vaultkube_testlib import (
-    BaoServer,
+    FastRaftServer,
     assert_failed_cleanly,
     make_tls,
     run_module,
@@ -27,14 +29,6 @@ from vaultkube_testlib import (
 
 PASSWORD = 'keys-file-password-for-tests'
 WRONG_KEY = 'ab' * 33  # well-formed, 33 bytes like a real share, but not a share
-
-
-class FastRaftServer(BaoServer):
-    """A raft node with the low-latency raft timings (init in ~2 s instead of ~8 s)."""
-
-    def config_text(self):
-        marker = 'node_id = "%s"' % self.node_id
-        return super().config_text().replace(marker, marker + '\n  performance_multiplier = 1', 1)
 
 
 @pytest.fixture
@@ -253,6 +247,47 @@ def test_bad_keys_and_a_sealed_vault(new_node, tmp_path):
     assert_failed_cleanly(no_output, 'output_file is required')
     no_password = run_module('vault_init', dict(conn, output_file=str(tmp_path / 'k')))
     assert_failed_cleanly(no_password, 'output_vault_password is required', 'output_encryption=none')
+
+
+def gpg_public_key(home):
+    """A real public key (base64 of the binary export), made by gpg in a private GNUPGHOME."""
+    env = dict(os.environ, GNUPGHOME=str(home))
+    os.makedirs(str(home), mode=0o700, exist_ok=True)
+    subprocess.run(['gpg', '--batch', '--passphrase', '', '--quick-gen-key', 'Key Holder <holder@example.com>',
+                    'rsa2048', 'encr', 'never'], env=env, check=True, capture_output=True)
+    exported = subprocess.run(['gpg', '--export', 'holder@example.com'], env=env, check=True,
+                              capture_output=True).stdout
+    armored = subprocess.run(['gpg', '--export', '--armor', 'holder@example.com'], env=env, check=True,
+                             capture_output=True, text=True).stdout
+    return base64.b64encode(exported).decode(), armored
+
+
+def test_pgp_keys_are_checked_before_sys_init(new_node, tmp_path):
+    """OpenBao parses root_token_pgp_key only after it has initialised itself: a bad one
+    there would leave Vault initialised with its keys never returned (issue 10)."""
+    node = new_node()
+    good, armored = gpg_public_key(tmp_path / 'gnupg')
+    base = {'url': node.url, 'secret_shares': 1, 'secret_threshold': 1,
+            'output_file': str(tmp_path / 'init.vault'), 'output_vault_password': PASSWORD}
+    cases = [
+        (dict(base, root_token_pgp_key=base64.b64encode(b'not a key').decode()), 'root_token_pgp_key',
+         'public-key packet'),
+        (dict(base, root_token_pgp_key=armored), 'root_token_pgp_key', 'not ASCII-armored'),
+        (dict(base, pgp_keys=['%%%not base64']), 'pgp_keys[0]', 'not valid base64'),
+        (dict(base, pgp_keys=[good[:len(good) // 2 // 4 * 4]]), 'pgp_keys[0]', 'base64-encoded binary public'),
+    ]
+    for args, field, words in cases:
+        result = run_module('vault_init', args)
+        assert_failed_cleanly(result, field, words)
+        assert is_initialized(node) is False, 'Vault was initialised by a call with %s' % field
+        assert not os.path.exists(base['output_file'])
+
+    done = run_module('vault_init', dict(base, pgp_keys=[good], root_token_pgp_key=good))
+    assert done.get('changed') and not done.get('failed'), done.get('msg')
+    assert is_initialized(node) is True
+    content = decrypt_key_file(base['output_file'])
+    # PGP-encrypted shares are long base64 messages, not 33-byte hex shares.
+    assert len(content['keys'][0]) > 200 and len(content['root_token']) > 200
 
 
 def test_plain_output_and_returned_keys(new_node, tmp_path):

@@ -129,6 +129,14 @@ class BaoServer:
         return hvac.Client(url=self.url, token=token or self.root_token, verify=verify)
 
 
+class FastRaftServer(BaoServer):
+    """A raft node with the low-latency raft timings (init in ~2 s instead of ~8 s)."""
+
+    def config_text(self):
+        marker = 'node_id = "%s"' % self.node_id
+        return super().config_text().replace(marker, marker + '\n  performance_multiplier = 1', 1)
+
+
 def make_tls(workdir: Path, hosts=('127.0.0.1', 'localhost')) -> dict:
     """A CA and a server certificate made with openssl."""
     workdir = Path(workdir)
