@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import base64
 import binascii
+import os
 import time
 
 from ansible.module_utils.basic import missing_required_lib
@@ -34,6 +35,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import
     CRYPTOGRAPHY_IMPORT_ERROR,
     KeyFileError,
     NewFile,
+    parse,
     read_key_file,
     serialise,
 )
@@ -265,6 +267,8 @@ def initialise(module):
     if before.get('initialized'):
         # Shares/threshold of an existing Vault are what it reports, not what was asked.
         summary.update(secret_shares=before.get('n'), secret_threshold=before.get('t'))
+        if params.get('output_file'):
+            summary['output_file'] = _stored_key_file(api, params)
         return dict(summary, changed=False, initialized=True, diff=_diff(initialized=True))
     if before.get('type') == SHAMIR and any(params.get(f) for f in RECOVERY_FIELDS):
         raise FieldError('recovery_shares, recovery_threshold and recovery_pgp_keys apply only to '
@@ -307,6 +311,23 @@ def initialise(module):
             if answer.get(field):
                 result[field] = answer[field]
     return result
+
+
+def _stored_key_file(api, params):
+    """The keys of an initialised Vault must be in output_file: "ok" with a missing or
+    unreadable file would only come to light at the next unseal, when it is too late."""
+    path = os.path.abspath(os.path.expanduser(params['output_file']))
+    if not os.path.exists(path):
+        raise KeyFileError('Vault at %s is already initialised, but output_file %s does not exist: its keys '
+                           'are not there (this module never initialises twice); point output_file at the '
+                           'file written when Vault was initialised, or restore it from its backup'
+                           % (api.url, path))
+    password = params.get('output_vault_password') if params['output_encryption'] == 'ansible-vault' else None
+    with open(path, 'rb') as handle:
+        content = parse(handle.read(), password, source='output_file %s' % path)
+    if not any(content.get(field) for field in ('keys', 'keys_base64', 'recovery_keys', 'recovery_keys_base64')):
+        raise KeyFileError('Vault at %s is already initialised, but output_file %s holds no keys' % (api.url, path))
+    return path
 
 
 def _call_init(params, request):

@@ -290,6 +290,35 @@ def test_pgp_keys_are_checked_before_sys_init(new_node, tmp_path):
     assert len(content['keys'][0]) > 200 and len(content['root_token']) > 200
 
 
+def test_initialised_vault_without_its_key_file_is_a_failure(new_node, tmp_path):
+    """Already initialised and output_file missing: not "ok" (issue 10, bug 2)."""
+    node = new_node()
+    key_file = tmp_path / 'init.vault'
+    args = {'url': node.url, 'secret_shares': 3, 'secret_threshold': 2, 'output_file': str(key_file),
+            'output_vault_password': PASSWORD}
+    init_with_hvac(node, shares=3, threshold=2)  # the keys went elsewhere
+
+    for check in (False, True):
+        missing = run_module('vault_init', args, check=check)
+        assert_failed_cleanly(missing, 'already initialised', str(key_file), 'does not exist')
+    assert not key_file.exists()
+
+    key_file.write_text('{"note": "no keys here"}')
+    empty = run_module('vault_init', dict(args, output_encryption='none'))
+    assert_failed_cleanly(empty, 'holds no keys')
+    key_file.unlink()
+
+    # The file written when this module initialised Vault: ok, unchanged, the real path.
+    other = new_node('node2')
+    other_args = dict(args, url=other.url)
+    assert run_module('vault_init', other_args)['changed'] is True
+    again = run_module('vault_init', other_args)
+    assert not again.get('failed'), again.get('msg')
+    assert again['changed'] is False and again['output_file'] == str(key_file)
+    wrong_password = run_module('vault_init', dict(other_args, output_vault_password='not-it'))
+    assert_failed_cleanly(wrong_password, 'cannot be decrypted')
+
+
 def test_plain_output_and_returned_keys(new_node, tmp_path):
     node = new_node()
     plain = tmp_path / 'init.json'
