@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import threading
 import time
 import traceback
@@ -119,14 +120,35 @@ def describe_vault_error(exc, method=None, path=None):
     return line
 
 
+# What OpenSSL says after "certificate verify failed: ", e.g. "Hostname mismatch,
+# certificate is not valid for 'vault'. (_ssl.c:1006)".
+_VERIFY_DETAIL = re.compile(r'certificate verify failed: (?P<detail>.*?)(?: \(_ssl\.c:\d+\))?[\'")\]]*$')
+
+
+def describe_tls_error(text, url, name='SSLError'):
+    """One line for a failed TLS handshake, with the reason OpenSSL gave and the fix for it."""
+    if 'CERTIFICATE_VERIFY_FAILED' not in text:
+        return 'TLS connection to %s failed (%s): %s' % (url, name, text)
+    match = _VERIFY_DETAIL.search(text)
+    detail = match.group('detail').rstrip('.') if match else ''
+    lowered = detail.lower()
+    if 'mismatch' in lowered or 'not valid for' in lowered:
+        fix = ('the certificate does not name the host in url: use a url whose host name or IP address is in '
+               'the certificate\'s subjectAltName, or reissue the certificate for it')
+    elif 'expired' in lowered or 'not yet valid' in lowered:
+        fix = 'renew the Vault certificate (or check this machine\'s clock)'
+    else:
+        fix = 'set ca_cert to the CA that signed the Vault certificate'
+    return 'TLS verification of %s failed (CERTIFICATE_VERIFY_FAILED%s): %s' % (
+        url, ': ' + detail if detail else '', fix)
+
+
 def describe_transport_error(exc, url):
     """One line for a requests exception (TLS, refused connection, timeout)."""
     name = type(exc).__name__
     text = _one_line(exc)
     if isinstance(exc, requests.exceptions.SSLError):
-        reason = 'CERTIFICATE_VERIFY_FAILED' if 'CERTIFICATE_VERIFY_FAILED' in text else name
-        return ('TLS verification of %s failed (%s): set ca_cert to the CA that signed the Vault '
-                'certificate' % (url, reason))
+        return describe_tls_error(text, url, name)
     if isinstance(exc, requests.exceptions.Timeout):
         return 'Vault at %s did not answer within the timeout: %s' % (url, name)
     if isinstance(exc, requests.exceptions.ConnectionError):

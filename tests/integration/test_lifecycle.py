@@ -434,6 +434,17 @@ def test_tls_verification(new_node, tls_material):
     assert_failed_cleanly(unreachable, 'cannot connect to Vault at https://127.0.0.1:1')
 
 
+def test_tls_hostname_mismatch_names_the_real_reason(new_node, tmp_path):
+    """Right CA, wrong name: the message says mismatch, not "set ca_cert" (issue 10, bug 9)."""
+    tls = make_tls(tmp_path / 'tls', hosts=('127.0.0.2', 'vault.example.internal'))
+    node = new_node(tls=tls)
+    for url, words in ((node.url, 'IP address mismatch'),
+                       (node.url.replace('127.0.0.1', 'localhost'), 'Hostname mismatch')):
+        result = run_module('vault_status_info', {'url': url, 'ca_cert': tls['ca'], 'retries': 0})
+        msg = assert_failed_cleanly(result, 'TLS verification of %s failed' % url, words, 'subjectAltName')
+        assert 'set ca_cert' not in msg, msg
+
+
 PLAYBOOK = textwrap.dedent('''\
     - hosts: localhost
       gather_facts: false
