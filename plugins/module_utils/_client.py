@@ -170,6 +170,20 @@ class VaultAPI(object):
         self.requests = {'read': 0, 'list': 0, 'write': 0, 'delete': 0}
         # vault_config sends independent requests from several threads over this client.
         self._count_lock = threading.Lock()
+        self._local = threading.local()
+
+    def record_writes(self):
+        """Start a list of this thread's writes and deletes ("POST path"), filled from now on.
+
+        A request that got no answer (timeout, dropped connection) is listed too, marked
+        "(outcome unknown)": Vault may have applied it."""
+        self._local.writes = []
+        return self._local.writes
+
+    def _note_write(self, method, path, unknown=False):
+        writes = getattr(self._local, 'writes', None)
+        if writes is not None:
+            writes.append('%s %s%s' % (method.upper(), path.lstrip('/'), ' (outcome unknown)' if unknown else ''))
 
     def _call(self, kind, method, path, **kwargs):
         deadline = time.time() + KV_UPGRADE_WAIT
@@ -221,10 +235,20 @@ class VaultAPI(object):
         return ((body or {}).get('data') or {}).get('keys') or []
 
     def write(self, path, data=None, method='post'):
-        return self._body(self._call('write', method, path, json=data or {}))
+        return self._body(self._changing_call('write', method, path, json=data or {}))
 
     def delete(self, path):
-        return self._body(self._call('delete', 'delete', path))
+        return self._body(self._changing_call('delete', 'delete', path))
+
+    def _changing_call(self, kind, method, path, **kwargs):
+        try:
+            answer = self._call(kind, method, path, **kwargs)
+        except VaultRequestError as exc:
+            if exc.status is None:
+                self._note_write(method, path, unknown=True)
+            raise
+        self._note_write(method, path)
+        return answer
 
     @property
     def request_count(self):
