@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import threading
 import time
 import traceback
@@ -119,14 +120,35 @@ def describe_vault_error(exc, method=None, path=None):
     return line
 
 
+# What OpenSSL says after "certificate verify failed: ", e.g. "Hostname mismatch,
+# certificate is not valid for 'vault'. (_ssl.c:1006)".
+_VERIFY_DETAIL = re.compile(r'certificate verify failed: (?P<detail>.*?)(?: \(_ssl\.c:\d+\))?[\'")\]]*$')
+
+
+def describe_tls_error(text, url, name='SSLError'):
+    """One line for a failed TLS handshake, with the reason OpenSSL gave and the fix for it."""
+    if 'CERTIFICATE_VERIFY_FAILED' not in text:
+        return 'TLS connection to %s failed (%s): %s' % (url, name, text)
+    match = _VERIFY_DETAIL.search(text)
+    detail = match.group('detail').rstrip('.') if match else ''
+    lowered = detail.lower()
+    if 'mismatch' in lowered or 'not valid for' in lowered:
+        fix = ('the certificate does not name the host in url: use a url whose host name or IP address is in '
+               'the certificate\'s subjectAltName, or reissue the certificate for it')
+    elif 'expired' in lowered or 'not yet valid' in lowered:
+        fix = 'renew the Vault certificate (or check this machine\'s clock)'
+    else:
+        fix = 'set ca_cert to the CA that signed the Vault certificate'
+    return 'TLS verification of %s failed (CERTIFICATE_VERIFY_FAILED%s): %s' % (
+        url, ': ' + detail if detail else '', fix)
+
+
 def describe_transport_error(exc, url):
     """One line for a requests exception (TLS, refused connection, timeout)."""
     name = type(exc).__name__
     text = _one_line(exc)
     if isinstance(exc, requests.exceptions.SSLError):
-        reason = 'CERTIFICATE_VERIFY_FAILED' if 'CERTIFICATE_VERIFY_FAILED' in text else name
-        return ('TLS verification of %s failed (%s): set ca_cert to the CA that signed the Vault '
-                'certificate' % (url, reason))
+        return describe_tls_error(text, url, name)
     if isinstance(exc, requests.exceptions.Timeout):
         return 'Vault at %s did not answer within the timeout: %s' % (url, name)
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -148,6 +170,20 @@ class VaultAPI(object):
         self.requests = {'read': 0, 'list': 0, 'write': 0, 'delete': 0}
         # vault_config sends independent requests from several threads over this client.
         self._count_lock = threading.Lock()
+        self._local = threading.local()
+
+    def record_writes(self):
+        """Start a list of this thread's writes and deletes ("POST path"), filled from now on.
+
+        A request that got no answer (timeout, dropped connection) is listed too, marked
+        "(outcome unknown)": Vault may have applied it."""
+        self._local.writes = []
+        return self._local.writes
+
+    def _note_write(self, method, path, unknown=False):
+        writes = getattr(self._local, 'writes', None)
+        if writes is not None:
+            writes.append('%s %s%s' % (method.upper(), path.lstrip('/'), ' (outcome unknown)' if unknown else ''))
 
     def _call(self, kind, method, path, **kwargs):
         deadline = time.time() + KV_UPGRADE_WAIT
@@ -199,10 +235,20 @@ class VaultAPI(object):
         return ((body or {}).get('data') or {}).get('keys') or []
 
     def write(self, path, data=None, method='post'):
-        return self._body(self._call('write', method, path, json=data or {}))
+        return self._body(self._changing_call('write', method, path, json=data or {}))
 
     def delete(self, path):
-        return self._body(self._call('delete', 'delete', path))
+        return self._body(self._changing_call('delete', 'delete', path))
+
+    def _changing_call(self, kind, method, path, **kwargs):
+        try:
+            answer = self._call(kind, method, path, **kwargs)
+        except VaultRequestError as exc:
+            if exc.status is None:
+                self._note_write(method, path, unknown=True)
+            raise
+        self._note_write(method, path)
+        return answer
 
     @property
     def request_count(self):

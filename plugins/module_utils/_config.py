@@ -17,10 +17,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
 
@@ -106,6 +108,9 @@ class ConfigRun(object):
         self.check_mode = check_mode
         self.prune = prune
         self.reports = []
+        #: objects that failed after one of their writes had gone through
+        self.partial = []
+        self._lock = threading.Lock()
 
     def validate(self):
         known = set(section.key for section in self.sections)
@@ -134,8 +139,27 @@ class ConfigRun(object):
             planned.append((section, objects))
         return planned
 
+    def preflight(self, planned):
+        """Read-only checks of every entry against Vault (the type of the mount each
+        object lives in), all before the first write: a document either passes them all
+        or nothing is written. Mounts the document itself declares answer for Vault."""
+        declared = {}
+        for section, objects in planned:
+            if section.provides:
+                for obj in objects:
+                    if (obj.params.get('state') or 'present') == 'present':
+                        declared[(section.provides, obj.name.strip('/'))] = obj
+        cache = {}
+        for section, objects in planned:
+            for index, obj in enumerate(objects):
+                try:
+                    obj.preflight(declared, cache)
+                except FieldError as exc:
+                    raise FieldError('config.%s[%d]: %s' % (section.key, index, exc))
+
     def run(self):
         planned = self.validate()
+        self.preflight(planned)
         # Mounts this run creates. In check mode they are not really there, so what the
         # document puts inside them is known to be absent and must not be read.
         planned_mounts = set()
@@ -146,10 +170,15 @@ class ConfigRun(object):
                         obj.known_to_exist = False
             _prefetch(section.object_class, self.api, [o for o in objects if o.known_to_exist is None
                                                        and o.params.get('state', 'present') == 'present'])
-            for obj, report in zip(objects, self._reconcile_all(objects)):
+            reports, error = self._reconcile_all(objects)
+            for obj, report in zip(objects, reports):
+                if report is None:
+                    continue
                 if section.provides and report['action'] == 'create':
                     planned_mounts.add((section.provides, obj.name.strip('/')))
                 self.reports.append(report)
+            if error is not None:
+                raise error
         if self.prune:
             # Remove in reverse dependency order: secrets and roles before their mounts.
             for section, objects in reversed(planned):
@@ -157,21 +186,56 @@ class ConfigRun(object):
                     self._prune(section, objects)
         return self.reports
 
+    def _converge(self, obj, state):
+        """reconcile() one object; when it fails after writing, what it wrote is kept."""
+        writes = self.api.record_writes()
+        try:
+            return reconcile(obj, state, self.check_mode)
+        except BaseException:
+            if writes:
+                with self._lock:
+                    self.partial.append(dict(kind=obj.kind, name=obj.name, action='partial', writes=list(writes)))
+            raise
+
     def _reconcile_all(self, objects):
         """Reconcile the objects of one section, several at a time.
 
         Objects of a section are independent of each other (names are unique, and
         whatever they depend on belongs to an earlier section), so their requests can
         overlap: each request mostly waits for Vault's storage, not for this process.
-        Reports keep the document's order; the first failure stops the run.
+        Returns (reports in the document's order, None for an object not done; the first
+        error or None). After a failure no further object is started, and every object
+        already done is still reported.
         """
+        stop = threading.Event()
+
         def one(obj):
-            return reconcile(obj, obj.params.get('state') or 'present', self.check_mode)
+            if stop.is_set():
+                return None
+            try:
+                return self._converge(obj, obj.params.get('state') or 'present')
+            except BaseException:
+                stop.set()
+                raise
 
         if self.parallelism == 1 or len(objects) < 2:
-            return [one(obj) for obj in objects]
+            reports = []
+            for obj in objects:
+                try:
+                    reports.append(one(obj))
+                except (VaultRequestError, FieldError) as exc:
+                    return reports, exc
+            return reports, None
+        reports, error = [], None
         with ThreadPoolExecutor(max_workers=min(self.parallelism, len(objects))) as pool:
-            return list(pool.map(one, objects))
+            futures = [pool.submit(one, obj) for obj in objects]
+        for future in futures:
+            try:
+                reports.append(future.result())
+            except (VaultRequestError, FieldError) as exc:
+                reports.append(None)
+                error = error or exc
+        return reports, error
 
     def _prune(self, section, objects):
         wanted = set(obj.name for obj in objects)
@@ -181,9 +245,17 @@ class ConfigRun(object):
             obj = section.object_class(self.api, merged)
             if obj.name in wanted:
                 continue
-            report = reconcile(obj, 'absent', self.check_mode)
+            report = self._converge(obj, 'absent')
             report['pruned'] = True
             self.reports.append(report)
+
+    def written(self):
+        """Every object this run changed in Vault, and those it changed partly before failing."""
+        done = [dict(kind=r['kind'], name=r['name'], action=r['action'], changed_fields=r['changed_fields'],
+                     pruned=r.get('pruned', False)) for r in self.reports if r['changed']]
+        if self.check_mode:
+            return done
+        return done + list(self.partial)
 
 
 def summarise(reports):

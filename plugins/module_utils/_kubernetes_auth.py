@@ -37,7 +37,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._compare import
     normalise,
     read_text_file,
 )
-from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import VaultObject
+from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import VaultObject, cached_check
 
 DEFAULT_MOUNT = 'kubernetes'
 
@@ -56,6 +56,8 @@ def mount_of(params):
 def validate_mount(mount):
     if not mount:
         raise FieldError('mount_path must name the kubernetes auth mount, for example "kubernetes"')
+    if mount.startswith('auth/'):
+        raise FieldError('mount_path is relative to auth/: write %r, not %r' % (mount[len('auth/'):], mount))
 
 
 def missing_mount_error(mount, exc):
@@ -73,6 +75,41 @@ def call_on_mount(mount, call, *args):
         if exc.no_route:
             raise missing_mount_error(mount, exc)
         raise
+
+
+def check_auth_mount(api, mount, declared_mounts, cache):
+    """Refuse, before any write, a mount_path that is not a kubernetes auth mount: a role
+    written to an AppRole mount is an AppRole role (OpenBao accepts the write)."""
+    declared = declared_mounts.get(('auth', mount))
+    if declared is not None:
+        method = declared.declared_type()[0]
+        if method != 'kubernetes':
+            raise FieldError('mount_path %r is declared in this document as a %s auth method, not kubernetes'
+                             % (mount, method))
+        return
+    cached_check(cache, ('kubernetes mount', mount), lambda: _check_auth_mount_type(api, mount))
+
+
+def _check_auth_mount_type(api, mount):
+    try:
+        info = api.read('sys/internal/ui/mounts/auth/%s' % mount)
+    except VaultRequestError as exc:
+        # Vault answers 403 here for a path under no mount, even to root: the role
+        # listing tells a missing mount apart.
+        call_on_mount(mount, api.list, 'auth/%s/role' % mount)
+        raise VaultRequestError('cannot tell whether auth/%s is a kubernetes auth mount: %s' % (mount, exc),
+                                status=exc.status, errors=exc.errors)
+    data = (info or {}).get('data') or {}
+    if info is None or not data:
+        raise missing_mount_error(mount, VaultRequestError('no mount', status=404))
+    mounted_at = (data.get('path') or '').strip('/')
+    if mounted_at != mount:
+        raise FieldError('mount_path %r is not an auth mount: it lies in the %s auth mount %r; set mount_path '
+                         'to the mount itself' % (mount, data.get('type'), mounted_at))
+    if data.get('type') != 'kubernetes':
+        raise FieldError('mount_path %r is a %s auth method, not kubernetes: nothing was written; point mount_path '
+                         'at a kubernetes auth mount' % (mount, data.get('type')))
+    return True
 
 
 def _clean_items(value):
@@ -161,6 +198,9 @@ class KubernetesAuthConfig(VaultObject):
             if '-----BEGIN' not in (key or ''):
                 raise FieldError('pem_keys must hold PEM public keys ("-----BEGIN PUBLIC KEY-----..."); '
                                  'one entry is not PEM')
+
+    def preflight(self, declared_mounts, cache):
+        check_auth_mount(self.api, self.mount, declared_mounts, cache)
 
     def _load_ca_cert(self):
         text = self.params.get('kubernetes_ca_cert')
@@ -330,12 +370,17 @@ class KubernetesAuthRole(VaultObject):
         return mount_of(self.params)
 
     @property
+    def role(self):
+        # The kubernetes auth method stores role names lower-cased ("MyRole" is "myrole").
+        return (self.params.get('name') or '').lower()
+
+    @property
     def name(self):
-        return '%s/%s' % (self.mount, self.params.get('name'))
+        return '%s/%s' % (self.mount, self.role)
 
     @property
     def path(self):
-        return 'auth/%s/role/%s' % (self.mount, self.params['name'])
+        return 'auth/%s/role/%s' % (self.mount, self.role)
 
     @classmethod
     def list_existing(cls, api, objects):
@@ -374,6 +419,9 @@ class KubernetesAuthRole(VaultObject):
         if ttl and max_ttl and ttl > max_ttl:
             raise FieldError('token_ttl (%ds) cannot be greater than token_max_ttl (%ds)' % (ttl, max_ttl))
 
+    def preflight(self, declared_mounts, cache):
+        check_auth_mount(self.api, self.mount, declared_mounts, cache)
+
     def read(self):
         body = call_on_mount(self.mount, self.api.read, self.path)
         if body is None:
@@ -382,7 +430,7 @@ class KubernetesAuthRole(VaultObject):
         if 'bound_service_account_names' not in raw:
             raise VaultRequestError('auth/%s is not a kubernetes auth mount: role %s has no '
                                     'bound_service_account_names; check mount_path'
-                                    % (self.mount, self.params['name']))
+                                    % (self.mount, self.role))
         self._raw = raw
         return dict((field, normalise_role_field(field, raw.get(field))) for field in ROLE_KINDS)
 

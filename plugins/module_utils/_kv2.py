@@ -31,6 +31,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
     HIDDEN,
     HIDDEN_CHANGED,
     VaultObject,
+    cached_check,
 )
 
 DEFAULT_MOUNT = 'secret'
@@ -83,7 +84,8 @@ class KV2Secret(VaultObject):
 
     @property
     def secret_path(self):
-        return (self.params.get('path') or '').strip().strip('/')
+        # Vault ignores leading, trailing and repeated "/": "/a//b/" is the secret "a/b".
+        return '/'.join(part for part in (self.params.get('path') or '').strip().split('/') if part)
 
     @property
     def name(self):
@@ -107,11 +109,25 @@ class KV2Secret(VaultObject):
             raise FieldError('mount_path must name a kv version 2 mount, for example "secret"')
         if not self.secret_path:
             raise FieldError('path must name the secret inside mount_path, for example "myapp/db"')
+        if not self.params.get('_listed'):
+            self._refuse_api_prefix()
         if not self.absent_wanted and not isinstance(self.params.get('data'), dict):
             raise FieldError('data must be a mapping of keys to values when state=present')
         cas = self.params.get('cas')
         if cas is not None and cas < 0:
             raise FieldError('cas must be 0 (only create) or the current version number, got %d' % cas)
+
+    def _refuse_api_prefix(self):
+        """A path written as the API or CLI spells it would land under a doubled prefix
+        (secret/data/secret/data/x): refuse it and say what to write instead."""
+        parts = self.secret_path.split('/')
+        mount = self.mount.split('/')
+        for prefix in (mount + ['data'], mount + ['metadata'], ['data'], ['metadata']):
+            if parts[:len(prefix)] == prefix and len(parts) > len(prefix):
+                raise FieldError('path %r starts with the KV version 2 API prefix %r; path is relative to '
+                                 'mount_path %r and the module adds "data/" itself: write path %r'
+                                 % (self.params.get('path'), '/'.join(prefix) + '/', self.mount,
+                                    '/'.join(parts[len(prefix):])))
 
     def check_mount(self):
         """Fail unless mount_path is a KV version 2 mount."""
@@ -135,6 +151,18 @@ class KV2Secret(VaultObject):
             raise FieldError('mount_path %r is a kv version %s mount; vault_kv2_secret needs a kv version 2 '
                              'mount (enable one with options version=2, or upgrade this mount)'
                              % (self.mount, version))
+        self.mount_checked = True
+
+    def preflight(self, declared_mounts, cache):
+        declared = declared_mounts.get(('secrets', self.mount))
+        if declared is not None:
+            engine, version = declared.declared_type()
+            if engine != 'kv' or version != '2':
+                raise FieldError('mount_path %r is declared in this document as a %s secrets engine; '
+                                 'vault_kv2_secret needs a kv version 2 mount (engine_type: kv, version: 2)'
+                                 % (self.mount, engine if engine != 'kv' else 'kv version %s' % (version or '1')))
+        else:
+            cached_check(cache, ('kv2 mount', self.mount), self.check_mount)
         self.mount_checked = True
 
     def _explain_failed_preflight(self, preflight_error):
@@ -181,7 +209,7 @@ class KV2Secret(VaultObject):
                     else:
                         # Soft delete only: the versions stay and can be undeleted.
                         found.append({'mount_path': mount, 'path': folder + key, 'state': 'absent',
-                                      'destroy': False})
+                                      'destroy': False, '_listed': True})
         return found
 
     # -- reconcile --------------------------------------------------------------

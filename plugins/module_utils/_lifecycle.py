@@ -18,6 +18,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import binascii
+import os
 import time
 
 from ansible.module_utils.basic import missing_required_lib
@@ -32,6 +35,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import
     CRYPTOGRAPHY_IMPORT_ERROR,
     KeyFileError,
     NewFile,
+    parse,
     read_key_file,
     serialise,
 )
@@ -157,6 +161,11 @@ def validate_init(params):
             and len(params['recovery_pgp_keys']) != recovery_shares:
         raise FieldError('recovery_pgp_keys must hold one public key per recovery share: %d keys for '
                          'recovery_shares=%d' % (len(params['recovery_pgp_keys']), recovery_shares))
+    for field in ('pgp_keys', 'recovery_pgp_keys'):
+        for index, key in enumerate(params.get(field) or []):
+            check_pgp_public_key(key, '%s[%d]' % (field, index))
+    if params.get('root_token_pgp_key'):
+        check_pgp_public_key(params['root_token_pgp_key'], 'root_token_pgp_key')
     if not params.get('output_file') and not params.get('return_keys'):
         raise FieldError('output_file is required: the unseal keys exist only in the sys/init answer and '
                          'must be stored somewhere (or set return_keys=true and store them yourself)')
@@ -164,6 +173,74 @@ def validate_init(params):
             and not params.get('output_vault_password'):
         raise FieldError('output_vault_password is required to encrypt output_file '
                          '(or set output_encryption=none to write the keys in plain text)')
+
+
+PGP_PUBLIC_KEY, PGP_USER_ID = 6, 13
+
+
+def check_pgp_public_key(value, field):
+    """Refuse what Vault would refuse, before sys/init.
+
+    Vault parses root_token_pgp_key only AFTER it has initialised the barrier: a bad
+    key there leaves Vault initialised and its keys never returned. So every key is
+    checked here: base64 of a binary OpenPGP transferable public key (a public-key
+    packet first, and a user ID, which Vault's parser requires). Signatures are not
+    verified; keybase:<user> names are left to Vault."""
+    text = (value or '').strip()
+    if text.startswith('keybase:'):
+        return
+    hint = ('%s must be a base64-encoded binary public PGP key (for example gpg --export <id> | base64 -w0)'
+            % field)
+    if text.startswith('-----BEGIN'):
+        raise FieldError('%s, not ASCII-armored text' % hint)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise FieldError('%s: it is not valid base64' % hint)
+    tags = _pgp_packet_tags(data)
+    if not tags or tags[0] != PGP_PUBLIC_KEY:
+        raise FieldError('%s: it does not start with an OpenPGP public-key packet' % hint)
+    if PGP_USER_ID not in tags:
+        raise FieldError('%s: the key has no user ID' % hint)
+
+
+def _pgp_packet_tags(data):
+    """Tags of the OpenPGP packets in data (RFC 4880 section 4.2); [] when malformed."""
+    tags, pos, size = [], 0, len(data)
+    while pos < size:
+        head = data[pos]
+        if not head & 0x80:
+            return []
+        if head & 0x40:
+            tag = head & 0x3F
+            if pos + 1 >= size:
+                return []
+            first = data[pos + 1]
+            if first < 192:
+                length, pos = first, pos + 2
+            elif first < 224:
+                if pos + 2 >= size:
+                    return []
+                length, pos = ((first - 192) << 8) + data[pos + 2] + 192, pos + 3
+            elif first == 255:
+                if pos + 5 >= size:
+                    return []
+                length, pos = int.from_bytes(data[pos + 2:pos + 6], 'big'), pos + 6
+            else:
+                return []  # partial body lengths never occur in a key
+        else:
+            tag, kind = (head >> 2) & 0x0F, head & 0x03
+            if kind == 3:
+                return []
+            width = (1, 2, 4)[kind]
+            if pos + width >= size:
+                return []
+            length, pos = int.from_bytes(data[pos + 1:pos + 1 + width], 'big'), pos + 1 + width
+        if pos + length > size:
+            return []
+        tags.append(tag)
+        pos += length
+    return tags
 
 
 def init_request(params):
@@ -190,6 +267,8 @@ def initialise(module):
     if before.get('initialized'):
         # Shares/threshold of an existing Vault are what it reports, not what was asked.
         summary.update(secret_shares=before.get('n'), secret_threshold=before.get('t'))
+        if params.get('output_file'):
+            summary['output_file'] = _stored_key_file(api, params)
         return dict(summary, changed=False, initialized=True, diff=_diff(initialized=True))
     if before.get('type') == SHAMIR and any(params.get(f) for f in RECOVERY_FIELDS):
         raise FieldError('recovery_shares, recovery_threshold and recovery_pgp_keys apply only to '
@@ -232,6 +311,23 @@ def initialise(module):
             if answer.get(field):
                 result[field] = answer[field]
     return result
+
+
+def _stored_key_file(api, params):
+    """The keys of an initialised Vault must be in output_file: "ok" with a missing or
+    unreadable file would only come to light at the next unseal, when it is too late."""
+    path = os.path.abspath(os.path.expanduser(params['output_file']))
+    if not os.path.exists(path):
+        raise KeyFileError('Vault at %s is already initialised, but output_file %s does not exist: its keys '
+                           'are not there (this module never initialises twice); point output_file at the '
+                           'file written when Vault was initialised, or restore it from its backup'
+                           % (api.url, path))
+    password = params.get('output_vault_password') if params['output_encryption'] == 'ansible-vault' else None
+    with open(path, 'rb') as handle:
+        content = parse(handle.read(), password, source='output_file %s' % path)
+    if not any(content.get(field) for field in ('keys', 'keys_base64', 'recovery_keys', 'recovery_keys_base64')):
+        raise KeyFileError('Vault at %s is already initialised, but output_file %s holds no keys' % (api.url, path))
+    return path
 
 
 def _call_init(params, request):

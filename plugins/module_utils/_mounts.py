@@ -157,6 +157,11 @@ class Mount(TableEntryObject):
             raise FieldError('listing_visibility must be hidden or unauth, got %r' % visibility)
         self._user = self.user_fields()
 
+    def declared_type(self):
+        """(type, kv version or None) this entry declares; after :meth:`validate`."""
+        user = self._user or {}
+        return user.get(self.type_option), user.get('version')
+
     def user_fields(self):
         """The fields the user set, normalised; :class:`FieldError` for bad values."""
         out = {}

@@ -54,6 +54,15 @@ class VaultObject(object):
     def validate(self):
         """Raise :class:`FieldError` for bad input, before anything is written."""
 
+    def preflight(self, declared_mounts, cache):
+        """Read-only checks against Vault before anything is written (the type of the
+        mount the object lives in...); raise :class:`FieldError` or VaultRequestError.
+
+        ``declared_mounts`` maps (``'secrets'`` or ``'auth'``, mount path without the
+        trailing slash) to the mount object a vault_config document declares, which
+        answers for that mount instead of Vault; ``cache`` is shared by the objects of
+        one run so that each mount is asked about once."""
+
     def read(self):
         """Current state, normalised like :meth:`desired`; ``None`` if absent."""
         raise NotImplementedError
@@ -129,6 +138,20 @@ class TableEntryObject(VaultObject):
         return (self.read_table(self.api) if table is None else table).get(self.name)
 
 
+def cached_check(cache, key, check):
+    """Run check() once per key in a run; a failure is remembered and raised again."""
+    if key in cache:
+        if isinstance(cache[key], Exception):
+            raise cache[key]
+        return cache[key]
+    try:
+        cache[key] = check()
+    except (VaultRequestError, FieldError) as exc:
+        cache[key] = exc
+        raise
+    return cache[key]
+
+
 def reconcile(obj, state='present', check_mode=False):
     """Converge one object; returns a result dict for the module or a report.
 
@@ -180,6 +203,8 @@ def run_object_module(module, object_class):
     try:
         api = connect(module.params)
         obj = object_class(api, module.params)
+        obj.validate()
+        obj.preflight({}, {})
         outcome = reconcile(obj, module.params.get('state') or 'present', module.check_mode)
         extra = obj.extra_result()
     except (VaultRequestError, FieldError) as exc:

@@ -25,7 +25,16 @@ description:
   - Sections are applied in dependency order (mounts, auth methods, policies, Kubernetes auth
     config, roles, secrets, audit devices, GitHub auth) whatever their order in the document.
   - Every entry is validated before anything is written; a bad entry fails the task with one
-    line naming it, for example C(config.policies[3]) followed by what is missing or wrong.
+    line naming it, for example C(config.policies[3]) followed by what is missing or wrong. Before
+    the first write every entry is also checked as far as it can be without writing - option
+    types, the HCL syntax of each policy, names as Vault stores them (policy and Kubernetes role
+    names lower-cased, mount paths without their slashes, KV paths without leading, trailing or
+    repeated C(/)), and the type of the mount each object goes into (a KV version 2 secret needs a
+    KV version 2 mount, a Kubernetes role a kubernetes auth mount), from the document itself when
+    it declares that mount, else from Vault.
+  - O(prune=true) compares names as Vault stores them, so a declared object is never pruned,
+    whatever its spelling in the document.
+  - When Vault refuses an object after others were written, RV(objects) lists every write done.
 options:
   config:
     description:
@@ -156,8 +165,12 @@ summary:
   type: dict
   sample: {create: 2, update: 1, delete: 0, none: 57}
 objects:
-  description: The objects that changed (or would change in check mode). Never holds secret values.
-  returned: always
+  description:
+    - The objects that changed (or would change in check mode). Never holds secret values.
+    - When the task fails, every object already written before the failure, so that a failed run says
+      exactly what it changed. An object that failed after one of its own requests had gone through has
+      V(action=partial) and C(writes), the requests done (C(POST sys/mounts/kv), never a value).
+  returned: always, also on failure
   type: list
   elements: dict
   sample:
@@ -211,17 +224,15 @@ def main():
                         parallelism=module.params['parallelism'])
         reports = run.run()
     except (VaultRequestError, FieldError) as exc:
-        # Entries are validated before any write, so a failure here is Vault refusing one
-        # object: say which objects were already changed before it.
-        done = [r for r in (run.reports if run else []) if r['changed']]
-        module.fail_json(msg=str(exc), objects=[dict(kind=r['kind'], name=r['name'], action=r['action'])
-                                                for r in done])
+        # Entries are validated and checked against Vault before any write, so a failure
+        # here is Vault refusing one object: list every write already done before it.
+        written = run.written() if run else []
+        module.fail_json(msg=str(exc), changed=bool(written) and not module.check_mode, objects=written)
     changed = [r for r in reports if r['changed']]
     result = dict(
         changed=bool(changed),
         summary=summarise(reports),
-        objects=[dict(kind=r['kind'], name=r['name'], action=r['action'],
-                      changed_fields=r['changed_fields'], pruned=r.get('pruned', False)) for r in changed],
+        objects=run.written(),
         requests=dict(api.requests),
         elapsed=round(time.time() - started, 3),
     )

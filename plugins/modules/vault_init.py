@@ -17,6 +17,10 @@ description:
     recovery shares for an auto-unseal seal.
   - A node that is already initialised is left alone, C(changed=false), and no keys are returned;
     Vault hands out the keys only once, in the answer to the initialisation.
+  - On a node that is already initialised, O(output_file) (when given) must exist and hold the keys
+    (decrypted with O(output_vault_password)); otherwise the task fails, because the keys are then
+    nowhere the playbook looks for them. Tasks that no longer keep the file should not call this module
+    once Vault is initialised.
   - Because of that, the keys and the root token are written to O(output_file) B(before) the module
     returns. The file is created atomically (a temporary file in the same directory, fsynced, then
     moved into place) with mode C(0600), and it is never overwritten. If O(output_file) already exists
@@ -42,6 +46,9 @@ options:
     description:
       - Base64-encoded public PGP keys (or C(keybase:<user>)), one per share, to encrypt each unseal key
         for one holder. The file then holds the encrypted keys.
+      - Each key (and O(root_token_pgp_key), O(recovery_pgp_keys)) is checked before Vault is asked to
+        initialise: base64 of a binary public key (C(gpg --export <id> | base64 -w0)) with a user ID.
+        Vault itself parses O(root_token_pgp_key) only after initialising, too late to refuse it.
     type: list
     elements: str
   root_token_pgp_key:

@@ -30,7 +30,14 @@ options:
     type: str
     default: secret
   path:
-    description: Path of the secret inside the mount, for example C(myapp/db).
+    description:
+      - Path of the secret inside the mount, for example C(myapp/db). Leading, trailing and repeated C(/)
+        are ignored, as Vault ignores them.
+      - The module adds the KV version 2 C(data/) itself. A path that starts with the API prefix
+        (C(data/), C(metadata/), C(<mount_path>/data/) or C(<mount_path>/metadata/)) is refused with a message
+        giving the path to write, so a secret never lands under a doubled prefix such as
+        C(secret/data/secret/data/myapp). A secret inside a top-level folder called C(data) or C(metadata)
+        therefore cannot be managed with this module.
     type: str
     required: true
   data:

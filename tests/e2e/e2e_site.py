@@ -9,9 +9,8 @@ Why the overrides (extra vars) are needed, in the lab inventory's own terms:
   run would configure the shared lab's cluster;
 * vaultkube_lab_vault_root / vaultkube_lab_vault_port: the shared lab's OpenBao
   lives in /opt/vaultkube-lab/openbao on 28200;
-* vault_install_user / _group: the role sets the service user's home to the
-  data folder, and usermod refuses to move the home of the shared `openbao`
-  user while the shared OpenBao runs as it (see the report of this test);
+* vault_install_user / _group: a user of this instance alone, because stop()
+  deletes it (the shared lab's `openbao` user must survive);
 * eso_deploy_external_secrets: the inventory's own list, only with a 10 s
   refresh interval instead of 30 s so that rotations propagate quickly.
 """
@@ -115,7 +114,9 @@ class PrivateSite:
 
     inventory = INVENTORY
 
-    def __init__(self):
+    def __init__(self, service_user=SERVICE_USER):
+        # Another user per concurrent instance: stop() deletes it.
+        self.service_user = service_user
         self.home = tempfile.mkdtemp(prefix="vaultkube-e2e-")
         self.vault_base = None
         self.kept_logs = None
@@ -167,8 +168,8 @@ class PrivateSite:
         if self.vault_base:
             shutil.rmtree(self.vault_base, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
-        subprocess.run(["userdel", SERVICE_USER], capture_output=True, check=False)
-        subprocess.run(["groupdel", SERVICE_USER], capture_output=True, check=False)
+        subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
+        subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
 
     def _kill_leftover_vault(self):
         """Only a process whose binary is this instance's copy (never the shared one)."""
@@ -200,8 +201,8 @@ class PrivateSite:
             "vaultkube_lab_site_dir": self.site_dir,
             "vaultkube_lab_vault_root": self.vault_root,
             "vaultkube_lab_vault_port": self.vault_port,
-            "vault_install_user": SERVICE_USER,
-            "vault_install_group": SERVICE_USER,
+            "vault_install_user": self.service_user,
+            "vault_install_group": self.service_user,
             "eso_deploy_external_secrets": external_secrets,
         }
         self.extra_vars_file = os.path.join(self.home, "e2e-vars.json")

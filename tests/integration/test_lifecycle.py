@@ -6,10 +6,12 @@ change is read back from OpenBao (hvac or plain HTTP), never taken from
 ``changed``.
 """
 
+import base64
 import json
 import os
 import shutil
 import stat
+import subprocess
 import textwrap
 import time
 
@@ -17,7 +19,7 @@ import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from vaultkube_testlib import (
-    BaoServer,
+    FastRaftServer,
     assert_failed_cleanly,
     make_tls,
     run_module,
@@ -27,14 +29,6 @@ from vaultkube_testlib import (
 
 PASSWORD = 'keys-file-password-for-tests'
 WRONG_KEY = 'ab' * 33  # well-formed, 33 bytes like a real share, but not a share
-
-
-class FastRaftServer(BaoServer):
-    """A raft node with the low-latency raft timings (init in ~2 s instead of ~8 s)."""
-
-    def config_text(self):
-        marker = 'node_id = "%s"' % self.node_id
-        return super().config_text().replace(marker, marker + '\n  performance_multiplier = 1', 1)
 
 
 @pytest.fixture
@@ -255,6 +249,76 @@ def test_bad_keys_and_a_sealed_vault(new_node, tmp_path):
     assert_failed_cleanly(no_password, 'output_vault_password is required', 'output_encryption=none')
 
 
+def gpg_public_key(home):
+    """A real public key (base64 of the binary export), made by gpg in a private GNUPGHOME."""
+    env = dict(os.environ, GNUPGHOME=str(home))
+    os.makedirs(str(home), mode=0o700, exist_ok=True)
+    subprocess.run(['gpg', '--batch', '--passphrase', '', '--quick-gen-key', 'Key Holder <holder@example.com>',
+                    'rsa2048', 'encr', 'never'], env=env, check=True, capture_output=True)
+    exported = subprocess.run(['gpg', '--export', 'holder@example.com'], env=env, check=True,
+                              capture_output=True).stdout
+    armored = subprocess.run(['gpg', '--export', '--armor', 'holder@example.com'], env=env, check=True,
+                             capture_output=True, text=True).stdout
+    return base64.b64encode(exported).decode(), armored
+
+
+def test_pgp_keys_are_checked_before_sys_init(new_node, tmp_path):
+    """OpenBao parses root_token_pgp_key only after it has initialised itself: a bad one
+    there would leave Vault initialised with its keys never returned (issue 10)."""
+    node = new_node()
+    good, armored = gpg_public_key(tmp_path / 'gnupg')
+    base = {'url': node.url, 'secret_shares': 1, 'secret_threshold': 1,
+            'output_file': str(tmp_path / 'init.vault'), 'output_vault_password': PASSWORD}
+    cases = [
+        (dict(base, root_token_pgp_key=base64.b64encode(b'not a key').decode()), 'root_token_pgp_key',
+         'public-key packet'),
+        (dict(base, root_token_pgp_key=armored), 'root_token_pgp_key', 'not ASCII-armored'),
+        (dict(base, pgp_keys=['%%%not base64']), 'pgp_keys[0]', 'not valid base64'),
+        (dict(base, pgp_keys=[good[:len(good) // 2 // 4 * 4]]), 'pgp_keys[0]', 'base64-encoded binary public'),
+    ]
+    for args, field, words in cases:
+        result = run_module('vault_init', args)
+        assert_failed_cleanly(result, field, words)
+        assert is_initialized(node) is False, 'Vault was initialised by a call with %s' % field
+        assert not os.path.exists(base['output_file'])
+
+    done = run_module('vault_init', dict(base, pgp_keys=[good], root_token_pgp_key=good))
+    assert done.get('changed') and not done.get('failed'), done.get('msg')
+    assert is_initialized(node) is True
+    content = decrypt_key_file(base['output_file'])
+    # PGP-encrypted shares are long base64 messages, not 33-byte hex shares.
+    assert len(content['keys'][0]) > 200 and len(content['root_token']) > 200
+
+
+def test_initialised_vault_without_its_key_file_is_a_failure(new_node, tmp_path):
+    """Already initialised and output_file missing: not "ok" (issue 10, bug 2)."""
+    node = new_node()
+    key_file = tmp_path / 'init.vault'
+    args = {'url': node.url, 'secret_shares': 3, 'secret_threshold': 2, 'output_file': str(key_file),
+            'output_vault_password': PASSWORD}
+    init_with_hvac(node, shares=3, threshold=2)  # the keys went elsewhere
+
+    for check in (False, True):
+        missing = run_module('vault_init', args, check=check)
+        assert_failed_cleanly(missing, 'already initialised', str(key_file), 'does not exist')
+    assert not key_file.exists()
+
+    key_file.write_text('{"note": "no keys here"}')
+    empty = run_module('vault_init', dict(args, output_encryption='none'))
+    assert_failed_cleanly(empty, 'holds no keys')
+    key_file.unlink()
+
+    # The file written when this module initialised Vault: ok, unchanged, the real path.
+    other = new_node('node2')
+    other_args = dict(args, url=other.url)
+    assert run_module('vault_init', other_args)['changed'] is True
+    again = run_module('vault_init', other_args)
+    assert not again.get('failed'), again.get('msg')
+    assert again['changed'] is False and again['output_file'] == str(key_file)
+    wrong_password = run_module('vault_init', dict(other_args, output_vault_password='not-it'))
+    assert_failed_cleanly(wrong_password, 'cannot be decrypted')
+
+
 def test_plain_output_and_returned_keys(new_node, tmp_path):
     node = new_node()
     plain = tmp_path / 'init.json'
@@ -368,6 +432,17 @@ def test_tls_verification(new_node, tls_material):
 
     unreachable = run_module('vault_status_info', {'url': 'https://127.0.0.1:1', 'retries': 0})
     assert_failed_cleanly(unreachable, 'cannot connect to Vault at https://127.0.0.1:1')
+
+
+def test_tls_hostname_mismatch_names_the_real_reason(new_node, tmp_path):
+    """Right CA, wrong name: the message says mismatch, not "set ca_cert" (issue 10, bug 9)."""
+    tls = make_tls(tmp_path / 'tls', hosts=('127.0.0.2', 'vault.example.internal'))
+    node = new_node(tls=tls)
+    for url, words in ((node.url, 'IP address mismatch'),
+                       (node.url.replace('127.0.0.1', 'localhost'), 'Hostname mismatch')):
+        result = run_module('vault_status_info', {'url': url, 'ca_cert': tls['ca'], 'retries': 0})
+        msg = assert_failed_cleanly(result, 'TLS verification of %s failed' % url, words, 'subjectAltName')
+        assert 'set ca_cert' not in msg, msg
 
 
 PLAYBOOK = textwrap.dedent('''\

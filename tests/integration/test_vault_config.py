@@ -139,8 +139,8 @@ def test_bad_entry_fails_before_any_write(conn, vault, names):
     assert_failed_cleanly(unknown, 'unknown section', 'polices')
     missing = run_module('vault_config', dict(conn, config={'policies': [{'name': 'x'}]}))
     assert_failed_cleanly(missing, 'config.policies[0]', 'policy')
-    twice = run_module('vault_config', dict(conn, config={'policies': [{'name': 'x', 'policy': 'a'},
-                                                                       {'name': 'x', 'policy': 'b'}]}))
+    twice = run_module('vault_config', dict(conn, config={'policies': [{'name': 'x', 'policy': 'path "a" {}'},
+                                                                       {'name': 'x', 'policy': 'path "b" {}'}]}))
     assert_failed_cleanly(twice, 'config.policies[1]', 'repeats')
 
 

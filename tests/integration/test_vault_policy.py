@@ -59,7 +59,7 @@ def test_invalid_hcl_is_one_line_and_keeps_the_old_policy(conn, vault):
     name = 'p-' + uuid.uuid4().hex[:8]
     run_module('vault_policy', dict(conn, name=name, policy=POLICY_V1))
     bad = run_module('vault_policy', dict(conn, name=name, policy='path "x" { capabilities = '))
-    assert_failed_cleanly(bad, 'sys/policies/acl/' + name, '400')
+    assert_failed_cleanly(bad, 'policy %r is not valid HCL' % name, 'line 1')
     assert read_policy(vault, name) == POLICY_V1
 
 

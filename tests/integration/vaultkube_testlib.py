@@ -42,6 +42,8 @@ def wait_http(url: str, timeout: float = 30.0, verify=True) -> None:
         try:
             requests.get(url + '/v1/sys/seal-status', timeout=2, verify=verify)
             return
+        except requests.exceptions.SSLError:
+            return  # it answered the handshake: listening (a test may give it a mismatching name)
         except requests.RequestException as exc:  # still starting
             last = exc
             time.sleep(0.2)
@@ -127,6 +129,14 @@ class BaoServer:
     def client(self, token: str | None = None) -> hvac.Client:
         verify = self.tls['ca'] if self.tls else True
         return hvac.Client(url=self.url, token=token or self.root_token, verify=verify)
+
+
+class FastRaftServer(BaoServer):
+    """A raft node with the low-latency raft timings (init in ~2 s instead of ~8 s)."""
+
+    def config_text(self):
+        marker = 'node_id = "%s"' % self.node_id
+        return super().config_text().replace(marker, marker + '\n  performance_multiplier = 1', 1)
 
 
 def make_tls(workdir: Path, hosts=('127.0.0.1', 'localhost')) -> dict:
