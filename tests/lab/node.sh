@@ -420,7 +420,11 @@ volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Retain
 $docs
 EOF
-  local pv
+  node_volumes_recycle
+}
+
+node_volumes_recycle() {
+  local pv i
   for pv in $(lab_kubectl get pv -l vaultkube.lab/volume=true \
       -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\n"}{end}'); do
     i=${pv#lab-pv-}

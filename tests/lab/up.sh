@@ -109,6 +109,7 @@ if up_to_date etcd "${ETCD_ARGS[@]}" && up_to_date kube-apiserver "${APISERVER_A
    up_to_date kube-controller-manager "${KCM_ARGS[@]}" &&
    etcd_healthy && lab_api_ready && kcm_healthy && [ -s "$LAB_KUBECONFIG" ] &&
    { [ "$LAB_NODE" != 1 ] || node_healthy; }; then
+  [ "$LAB_NODE" != 1 ] || node_volumes_recycle
   lab_log "lab already up and healthy: $LAB_API_URL (kubeconfig: $LAB_KUBECONFIG)"
   exit 0
 fi
