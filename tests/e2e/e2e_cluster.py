@@ -13,9 +13,10 @@ needs:
   sampled, to prove no unseal key or root token is ever an argument.
 
 The lab is either the one named by VAULTKUBE_E2E_NODE_LAB_HOME (an instance that
-`tests/lab/up.sh --node` started: used, cleaned after, never stopped) or a private
-one the test starts with `up.sh --node` and removes with `down.sh --purge` (only
-one lab with a node can run on a machine).
+`tests/lab/up.sh --node` started, with VAULTKUBE_CACHE the folder above it or
+VAULTKUBE_E2E_NODE_LAB_CACHE: used, cleaned after, never stopped) or a private one
+the test starts with `up.sh --node` and removes with `down.sh --purge` (only one
+lab with a node can run on a machine).
 """
 
 import json
@@ -156,7 +157,13 @@ class ClusterSite(PrivateSite):
         LAB.clear()
         LAB.update(_lab_env())
         # Idempotent on a running lab (and it recycles volumes released by an earlier run).
-        res = self.sh(["bash", os.path.join(LAB_DIR, "up.sh"), "--node"], timeout=900)
+        env = self.env()
+        if self.shared_home:
+            # The instance's own cache, so that up.sh sees the command lines it started.
+            env["VAULTKUBE_CACHE"] = (os.environ.get("VAULTKUBE_E2E_NODE_LAB_CACHE")
+                                      or os.path.dirname(self.shared_home))
+        res = subprocess.run(["bash", os.path.join(LAB_DIR, "up.sh"), "--node"], capture_output=True, text=True,
+                             env=env, timeout=900, check=False)
         if res.returncode != 0:
             raise RuntimeError("tests/lab/up.sh --node failed:\n%s\n%s" % (res.stdout[-3000:], res.stderr[-3000:]))
         self.lab_seconds = time.monotonic() - started
