@@ -192,13 +192,15 @@ class ClusterSite(PrivateSite):
     def clean_shared_lab(self):
         """Everything site.yml and the test created, so that the next run starts from nothing."""
         kubectl, helm = self.kubectl, self.helm
-        for release, ns in ((VAULT_RELEASE, VAULT_NS), ("external-secrets", ESO_NS)):
+        # ESO's objects first, while its controller still runs to remove their finalizers.
+        kubectl("delete", "namespace", DEMO_NS, "--ignore-not-found", "--wait=true", "--timeout=120s")
+        kubectl("delete", "clustersecretstore", "--all", "--ignore-not-found")
+        for release, ns in (("external-secrets", ESO_NS), (VAULT_RELEASE, VAULT_NS)):
             helm("uninstall", release, "-n", ns, "--wait", "--timeout", "120s")
-        kubectl("delete", "namespace", VAULT_NS, ESO_NS, DEMO_NS, "vault-auth", "--ignore-not-found",
+        kubectl("delete", "namespace", VAULT_NS, ESO_NS, "vault-auth", "--ignore-not-found",
                 "--wait=true", "--timeout=180s")
         kubectl("delete", "clusterrolebinding", "-l", "app.kubernetes.io/managed-by=vaultkube.platform",
                 "--ignore-not-found")
-        kubectl("delete", "clustersecretstore", "--all", "--ignore-not-found")
 
     def dump_cluster(self, path):
         out = []
