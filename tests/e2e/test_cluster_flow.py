@@ -18,6 +18,7 @@ runs); state is read back from Vault (through a port-forward) and the API server
 """
 
 import os
+import socket
 import time
 
 import pytest
@@ -369,10 +370,19 @@ def test_09_no_secret_on_any_command_line_and_no_pod_route(flow):
                     for line in site.command_lines if value in line})
     note("command lines sampled during the runs", "%d distinct, %d samples; %d secret values checked" % (
         len(site.command_lines), site.samples, len(values)))
-    forwards = sorted({line for line in site.command_lines if " port-forward " in line and "pod/vault-" in line})
-    assert forwards, "the runs used no port-forward to a Vault pod"
-    note("  port-forwards seen (e.g.)", forwards[0][-120:])
+    # The roles' forwards (kubernetes_port_forward spells --namespace; this test's own use -n).
+    forwards = sorted({line for line in site.command_lines
+                       if " port-forward --address 127.0.0.1 --namespace vault " in line and " pod/vault-" in line})
+    assert forwards, "the roles used no port-forward to a Vault pod"
+    note("  the roles' port-forwards (e.g.)", forwards[0][forwards[0].index("port-forward"):])
     assert not found, "secret values on a command line: %s" % found
     hits = site.guard_hits()
     note("host connections to pod/Service addresses on 8200", "%d rejected (%s)" % (hits, site.guard_cidrs))
     assert hits == 0, "a role tried to reach Vault on a pod or Service address"
+
+    # The guard does reject such a connection (so 0 above means none was tried).
+    pod_ip = site.vault_pods()[0].status.pod_ip
+    with pytest.raises(OSError):
+        socket.create_connection((pod_ip, 8200), timeout=5).close()
+    assert site.guard_hits() > hits, "the guard did not see a direct connection to %s:8200" % pod_ip
+    note("guard self-check", "a direct connection to %s:8200 was rejected" % pod_ip)
