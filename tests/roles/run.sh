@@ -5,6 +5,10 @@
 # Usage: tests/roles/run.sh [--fresh] [scenario ...]
 #   --fresh   reset the lab's OpenBao/ESO state first (tests/roles/reset.sh), so the
 #             first converge starts from nothing
+# The scenario `cluster` (Vault and ESO as pods, inventory/lab-cluster) needs the lab
+# with its node: it is not in the default list and brings the lab up with --node
+# (only one lab with a node can run on a machine; the end-to-end stage `cluster`
+# covers the same flow in CI).
 # Exits non-zero when any step fails.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,8 +41,10 @@ python tests/roles/argspecs.py --check
 step "ansible-lint (profile: production)"
 ansible-lint roles/ playbooks/site.yml molecule/
 
-step "lab up"
-bash tests/lab/up.sh
+node=()
+for s in "${scenarios[@]}"; do [ "$s" != cluster ] || node=(--node); done
+step "lab up ${node[*]}"
+bash tests/lab/up.sh "${node[@]}"
 if [ "$fresh" = 1 ]; then
   step "reset the lab's Vault and ESO state"
   bash tests/roles/reset.sh
