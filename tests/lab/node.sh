@@ -451,6 +451,8 @@ node_up() {
   sysctl -qw net.ipv4.ip_forward=1
   node_certs
   node_cni_conf
+  local t0
+  t0=$(date +%s%N)
   node_containerd_up
   node_images
   node_kubelet_up
@@ -458,6 +460,7 @@ node_up() {
   node_proxy_up
   node_coredns_up
   lab_wait "node $LAB_NODE_NAME Ready" 120 node_ready
+  lab_log "node $LAB_NODE_NAME Ready: its start took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
   node_volumes
 }
 
