@@ -271,6 +271,30 @@ def test_pod_reaches_a_pod_on_the_same_node_through_a_service(node, namespace, t
         timeout=60)
 
 
+def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
+    """The path a controller outside the pod network takes: the API server's
+    port-forward through the kubelet and containerd into the pod."""
+    import socket
+    run_pod(node, namespace, "forwarded", toolbox, "exec nc -ll -p 8080 -e echo pong-through-api",
+            port=8080)
+    port = free_ports(["p"])["p"]
+    proc = subprocess.Popen(  # pylint: disable=consider-using-with
+        [os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig", node["env"]["LAB_KUBECONFIG"],
+         "-n", namespace, "port-forward", "pod/forwarded", "%s:8080" % port],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=node["run_env"])
+    try:
+        assert "Forwarding from 127.0.0.1:%s" % port in proc.stdout.readline()
+
+        def reply():
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
+                return sock.recv(100).decode()
+
+        assert "pong-through-api" in wait_for("a reply through port-forward", reply, timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def _chart_dir():
     candidates = [os.environ.get("LAB_VAULT_CHART"),
                   os.path.join(REPO, "..", "shared", "charts", "vault-0.34.1")]
