@@ -73,7 +73,13 @@ def machine_state(sysctls):
             values[key] = res.stdout.strip()
     with open("/proc/self/mountinfo") as f:
         mounts = [line.split()[4] for line in f]
-    return {"links": links, "chains": chains, "sysctls": values, "mounts": mounts}
+    addresses = _sh(["ip", "-o", "addr", "show"], None).stdout
+    addresses = sorted(re.sub(r"\s+valid_lft.*", "", line) for line in addresses.splitlines())
+    tables = None
+    if shutil.which("nft"):
+        tables = sorted(_sh(["nft", "list", "tables"], None).stdout.splitlines())
+    return {"links": links, "chains": chains, "sysctls": values, "mounts": mounts,
+            "addresses": addresses, "nft_tables": tables}
 
 
 def node_processes(home):
@@ -378,6 +384,8 @@ def test_down_leaves_nothing_behind(node):
     assert not new_links, "interfaces left: %s" % sorted(new_links)
     assert after["chains"] == before["chains"], "iptables chains/rules left"
     assert after["sysctls"] == before["sysctls"]
+    assert after["addresses"] == before["addresses"]
+    assert after["nft_tables"] == before["nft_tables"], "netfilter tables left"
     assert node_processes(env["LAB_HOME"]) == []
     node_dir = os.path.realpath(os.path.join(env["LAB_HOME"], "state", "node"))
     left = [m for m in after["mounts"] if m.startswith(node_dir + "/") or m == node_dir]
