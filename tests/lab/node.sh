@@ -527,11 +527,10 @@ node_machine_cleanup() {
       ip addr del "$addr/32" dev lo && lab_log "removed address $addr"
     fi
   fi
-  # Host ends of pod veths whose network namespace is gone are removed with
-  # it; any left over on the bridge went with the bridge.
+  # The kubelet's pod cgroups (empty once the pods' processes are gone).
   local cg
-  for cg in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods /sys/fs/cgroup/unified/kubepods; do
-    [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  for cg in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+    if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   if [ -f "$LAB_NODE_LOCK_DIR/sysctl.saved" ]; then
     local k v
