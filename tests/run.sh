@@ -26,7 +26,9 @@ node_build=0
 case " ${stages[*]} " in *" node "*|*" cluster "*) node_build=1 ;; esac
 # The node's Debian packages (containerd, runc, CNI plugins, busybox-static for
 # its images, iptables), installed when missing.
-if [ "$node_build" = 1 ]; then bash tests/lab/node-deps.sh || exit 1; fi
+if [ "$node_build" = 1 ] && ! bash tests/lab/node-deps.sh; then
+  echo "tests/lab/node-deps.sh failed (root and apt-get needed): the node stage will fail"
+fi
 case " ${stages[*]} " in
   *" lab "*|*" node "*|*" roles "*|*" e2e "*|*" cluster "*)
     (

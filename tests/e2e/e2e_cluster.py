@@ -149,13 +149,11 @@ class ClusterSite(PrivateSite):
         started = time.monotonic()
         if self.shared_home:
             os.environ["VAULTKUBE_LAB_HOME"] = self.shared_home
+            os.environ["LAB_NODE"] = "1"
             LAB.clear()
             LAB.update(_lab_env())
         else:
-            use_private_lab(self.home)
-        os.environ["LAB_NODE"] = "1"
-        LAB.clear()
-        LAB.update(_lab_env())
+            use_private_lab(self.home, node=True)
         # Idempotent on a running lab (and it recycles volumes released by an earlier run).
         env = self.env()
         if self.shared_home:

@@ -304,7 +304,7 @@ build_images() {
     cp "$HERE/images/pause.go" "$pdir/main.go"
     printf 'module vaultkube.local/lab/pause\n\ngo 1.22\n' > "$pdir/go.mod"
     (cd "$pdir" && gobuild "$pdir/pause" .)
-    image_py "$IMAGES/pause.tar" --tag "$LAB_IMAGE_PAUSE" --file "$pdir/pause:pause:0755" \
+    timed image-pause image_py "$IMAGES/pause.tar" --tag "$LAB_IMAGE_PAUSE" --file "$pdir/pause:pause:0755" \
       --entrypoint '["/pause"]' --user 65535:65535
     printf '%s\n' "$stamp" > "$IMAGES/.pause.version"
   fi
@@ -349,7 +349,8 @@ build_images() {
       --entrypoint '["docker-entrypoint.sh"]' --cmd '["server", "-dev"]' --user 100:1000 \
       --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env HOME=/home/vault
     rm -rf "$tmp"
-    log "image $LAB_IMAGE_OPENBAO written in $(( $(date +%s) - t0 )) s"
+    log "image $LAB_IMAGE_OPENBAO written in $(( $(date +%s) - t0 )) s (wheel download included)"
+    printf 'image-openbao %s\n' "$(( $(date +%s) - t0 ))" >> "$LAB/build-times.txt"
     printf '%s\n' "$stamp" > "$IMAGES/.openbao.version"
   fi
 
@@ -358,7 +359,7 @@ build_images() {
   if image_fresh external-secrets "$stamp"; then log "image $LAB_IMAGE_ESO present"; else
     [ -x "$BIN/external-secrets" ] || build_eso
     stamp="$LAB_IMAGE_ESO $tool $(cat "$BIN/.external-secrets.version")"
-    image_py "$IMAGES/external-secrets.tar" --tag "$LAB_IMAGE_ESO" \
+    timed image-external-secrets image_py "$IMAGES/external-secrets.tar" --tag "$LAB_IMAGE_ESO" \
       --file "$BIN/external-secrets:bin/external-secrets:0755" --dir tmp:1777 \
       --entrypoint '["/bin/external-secrets"]' --user 65534:65534
     printf '%s\n' "$stamp" > "$IMAGES/.external-secrets.version"

@@ -48,11 +48,13 @@ def free_ports(names):
     return ports
 
 
-def use_private_lab(home):
+def use_private_lab(home, node=False):
     """Point every lab script and helper at a private lab instance in HOME with
-    free loopback ports (binaries and chart stay shared in the cache)."""
+    free loopback ports (binaries and chart stay shared in the cache), without
+    a node unless NODE (whatever LAB_NODE the caller's environment has)."""
     os.environ.update(free_ports(PRIVATE_PORT_VARS))
     os.environ["VAULTKUBE_LAB_HOME"] = home
+    os.environ["LAB_NODE"] = "1" if node else "0"
     LAB.clear()
     LAB.update(_lab_env())
 

@@ -44,6 +44,7 @@ LAB_ESO_DEPLOYMENT=${LAB_ESO_DEPLOYMENT:-external-secrets}
 # listens on the node address, which pods reach.
 LAB_NODE=${LAB_NODE:-0}
 if [ "$LAB_NODE" = 1 ]; then
+  # shellcheck disable=SC2153  # set in versions.env
   LAB_API_HOST=$LAB_NODE_IP
   LAB_SERVICE_CIDR=$LAB_NODE_SERVICE_CIDR
 else

@@ -62,6 +62,11 @@ node_lock() {
   fi
   mkdir -p "$LAB_NODE_LOCK_DIR"
   printf '%s\n' "$LAB_HOME" >"$LAB_NODE_LOCK_DIR/home"
+  # The netfilter tables that exist before the node (iptables-nft creates a
+  # table on first use; those the node caused are removed when left empty).
+  if [ ! -f "$LAB_NODE_LOCK_DIR/nft-tables" ] && command -v nft >/dev/null; then
+    nft list tables >"$LAB_NODE_LOCK_DIR/nft-tables" 2>/dev/null || true
+  fi
   if [ ! -f "$LAB_NODE_LOCK_DIR/sysctl.saved" ]; then
     local k v
     for k in "${LAB_NODE_SYSCTLS[@]}"; do
@@ -451,6 +456,8 @@ node_up() {
   sysctl -qw net.ipv4.ip_forward=1
   node_certs
   node_cni_conf
+  local t0
+  t0=$(date +%s%N)
   node_containerd_up
   node_images
   node_kubelet_up
@@ -458,6 +465,7 @@ node_up() {
   node_proxy_up
   node_coredns_up
   lab_wait "node $LAB_NODE_NAME Ready" 120 node_ready
+  lab_log "node $LAB_NODE_NAME Ready: its start took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
   node_volumes
 }
 
@@ -490,8 +498,25 @@ node_iptables_cleanup() {
   done
 }
 
+# Tables the node caused (not there before it) that hold no rule and no
+# chain of their own any more.
+node_nft_cleanup() {
+  [ -f "$LAB_NODE_LOCK_DIR/nft-tables" ] && command -v nft >/dev/null || return 0
+  local family name save
+  while read -r _ family name; do
+    grep -qx "table $family $name" "$LAB_NODE_LOCK_DIR/nft-tables" && continue
+    case "$family" in ip) save=iptables-save ;; ip6) save=ip6tables-save ;; *) continue ;; esac
+    if "$save" -t "$name" 2>/dev/null | grep -vE '^(#|\*|COMMIT$|:(INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) ACCEPT )' |
+        grep -q .; then
+      continue # still in use
+    fi
+    nft delete table "$family" "$name" 2>/dev/null || true
+  done < <(nft list tables 2>/dev/null)
+}
+
 node_machine_cleanup() {
   node_iptables_cleanup
+  node_nft_cleanup
   if ip link show "$LAB_NODE_BRIDGE" >/dev/null 2>&1; then
     ip link del "$LAB_NODE_BRIDGE" && lab_log "removed interface $LAB_NODE_BRIDGE"
   fi
@@ -502,11 +527,10 @@ node_machine_cleanup() {
       ip addr del "$addr/32" dev lo && lab_log "removed address $addr"
     fi
   fi
-  # Host ends of pod veths whose network namespace is gone are removed with
-  # it; any left over on the bridge went with the bridge.
+  # The kubelet's pod cgroups (empty once the pods' processes are gone).
   local cg
-  for cg in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods /sys/fs/cgroup/unified/kubepods; do
-    [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  for cg in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+    if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   if [ -f "$LAB_NODE_LOCK_DIR/sysctl.saved" ]; then
     local k v

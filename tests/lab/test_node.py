@@ -44,7 +44,8 @@ TOOLBOX_IMAGE = "vaultkube.local/lab-toolbox:test"
 
 
 def _sh(cmd, env, check=True, timeout=600, stdin=None):
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, input=stdin)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, input=stdin,
+                         check=False)
     if check and res.returncode != 0:
         pytest.fail("%s failed (%s):\n%s\n%s" % (" ".join(cmd), res.returncode, res.stdout, res.stderr))
     return res
@@ -72,7 +73,13 @@ def machine_state(sysctls):
             values[key] = res.stdout.strip()
     with open("/proc/self/mountinfo") as f:
         mounts = [line.split()[4] for line in f]
-    return {"links": links, "chains": chains, "sysctls": values, "mounts": mounts}
+    addresses = _sh(["ip", "-o", "addr", "show"], None).stdout
+    addresses = sorted(re.sub(r"\s+valid_lft.*", "", line) for line in addresses.splitlines())
+    tables = None
+    if shutil.which("nft"):
+        tables = sorted(_sh(["nft", "list", "tables"], None).stdout.splitlines())
+    return {"links": links, "chains": chains, "sysctls": values, "mounts": mounts,
+            "addresses": addresses, "nft_tables": tables}
 
 
 def node_processes(home):
@@ -270,11 +277,35 @@ def test_pod_reaches_a_pod_on_the_same_node_through_a_service(node, namespace, t
         timeout=60)
 
 
+def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
+    """The path a controller outside the pod network takes: the API server's
+    port-forward through the kubelet and containerd into the pod."""
+    import socket
+    run_pod(node, namespace, "forwarded", toolbox, "exec nc -ll -p 8080 -e echo pong-through-api",
+            port=8080)
+    port = free_ports(["p"])["p"]
+    proc = subprocess.Popen(  # pylint: disable=consider-using-with
+        [os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig", node["env"]["LAB_KUBECONFIG"],
+         "-n", namespace, "port-forward", "pod/forwarded", "%s:8080" % port],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=node["run_env"])
+    try:
+        assert "Forwarding from 127.0.0.1:%s" % port in proc.stdout.readline()
+
+        def reply():
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
+                return sock.recv(100).decode()
+
+        assert "pong-through-api" in wait_for("a reply through port-forward", reply, timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def _chart_dir():
     candidates = [os.environ.get("LAB_VAULT_CHART"),
                   os.path.join(REPO, "..", "shared", "charts", "vault-0.34.1")]
     common = subprocess.run(["git", "-C", REPO, "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            capture_output=True, text=True).stdout.strip()
+                            capture_output=True, text=True, check=False).stdout.strip()
     if common:  # a git worktree: next to the main checkout
         candidates.append(os.path.join(os.path.dirname(os.path.dirname(common)), "shared", "charts",
                                        "vault-0.34.1"))
@@ -287,37 +318,46 @@ def _chart_dir():
 
 def test_vault_chart_ha_raft_runs_from_the_openbao_image(node):
     env = node["env"]
-    ns = "vault-" + uuid.uuid4().hex[:6]
+    # A release name of its own: the chart's cluster-wide objects (the
+    # auth-delegator ClusterRoleBinding) are named after the release.
+    release = "vault-" + uuid.uuid4().hex[:6]
+    ns = release
+    pods = ["%s-%d" % (release, i) for i in range(3)]
     repo, tag = env["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
     try:
-        helm(node, "install", "vault", _chart_dir(), "-n", ns, "--create-namespace",
+        helm(node, "install", release, _chart_dir(), "-n", ns, "--create-namespace",
              "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
              "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
              "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
              "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
 
         def running():
-            pods = json.loads(kubectl(node, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
-            phases = {p["metadata"]["name"]: p["status"].get("phase") for p in pods}
-            return phases if phases == {"vault-0": "Running", "vault-1": "Running",
-                                        "vault-2": "Running"} else None
+            items = json.loads(kubectl(node, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+            phases = {p["metadata"]["name"]: p["status"].get("phase") for p in items}
+            return phases if phases == dict.fromkeys(pods, "Running") else None
 
         wait_for("3 vault pods Running", running, timeout=120)
         # Each data volume is bound to one of the lab's hostPath volumes.
         pvcs = json.loads(kubectl(node, "-n", ns, "get", "pvc", "-o", "json").stdout)["items"]
-        assert sorted(p["metadata"]["name"] for p in pvcs) == ["data-vault-0", "data-vault-1", "data-vault-2"]
+        assert sorted(p["metadata"]["name"] for p in pvcs) == ["data-" + p for p in pods]
         assert all(p["status"]["phase"] == "Bound" for p in pvcs)
+        assert all(p["spec"]["storageClassName"] == "lab-local" for p in pvcs)
         # The chart's own CLI calls work through /bin/vault -> bao: a fresh
         # server answers uninitialised and sealed (exit code 2).
-        for pod in ("vault-0", "vault-1", "vault-2"):
-            res = wait_for("vault status in %s" % pod, lambda: (lambda r: r if r.returncode == 2 else None)(
-                pod_exec(node, ns, pod, "vault", "status", "-format=json", check=False)), timeout=60)
-            status = json.loads(res.stdout)
+        for pod in pods:
+            def sealed_status(pod=pod):
+                res = pod_exec(node, ns, pod, "vault", "status", "-format=json", check=False)
+                return res if res.returncode == 2 else None
+
+            status = json.loads(wait_for("vault status in %s" % pod, sealed_status, timeout=60).stdout)
             assert status["initialized"] is False and status["sealed"] is True, status
             assert status["storage_type"] == "raft"
     finally:
-        helm(node, "uninstall", "vault", "-n", ns, "--wait", check=False)
+        helm(node, "uninstall", release, "-n", ns, "--wait", check=False)
         kubectl(node, "delete", "namespace", ns, "--wait=true", "--timeout=120s", check=False, timeout=180)
+        # Free the lab volumes the claims held (as up.sh does).
+        _sh(["bash", "-c", 'source "$0/lib.sh"; source "$0/node.sh"; node_volumes_recycle', LAB_DIR],
+            node["run_env"])
 
 
 def test_up_leaves_a_healthy_node_alone(node):
@@ -344,6 +384,8 @@ def test_down_leaves_nothing_behind(node):
     assert not new_links, "interfaces left: %s" % sorted(new_links)
     assert after["chains"] == before["chains"], "iptables chains/rules left"
     assert after["sysctls"] == before["sysctls"]
+    assert after["addresses"] == before["addresses"]
+    assert after["nft_tables"] == before["nft_tables"], "netfilter tables left"
     assert node_processes(env["LAB_HOME"]) == []
     node_dir = os.path.realpath(os.path.join(env["LAB_HOME"], "state", "node"))
     left = [m for m in after["mounts"] if m.startswith(node_dir + "/") or m == node_dir]

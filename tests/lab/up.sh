@@ -117,6 +117,7 @@ fi
 # An instance keeps the mode it was created with (the API server address,
 # Service range and certificates differ).
 if [ -f "$LAB_STATE/mode" ] && [ "$(cat "$LAB_STATE/mode")" != "node=$LAB_NODE" ]; then
+  # shellcheck disable=SC2153  # set in lib.sh
   lab_die "the lab in $LAB_HOME was created with $(cat "$LAB_STATE/mode"), not node=$LAB_NODE: run tests/lab/down.sh --purge first"
 fi
 
