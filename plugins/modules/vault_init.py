@@ -206,18 +206,17 @@ diff:
   sample: {before: {initialized: false}, after: {initialized: true}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import (
     initialise,
     require_cryptography,
     run_lifecycle_module,
 )
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import object_argument_spec
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(
             secret_shares=dict(type='int', default=5, no_log=False),
             secret_threshold=dict(type='int', default=3, no_log=False),
