@@ -13,12 +13,11 @@ afterwards, with no key file written.
 import json
 import os
 import shutil
-import textwrap
 import uuid
 
 import pytest
 
-from vaultkube_testlib import BaoServer, FastRaftServer, run_playbook, tmpdir
+from vaultkube_testlib import AuditedDevServer, FastRaftServer, run_playbook, successful_writes, tmpdir
 
 GOOD_POLICY = 'path "secret/data/app/*" { capabilities = ["read"] }'
 ROLE = {'bound_service_account_names': ['eso'], 'bound_service_account_namespaces': ['eso']}
@@ -167,22 +166,6 @@ RAFT_CASES = [
 ]
 
 
-class AuditedDevServer(BaoServer):
-    """A dev server whose file audit device logs token accessors in clear."""
-
-    def start(self):
-        self.audit_log = self.workdir / 'audit.log'
-        self.extra_config = textwrap.dedent('''\
-            audit "file" "corpus" {
-              options {
-                file_path = "%s"
-                hmac_accessor = "false"
-              }
-            }
-            ''') % self.audit_log
-        return super().start()
-
-
 @pytest.fixture(scope='module')
 def corpus_run():
     work = tmpdir('vaultkube-corpus-')
@@ -219,22 +202,6 @@ def corpus_run():
         dev.stop()
         raft.stop()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def successful_writes(audit_log):
-    """{accessor: ["update sys/policies/acl/x", ...]} for every create/update/delete that succeeded."""
-    found = {}
-    with open(audit_log, encoding='utf-8') as handle:
-        for line in handle:
-            entry = json.loads(line)
-            request = entry.get('request') or {}
-            if entry.get('type') != 'response' or entry.get('error'):
-                continue
-            if request.get('operation') not in ('create', 'update', 'delete'):
-                continue
-            accessor = (entry.get('auth') or {}).get('accessor')
-            found.setdefault(accessor, []).append('%s %s' % (request['operation'], request.get('path')))
-    return found
 
 
 def assert_one_line_naming(result, words):
