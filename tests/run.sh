@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e
+# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e fault
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,13 +15,13 @@ rm -rf "$results"
 mkdir -p "$results"
 failed_stages=()
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e)
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e fault)
 
 # The lab's Go builds take minutes on a cold machine and need the CPU, while the Vault
 # tests mostly wait on the network: start the build now, in the background.
 lab_build_pid=
 case " ${stages[*]} " in
-  *" lab "*|*" roles "*|*" e2e "*)
+  *" lab "*|*" roles "*|*" e2e "*|*" fault "*)
     bash tests/lab/build.sh > "$results/lab-build.log" 2>&1 &
     lab_build_pid=$!
     ;;
@@ -86,6 +86,12 @@ stage_roles() {
 stage_e2e() {
   wait_lab_build || return 1
   bash tests/e2e/run.sh
+}
+
+stage_fault() {
+  wait_lab_build || return 1
+  # The CI subset of kill points; the full sweep is bash tests/fault/run.sh --all.
+  bash tests/fault/run.sh
 }
 
 for stage in "${stages[@]}"; do

@@ -209,7 +209,7 @@ class PrivateSite:
             json.dump(self.extra_vars, fh, indent=1)
 
     # ------------------------------------------------------------ site.yml
-    def site(self, name, overrides=None, verbosity=0):
+    def site_command(self, overrides=None, verbosity=0):
         playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         if not os.path.exists(playbook):
             playbook = "ansible-playbook"
@@ -218,6 +218,21 @@ class PrivateSite:
             cmd += ["-e", json.dumps(overrides)]
         if verbosity:
             cmd.append("-" + "v" * verbosity)
+        return cmd
+
+    def record(self, name, cmd, code, out, seconds):
+        """Keep a run's output under runs/ and return it as a SiteRun."""
+        logdir = os.path.join(self.home, "runs")
+        os.makedirs(logdir, exist_ok=True)
+        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
+        with open(log, "w", encoding="utf-8") as fh:
+            fh.write(" ".join(cmd) + "\n\n" + out)
+        run = SiteRun(name, code, out, seconds, log)
+        self.runs.append(run)
+        return run
+
+    def site(self, name, overrides=None, verbosity=0):
+        cmd = self.site_command(overrides, verbosity)
         started = time.monotonic()
         try:
             res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
@@ -227,15 +242,7 @@ class PrivateSite:
             code = -1
             out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
                    else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
-        seconds = time.monotonic() - started
-        logdir = os.path.join(self.home, "runs")
-        os.makedirs(logdir, exist_ok=True)
-        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
-        with open(log, "w", encoding="utf-8") as fh:
-            fh.write(" ".join(cmd) + "\n\n" + out)
-        run = SiteRun(name, code, out, seconds, log)
-        self.runs.append(run)
-        return run
+        return self.record(name, cmd, code, out, time.monotonic() - started)
 
     # ------------------------------------------------------------ Vault
     def init_data(self):
