@@ -11,7 +11,8 @@ Which points: VAULTKUBE_FAULT_ALL=1 tries one point of every class of boundaries
 full sweep). Otherwise the classes of every boundary of vault_unseal and
 vault_kubernetes_auth, plus the classes of VAULTKUBE_FAULT_SAMPLE (10) boundaries drawn
 from the other roles with seed VAULTKUBE_FAULT_SEED (20261202; both printed). VAULTKUBE_FAULT_LIMIT=N keeps the first N
-points of the plan (a smoke run; the test then says so).
+points of the plan and VAULTKUBE_FAULT_ONLY=role[,role] the points in those roles (partial
+runs; the test then says so).
 """
 
 import os
@@ -30,6 +31,7 @@ SEED = int(os.environ.get("VAULTKUBE_FAULT_SEED", "20261202"))
 SAMPLE = int(os.environ.get("VAULTKUBE_FAULT_SAMPLE", "10"))
 EVERY = os.environ.get("VAULTKUBE_FAULT_ALL") == "1"
 LIMIT = int(os.environ.get("VAULTKUBE_FAULT_LIMIT", "0"))
+ONLY = [r for r in os.environ.get("VAULTKUBE_FAULT_ONLY", "").split(",") if r]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,9 @@ def test_site_killed_at_task_boundaries_converges(site):
            SEED, len(points), sum(len(g) for g in points), len(boundaries)))
     for group in points:
         say("  kill at %s, covers %s" % (group[-1].label(), ", ".join("#%d" % b.n for b in group)))
+    if ONLY:
+        points = [g for g in points if any(b.role in ONLY for b in g)]
+        say("VAULTKUBE_FAULT_ONLY=%s: only the %d points in those roles are tried" % (",".join(ONLY), len(points)))
     if LIMIT:
         points = points[:LIMIT]
         say("VAULTKUBE_FAULT_LIMIT=%d: only the first %d points are tried" % (LIMIT, len(points)))
