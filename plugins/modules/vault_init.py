@@ -47,7 +47,7 @@ options:
       - Base64-encoded public PGP keys (or C(keybase:<user>)), one per share, to encrypt each unseal key
         for one holder. The file then holds the encrypted keys.
       - Each key (and O(root_token_pgp_key), O(recovery_pgp_keys)) is checked before Vault is asked to
-        initialise: base64 of a binary public key (C(gpg --export <id> | base64 -w0)) with a user ID.
+        initialise. It must be base64 of a binary public key (C(gpg --export <id> | base64 -w0)) with a user ID.
         Vault itself parses O(root_token_pgp_key) only after initialising, too late to refuse it.
     type: list
     elements: str

@@ -213,5 +213,3 @@ def _stopped(pid):
     except OSError:
         return False
     return stat[stat.rindex(")") + 2:].split()[0] == "T"
-
-

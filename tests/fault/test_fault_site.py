@@ -52,7 +52,7 @@ def say(text):
 
 
 def test_site_killed_at_task_boundaries_converges(site):
-    baseline, boundaries, _ = site.run("baseline")
+    baseline, boundaries, _killed = site.run("baseline")
     assert baseline.ok, baseline.failure()
     roles = {}
     for b in boundaries:
@@ -87,7 +87,7 @@ def test_site_killed_at_task_boundaries_converges(site):
         digest = site.keys_digest()
         if initialised and digest is None:
             problems.append("Vault initialised but no keys file at the kill")
-        rerun, _, _ = site.run("rerun-%d" % point.n)
+        rerun = site.run("rerun-%d" % point.n)[0]
         if not rerun.ok:
             problems.append("re-run failed: %s" % rerun.failure()[-1500:])
         else:
@@ -97,7 +97,7 @@ def test_site_killed_at_task_boundaries_converges(site):
                 problems.append("root token from the keys file does not work or Vault is sealed")
             if not site.synced():
                 problems.append("the demo Secret does not hold Vault's value")
-            third, _, _ = site.run("third-%d" % point.n)
+            third = site.run("third-%d" % point.n)[0]
             if not third.ok or third.changed:
                 problems.append("third run: ok=%s changed=%d" % (third.ok, third.changed))
         took = time.monotonic() - started
@@ -108,9 +108,10 @@ def test_site_killed_at_task_boundaries_converges(site):
             say("FAILED %s [class %s] in %.0f s: %s" % (point.label(), members, took, "; ".join(problems)))
         else:
             converged += 1
+            figures = (point.label(), members, reset_seconds, killed.seconds, processes, rerun.seconds,
+                       third.seconds, took)
             say("converged %s [class %s]: reset %.1f s, killed run %.0f s (%d processes killed), re-run %.0f s, "
-                "third %.0f s, %.0f s in all" % (point.label(), members, reset_seconds, killed.seconds, processes,
-                                                  rerun.seconds, third.seconds, took))
+                "third %.0f s, %.0f s in all" % figures)
     say("kill points: %d tried, %d converged; %.0f s per point on average"
         % (len(points), converged, sum(seconds) / max(1, len(seconds))))
     assert not failures, "; ".join("%s: %s" % (p.label(), " / ".join(x)) for p, x in failures)

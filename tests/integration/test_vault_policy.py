@@ -89,7 +89,7 @@ def test_hcl_check_agrees_with_openbao(vault):
 
     tag = uuid.uuid4().hex[:6]
     disagree = []
-    for index, (text, should_pass) in enumerate([(t, True) for t in VALID] + [(t, False) for t, _ in INVALID]):
+    for index, (text, should_pass) in enumerate([(t, True) for t in VALID] + [(t, False) for t, _words in INVALID]):
         name = 'hcl-%s-%d' % (tag, index)
         response = vault.adapter.post('/v1/sys/policies/acl/' + name, json={'policy': text}, raise_exception=False)
         accepted = getattr(response, 'status_code', 204) < 400
