@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity bench lab node roles e2e cluster
+# Stages (default: all, in this order): unit integration build sanity bench lab node roles e2e fault cluster
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ rm -rf "$results"
 mkdir -p "$results"
 failed_stages=()
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab node roles e2e cluster)
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab node roles e2e fault cluster)
 
 # The lab's Go builds take minutes on a cold machine and need the CPU, while the Vault
 # tests mostly wait on the network: start the build now, in the background. The
@@ -30,7 +30,7 @@ if [ "$node_build" = 1 ] && ! bash tests/lab/node-deps.sh; then
   echo "tests/lab/node-deps.sh failed (root and apt-get needed): the node stage will fail"
 fi
 case " ${stages[*]} " in
-  *" lab "*|*" node "*|*" roles "*|*" e2e "*|*" cluster "*)
+  *" lab "*|*" node "*|*" roles "*|*" e2e "*|*" fault "*|*" cluster "*)
     (
       rc=0
       bash tests/lab/build.sh > "$results/lab-build.log" 2>&1 || rc=$?
@@ -120,6 +120,12 @@ stage_roles() {
 stage_e2e() {
   wait_lab_build || return 1
   bash tests/e2e/run.sh
+}
+
+stage_fault() {
+  wait_lab_build || return 1
+  # The CI subset of kill points; the full sweep is bash tests/fault/run.sh --all.
+  bash tests/fault/run.sh
 }
 
 stage_cluster() {

@@ -27,6 +27,41 @@ class FieldError(ValueError):
     """A user value that cannot mean what its field needs."""
 
 
+def secret_leaves(value):
+    """Every scalar inside a secret option's value, as text, for no_log_values.
+
+    Ansible lists the no_log values of a module BEFORE it converts the options to
+    their types: a dict given as JSON text (a file lookup, a variable holding JSON)
+    is registered as that one string, and the values inside it, once parsed, would
+    be printed in clear in the module invocation (-v). Walking the converted value
+    registers each of them, nested ones included."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set)):
+            stack.extend(item)
+        elif item is None or isinstance(item, bool):
+            continue
+        elif isinstance(item, string_types):
+            if item:
+                found.append(item)
+        elif isinstance(item, bytes):
+            if item:
+                found.append(item.decode('utf-8', 'replace'))
+        else:
+            found.append(str(item))
+    return found
+
+
+def mask_secret_options(module):
+    """Register the parsed content of every no_log option of a module as secret."""
+    for name, spec in module.argument_spec.items():
+        if spec.get('no_log') and module.params.get(name) is not None:
+            module.no_log_values.update(secret_leaves(module.params[name]))
+
+
 def read_text_file(path, option):
     """The content of a file named by an option; a one-line error naming it if unreadable."""
     try:

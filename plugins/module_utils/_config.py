@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, secret_leaves
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
 
 
@@ -78,9 +78,14 @@ def secret_values(sections, document):
         if not isinstance(entries, list):
             continue
         validator = ArgumentSpecValidator(section.argument_spec)
+        secret_options = [name for name, spec in section.argument_spec.items() if spec.get('no_log')]
         for entry in entries:
             if isinstance(entry, dict):
-                found.update(validator.validate(entry)._no_log_values)
+                result = validator.validate(entry)
+                found.update(result._no_log_values)
+                # Values given as JSON text are parsed only by validate(): register what is inside.
+                for name in secret_options:
+                    found.update(secret_leaves(result.validated_parameters.get(name)))
     return found
 
 

@@ -28,6 +28,7 @@ __metaclass__ = type
 
 import ipaddress
 import json
+import re
 
 from ansible.module_utils.six import string_types, text_type
 
@@ -293,6 +294,9 @@ ROLE_KINDS = {
     'token_num_uses': 'int',
 }
 
+# The names Vault's kubernetes auth accepts in role/<name> (Go's \w is ASCII only).
+ROLE_NAME = re.compile(r'^[A-Za-z0-9_](?:[A-Za-z0-9_.@-]*[A-Za-z0-9_])?$')
+
 # Written back unchanged on update so that a merged write loses nothing.
 ROLE_PRESERVED = ('token_strictly_bind_ip',)
 
@@ -329,7 +333,10 @@ def normalise_role_field(field, value):
         return sorted(set(_cidr(item, field) for item in (_clean_items(value) or [])))
     if kind == 'selector':
         return _selector(value)
-    return normalise(kind, value, field)
+    result = normalise(kind, value, field)
+    if kind == 'ttl' and result < 0:
+        raise FieldError('%s must be 0 (the default) or a positive duration, got %r' % (field, value))
+    return result
 
 
 class KubernetesAuthRole(VaultObject):
@@ -403,8 +410,9 @@ class KubernetesAuthRole(VaultObject):
     def validate(self):
         validate_mount(self.mount)
         role = self.params.get('name')
-        if not role or not role.strip() or '/' in role:
-            raise FieldError('name must be a non-empty role name without "/", got %r' % role)
+        if not role or not ROLE_NAME.match(role):
+            raise FieldError('name must be a role name of ASCII letters, digits and _ - . @ (starting and '
+                             'ending with a letter, digit or _), as Vault accepts them; got %r' % role)
         if (self.params.get('state') or 'present') != 'present':
             return
         if not _clean_items(self.params.get('bound_service_account_names')):

@@ -30,7 +30,10 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
     connect,
     connection_params,
 )
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, read_text_file
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
+    FieldError,
+    read_text_file,
+)
 from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     KeyFileError,

@@ -13,6 +13,8 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 import re
 
+POLICY_NAME = re.compile(r'^[\w.@-]+$', re.UNICODE)
+
 # Vault manages these itself: "root" cannot be written, "default" cannot be deleted.
 BUILTIN_POLICIES = ('root',)
 
@@ -184,8 +186,11 @@ class Policy(VaultObject):
 
     def validate(self):
         name = self.params.get('name')
-        if not name or not name.strip() or '/' in name:
-            raise FieldError('name must be a non-empty policy name without "/", got %r' % name)
+        # Vault takes almost any text, but a name with spaces, quotes or brackets is a
+        # mistake (a list given where one name belongs arrives as "['a', 'b']").
+        if not name or not POLICY_NAME.match(name):
+            raise FieldError('name must be one policy name of letters, digits and _ - . @ (no "/", spaces, '
+                             'quotes or brackets), got %r' % name)
         if self.name in BUILTIN_POLICIES:
             raise FieldError('name %r is built into Vault and cannot be managed' % name)
         if self.params.get('state', 'present') == 'present':

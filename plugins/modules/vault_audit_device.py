@@ -129,9 +129,8 @@ diff:
     after: {device_type: file, options: {file_path: /vault/audit/audit.log}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._audit import AuditDevice
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     object_argument_spec,
     run_object_module,
@@ -139,7 +138,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(**AuditDevice.argument_spec),
         required_if=[('state', 'present', ['device_type'])],
         supports_check_mode=True,

@@ -164,8 +164,7 @@ diff:
     after: {method_type: kubernetes, default_lease_ttl: 3600, token_type: default-service}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._mounts import AuthMethod
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     object_argument_spec,
@@ -174,7 +173,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(**AuthMethod.argument_spec),
         required_if=[('state', 'present', ['method_type'])],
         supports_check_mode=True,

@@ -184,8 +184,6 @@ requests:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import (
     CONNECTION_ARGSPEC,
     VaultRequestError,
@@ -199,6 +197,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._config import 
     summarise,
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._config_sections import sections
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 
 
 def main():
@@ -209,11 +208,12 @@ def main():
         parallelism=dict(type='int', default=4),
     )
     # no_log=True keeps the whole invocation (which holds KV values) out of the system log.
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, no_log=True)
+    # Secret option values inside the document are masked in every output, errors included
+    # (also when Ansible's own checks of the options fail).
+    module = VaultModule(argument_spec=argument_spec, supports_check_mode=True, no_log=True,
+                         secret_values=lambda params: secret_values(sections(), params.get('config')))
     started = time.time()
     run = None
-    # Secret option values inside the document are masked in every output, errors included.
-    module.no_log_values.update(secret_values(sections(), module.params['config']))
     if module.params['parallelism'] < 1:
         module.fail_json(msg='parallelism must be 1 or more, got %d' % module.params['parallelism'])
     try:

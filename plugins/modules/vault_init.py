@@ -47,7 +47,7 @@ options:
       - Base64-encoded public PGP keys (or C(keybase:<user>)), one per share, to encrypt each unseal key
         for one holder. The file then holds the encrypted keys.
       - Each key (and O(root_token_pgp_key), O(recovery_pgp_keys)) is checked before Vault is asked to
-        initialise: base64 of a binary public key (C(gpg --export <id> | base64 -w0)) with a user ID.
+        initialise. It must be base64 of a binary public key (C(gpg --export <id> | base64 -w0)) with a user ID.
         Vault itself parses O(root_token_pgp_key) only after initialising, too late to refuse it.
     type: list
     elements: str
@@ -206,18 +206,17 @@ diff:
   sample: {before: {initialized: false}, after: {initialized: true}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import (
     initialise,
     require_cryptography,
     run_lifecycle_module,
 )
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import object_argument_spec
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(
             secret_shares=dict(type='int', default=5, no_log=False),
             secret_threshold=dict(type='int', default=3, no_log=False),

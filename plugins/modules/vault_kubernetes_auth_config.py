@@ -154,9 +154,8 @@ diff:
       token_reviewer_jwt: (hidden, changed)
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes_auth import KubernetesAuthConfig
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     object_argument_spec,
     run_object_module,
@@ -164,7 +163,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(**KubernetesAuthConfig.argument_spec),
         mutually_exclusive=KubernetesAuthConfig.mutually_exclusive,
         supports_check_mode=True,

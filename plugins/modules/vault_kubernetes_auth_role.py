@@ -152,9 +152,8 @@ diff:
       token_ttl: 3600
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes_auth import KubernetesAuthRole
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     object_argument_spec,
     run_object_module,
@@ -162,7 +161,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(**KubernetesAuthRole.argument_spec),
         required_if=KubernetesAuthRole.required_if,
         supports_check_mode=True,

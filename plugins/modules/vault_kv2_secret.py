@@ -139,9 +139,8 @@ diff:
       data: {username: (hidden), password: (hidden, changed)}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._kv2 import KV2Secret
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     object_argument_spec,
     run_object_module,
@@ -149,7 +148,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(**KV2Secret.argument_spec),
         required_if=KV2Secret.required_if,
         supports_check_mode=True,

@@ -78,8 +78,7 @@ diff:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._policy import Policy
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     object_argument_spec,
@@ -88,7 +87,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(**Policy.argument_spec),
         required_if=[('state', 'present', ['policy'])],
         supports_check_mode=True,

@@ -108,17 +108,16 @@ diff:
   sample: {before: {initialized: false}, after: {initialized: true}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import (
     raft_join,
     run_lifecycle_module,
 )
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import object_argument_spec
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(
             leader_api_addr=dict(type='str', required=True),
             leader_ca_cert=dict(type='str'),

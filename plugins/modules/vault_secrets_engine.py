@@ -189,8 +189,7 @@ diff:
     after: {engine_type: kv, version: "2", default_lease_ttl: 3600, description: "", options: {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._mounts import SecretsEngine
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     object_argument_spec,
@@ -199,7 +198,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(**SecretsEngine.argument_spec),
         required_if=[('state', 'present', ['engine_type'])],
         supports_check_mode=True,

@@ -171,17 +171,16 @@ raft_peers:
     - {node_id: node2, address: "10.0.0.12:8201", leader: false, voter: true}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import (
     node_status,
     run_lifecycle_module,
 )
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import object_argument_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=object_argument_spec(), supports_check_mode=True)
+    module = VaultModule(argument_spec=object_argument_spec(), supports_check_mode=True)
     run_lifecycle_module(module, node_status)
 
 

@@ -135,18 +135,17 @@ diff:
   sample: {before: {sealed: true}, after: {sealed: false}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import (
     require_cryptography,
     run_lifecycle_module,
     unseal,
 )
+from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import object_argument_spec
 
 
 def main():
-    module = AnsibleModule(
+    module = VaultModule(
         argument_spec=object_argument_spec(
             keys=dict(type='list', elements='str', no_log=True),
             keys_file=dict(type='path', no_log=False),

@@ -213,7 +213,7 @@ class PrivateSite:
     def runs_dir(self):
         return self.home
 
-    def site(self, name, overrides=None, verbosity=0, extra_args=()):
+    def site_command(self, overrides=None, verbosity=0, extra_args=()):
         playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
         if not os.path.exists(playbook):
             playbook = "ansible-playbook"
@@ -223,6 +223,21 @@ class PrivateSite:
         if verbosity:
             cmd.append("-" + "v" * verbosity)
         cmd += list(extra_args)
+        return cmd
+
+    def record(self, name, cmd, code, out, seconds):
+        """Keep a run's output under runs/ and return it as a SiteRun."""
+        logdir = os.path.join(self.runs_dir(), "runs")
+        os.makedirs(logdir, exist_ok=True)
+        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
+        with open(log, "w", encoding="utf-8") as fh:
+            fh.write(" ".join(cmd) + "\n\n" + out)
+        run = SiteRun(name, code, out, seconds, log)
+        self.runs.append(run)
+        return run
+
+    def site(self, name, overrides=None, verbosity=0, extra_args=()):
+        cmd = self.site_command(overrides, verbosity, extra_args)
         started = time.monotonic()
         try:
             res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
@@ -232,15 +247,7 @@ class PrivateSite:
             code = -1
             out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
                    else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
-        seconds = time.monotonic() - started
-        logdir = os.path.join(self.runs_dir(), "runs")
-        os.makedirs(logdir, exist_ok=True)
-        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
-        with open(log, "w", encoding="utf-8") as fh:
-            fh.write(" ".join(cmd) + "\n\n" + out)
-        run = SiteRun(name, code, out, seconds, log)
-        self.runs.append(run)
-        return run
+        return self.record(name, cmd, code, out, time.monotonic() - started)
 
     # ------------------------------------------------------------ Vault
     def init_data(self):

@@ -131,6 +131,77 @@ PLAYBOOK = '''\
           kv_secrets:
             - {mount_path: secret, path: app/bad, data: {api_key: "{{ kv_value_5 }}"}, cas: "not-a-number"}
       ignore_errors: true
+
+    # Every other form a user can give the data in (issue 10): a JSON file read with the
+    # file lookup, a variable holding JSON text, nested values, a whole document as JSON.
+    - name: Data as the JSON text of a file, diff on
+      vaultkube.platform.vault_kv2_secret:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        path: app/from-file
+        data: "{{ lookup('ansible.builtin.file', creds_file) }}"
+      diff: true
+
+    - name: Data as a variable holding JSON text
+      vaultkube.platform.vault_kv2_secret:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        path: app/from-var
+        data: "{{ creds_json }}"
+      vars:
+        creds_json: '{"password": "{{ kv_value_8 }}", "port": 5432}'
+
+    - name: Nested values and lists
+      vaultkube.platform.vault_kv2_secret:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        path: app/nested
+        data:
+          db: {password: "{{ kv_value_9 }}", hosts: ["{{ kv_value_10 }}"]}
+
+    - name: A document whose secret data is JSON text
+      vaultkube.platform.vault_config:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        config:
+          kv_secrets:
+            - {mount_path: secret, path: app/doc-json, data: "{{ lookup('ansible.builtin.file', creds_file_2) }}"}
+      diff: true
+
+    - name: A whole document as JSON text
+      vaultkube.platform.vault_config:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        config: "{{ lookup('ansible.builtin.file', document_file) }}"
+
+    - name: A failing write whose data is JSON text
+      vaultkube.platform.vault_kv2_secret:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        mount_path: no-such-mount
+        path: app/config
+        data: "{{ lookup('ansible.builtin.file', creds_file_3) }}"
+      ignore_errors: true
+
+    # Ansible's own option checks fail before any code of the module runs.
+    - name: JSON data and an option Ansible cannot convert
+      vaultkube.platform.vault_kv2_secret:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        path: app/never
+        data: '{"password": "{{ kv_value_15 }}"}'
+        cas: not-a-number
+      ignore_errors: true
+
+    - name: A document holding a secret and an option Ansible cannot convert
+      vaultkube.platform.vault_config:
+        url: "{{ url }}"
+        token: "{{ root_token }}"
+        parallelism: many
+        config:
+          kv_secrets:
+            - {mount_path: secret, path: app/never, data: {api_key: "{{ kv_value_16 }}"}}
+      ignore_errors: true
 '''
 
 
@@ -148,13 +219,25 @@ def test_no_secret_at_vvv(raft_server):
     tls = make_tls(work / 'ca')
     with open(tls['ca']) as handle:
         ca_pem = handle.read()
-    markers = dict(('kv_value_%d' % i, 'kvsecret-%s' % uuid.uuid4().hex) for i in range(1, 6))
+    markers = dict(('kv_value_%d' % i, 'kvsecret-%s' % uuid.uuid4().hex) for i in range(1, 17))
     markers['reviewer_jwt'] = 'eyJhbGciOiJSUzI1NiJ9.' + uuid.uuid4().hex + '.' + uuid.uuid4().hex
     password = 'pw-' + uuid.uuid4().hex
     keys_file = work / 'keys.json.vault'
     playbook = work / 'leak.yml'
     playbook.write_text(PLAYBOOK)
+    files = {
+        'creds_file': {'password': markers['kv_value_6'], 'nested': {'token': markers['kv_value_7']}},
+        'creds_file_2': {'api_key': markers['kv_value_11']},
+        'creds_file_3': {'password': markers['kv_value_12']},
+        'document_file': {'kv_secrets': [{'mount_path': 'secret', 'path': 'app/whole-json',
+                                          'data': {'key': markers['kv_value_13'],
+                                                   'deep': [{'x': markers['kv_value_14']}]}}]},
+    }
     extra = dict(markers, url=server.url, keys_file=str(keys_file), keys_password=password, ca_pem=ca_pem)
+    for name, content in files.items():
+        path = work / (name + '.json')
+        path.write_text(json.dumps(content))
+        extra[name] = str(path)
 
     proc = run_playbook(playbook, extra_vars=extra, verbosity=3, json_output=False)
     output = proc.stdout + proc.stderr
@@ -172,9 +255,16 @@ def test_no_secret_at_vvv(raft_server):
     secrets['key file password'] = password
 
     # The -e JSON holds the markers on the command line, not in the output: prove they were used.
-    assert server.client(keys['root_token']).secrets.kv.v2.read_secret_version(
-        'app/config', mount_point='secret', raise_on_deleted_version=True)['data']['data']['password'] \
-        == markers['kv_value_2']
+    def stored(path):
+        return server.client(keys['root_token']).secrets.kv.v2.read_secret_version(
+            path, mount_point='secret', raise_on_deleted_version=True)['data']['data']
+
+    assert stored('app/config')['password'] == markers['kv_value_2']
+    assert stored('app/from-file') == files['creds_file']
+    assert stored('app/from-var') == {'password': markers['kv_value_8'], 'port': 5432}
+    assert stored('app/nested') == {'db': {'password': markers['kv_value_9'], 'hosts': [markers['kv_value_10']]}}
+    assert stored('app/doc-json') == files['creds_file_2']
+    assert stored('app/whole-json') == files['document_file']['kv_secrets'][0]['data']
 
     leaked = [name for name, value in secrets.items() if value in output]
     assert not leaked, 'secrets printed at -vvv: %s' % ', '.join(leaked)

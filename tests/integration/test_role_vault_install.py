@@ -56,7 +56,7 @@ def install_vars(root, user, port):
 
 
 def free_pair():
-    for _ in range(100):
+    for _attempt in range(100):
         port = free_port()
         if port < 65000:
             try:
@@ -123,4 +123,3 @@ def test_second_install_same_user_new_data_dir_while_first_runs(installs, tmp_pa
     # The user's home is neither data folder: a later data folder never has to move it.
     home = pwd.getpwnam(user).pw_dir
     assert home not in (root_a + '/data', root_b + '/data')
-

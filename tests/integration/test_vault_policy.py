@@ -77,3 +77,24 @@ def test_unreachable_url(conn):
 def test_missing_url_names_the_field(conn):
     bad = run_module('vault_policy', dict(token='x', name='x', policy=POLICY_V1))
     assert_failed_cleanly(bad, 'url is required', 'VAULT_ADDR')
+
+
+def test_hcl_check_agrees_with_openbao(vault):
+    """The syntax check run before writing never refuses a policy OpenBao accepts, and
+    what it refuses OpenBao refuses too (the unit test's corpus, against the real parser)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'unit'))
+    from test_policy_hcl import INVALID, VALID
+
+    tag = uuid.uuid4().hex[:6]
+    disagree = []
+    for index, (text, should_pass) in enumerate([(t, True) for t in VALID] + [(t, False) for t, _words in INVALID]):
+        name = 'hcl-%s-%d' % (tag, index)
+        response = vault.adapter.post('/v1/sys/policies/acl/' + name, json={'policy': text}, raise_exception=False)
+        accepted = getattr(response, 'status_code', 204) < 400
+        if accepted:
+            vault.sys.delete_policy(name)
+        if accepted != should_pass and text.strip():
+            disagree.append((text, accepted))
+    assert not disagree, disagree

@@ -139,6 +139,86 @@ class FastRaftServer(BaoServer):
         return super().config_text().replace(marker, marker + '\n  performance_multiplier = 1', 1)
 
 
+class AuditedDevServer(BaoServer):
+    """A dev server with a file audit device (audit_log) that logs token accessors in clear."""
+
+    def start(self):
+        self.audit_log = self.workdir / 'audit.log'
+        self.extra_config = textwrap.dedent('''\
+            audit "file" "corpus" {
+              options {
+                file_path = "%s"
+                hmac_accessor = "false"
+              }
+            }
+            ''') % self.audit_log
+        return super().start()
+
+
+def successful_writes(audit_log):
+    """{token accessor: ["update sys/policies/acl/x", ...]}: every create, update and delete
+    request that succeeded, from the audit log of an AuditedDevServer."""
+    found = {}
+    with open(audit_log, encoding='utf-8') as handle:
+        for line in handle:
+            entry = json.loads(line)
+            request = entry.get('request') or {}
+            if entry.get('type') != 'response' or entry.get('error'):
+                continue
+            if request.get('operation') not in ('create', 'update', 'delete'):
+                continue
+            accessor = (entry.get('auth') or {}).get('accessor')
+            found.setdefault(accessor, []).append('%s %s' % (request['operation'], request.get('path')))
+    return found
+
+
+def descendants(pid: int) -> list:
+    """Every live process below pid (by parent id; ansible's workers leave its session)."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(')') + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> int:
+    """SIGKILL pid and every process below it; returns how many were killed.
+
+    ansible-playbook's workers call setsid(), so killing its process group misses them
+    and the modules they run. The tree is stopped first (SIGSTOP, repeated until no new
+    process appears) so that nothing forks away while it is being killed."""
+    stopped = set()
+    while True:
+        tree = [pid] + descendants(pid)
+        new = [p for p in tree if p not in stopped]
+        if not new:
+            break
+        for member in new:
+            try:
+                os.kill(member, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+            stopped.add(member)
+    for member in stopped:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(stopped)
+
+
 def make_tls(workdir: Path, hosts=('127.0.0.1', 'localhost')) -> dict:
     """A CA and a server certificate made with openssl."""
     workdir = Path(workdir)

@@ -159,3 +159,21 @@ def test_the_upgrade_wait_is_bounded(monkeypatch):
     with pytest.raises(VaultRequestError) as err:
         api.write('secret/config', {})
     assert 'Upgrading' in str(err.value) and clock[0] >= _client.KV_UPGRADE_WAIT
+
+
+def test_tls_errors_name_the_reason_and_its_fix():
+    from ansible_collections.vaultkube.platform.plugins.module_utils._client import describe_tls_error
+    mismatch = describe_tls_error(
+        "HTTPSConnectionPool(host='10.0.0.5', port=8200): Max retries exceeded (Caused by SSLError("
+        "SSLCertVerificationError(1, \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address "
+        "mismatch, certificate is not valid for '10.0.0.5'. (_ssl.c:1006)\")))", 'https://10.0.0.5:8200')
+    assert "IP address mismatch, certificate is not valid for '10.0.0.5'" in mismatch
+    assert 'subjectAltName' in mismatch and 'set ca_cert' not in mismatch
+    unknown = describe_tls_error("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+                                 "certificate in certificate chain (_ssl.c:1006)", 'https://v:8200')
+    assert 'self-signed certificate in certificate chain' in unknown and 'set ca_cert' in unknown
+    expired = describe_tls_error("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has "
+                                 "expired (_ssl.c:1006)", 'https://v:8200')
+    assert 'renew' in expired
+    other = describe_tls_error('[SSL: WRONG_VERSION_NUMBER] wrong version number', 'https://v:8200', 'SSLError')
+    assert other.startswith('TLS connection to https://v:8200 failed (SSLError)')

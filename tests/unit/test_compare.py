@@ -58,3 +58,9 @@ def test_differences_ignores_fields_the_user_did_not_set():
 
 def test_merge_for_diff_overlays_wanted():
     assert merge_for_diff({'a': 1, 'b': 2}, {'b': 3}) == {'a': 1, 'b': 3}
+
+
+def test_secret_leaves_reach_every_nested_value():
+    from ansible_collections.vaultkube.platform.plugins.module_utils._compare import secret_leaves
+    value = {'a': 'one', 'b': {'c': ['two', {'d': 'three'}], 'n': 5432, 'f': 1.5}, 'e': '', 'z': None, 't': True}
+    assert sorted(secret_leaves(value)) == sorted(['one', 'two', 'three', '5432', '1.5'])

@@ -52,9 +52,40 @@ def clean():
     Item.in_flight[:] = [0, 0]
 
 
+class WriteLog(object):
+    """Stands for the API wrapper's per-thread record of writes (the items write to a dict)."""
+
+    def record_writes(self):
+        return []
+
+
 def run(doc, parallelism=1, check_mode=False):
-    return ConfigRun(None, [Section('items', Item, Item.argument_spec)], doc, {},
+    return ConfigRun(WriteLog(), [Section('items', Item, Item.argument_spec)], doc, {},
                      check_mode=check_mode, parallelism=parallelism).run()
+
+
+class Refused(Item):
+    """An item type Vault refuses for names starting with "bad"."""
+
+    def create(self, wanted):
+        if self.name.startswith('bad'):
+            raise FieldError('refused %s' % self.name)
+        super(Refused, self).create(wanted)
+
+
+@pytest.mark.parametrize('parallelism', [1, 4])
+def test_a_refused_object_stops_the_run_and_every_write_is_reported(parallelism):
+    doc = {'items': [{'name': 'a', 'value': 'x'}, {'name': 'bad', 'value': 'x'}]
+           + [{'name': 'late%02d' % i, 'value': 'x'} for i in range(20)]}
+    config = ConfigRun(WriteLog(), [Section('items', Refused, Refused.argument_spec)], doc, {},
+                       parallelism=parallelism)
+    with pytest.raises(FieldError):
+        config.run()
+    written = sorted(o['name'] for o in config.written())
+    assert written == sorted(Item.store), 'reported %s, stored %s' % (written, sorted(Item.store))
+    assert 'a' in written and 'bad' not in Item.store
+    # No object is started after the failure: at most the ones already in flight ran.
+    assert len(Item.store) <= 1 + parallelism
 
 
 def test_parallel_run_keeps_document_order_and_overlaps():

@@ -1,0 +1,215 @@
+"""playbooks/site.yml killed at task boundaries on a private lab (PrivateSite of the e2e
+test), then run again until it converges.
+
+The boundaries are not hard-coded: a baseline run from a fresh Vault numbers them
+through the vaultkube_killpoint callback (the start of every task and handler, with the
+role it belongs to and what each task did). A kill point N is a run from a reset state
+that the callback stops at boundary N and the test SIGKILLs as a whole process tree.
+
+Reset before a kill point, only what that point needs: a point inside vault_install
+gets a host without OpenBao (its folder, service user and CA copy removed); every later
+point gets a fresh, uninitialised OpenBao (data folder and keys file removed, the
+installation kept), so the killed run initialises Vault again and every role after it
+has real work to do. The Kubernetes objects stay.
+
+Equivalent boundaries: SIGKILL keeps nothing of a run but what it already did outside
+itself. Two consecutive boundaries with only a task between them that did nothing (every
+host skipped it, or it is a read-only action that reported no change) leave the same
+state behind, so killing at either is the same experiment. Such boundaries form one
+class; one kill point per class covers all of them. The baseline run decides the
+classes, and every class keeps its member boundaries in the printed plan.
+"""
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+for sub in ("lab", "e2e", "integration"):
+    sys.path.insert(0, os.path.join(REPO, "tests", sub))
+
+from e2e_site import PrivateSite  # noqa: E402
+from vaultkube_testlib import kill_tree  # noqa: E402
+
+CALLBACKS = os.path.join(HERE, "callback_plugins")
+# Actions that change nothing outside the run when they report no change.
+READ_ONLY = {
+    "ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert", "ansible.builtin.debug",
+    "debug", "ansible.builtin.fail", "fail", "ansible.builtin.stat", "stat", "ansible.builtin.slurp", "slurp",
+    "ansible.builtin.setup", "setup", "ansible.builtin.include_tasks", "include_tasks",
+    "ansible.builtin.include_role", "include_role", "ansible.builtin.import_tasks", "ansible.builtin.meta",
+    "meta", "ansible.builtin.validate_argument_spec", "validate_argument_spec", "ansible.builtin.wait_for",
+    "wait_for", "kubernetes.core.k8s_info", "vaultkube.platform.vault_status_info",
+}
+KILL_TIMEOUT = 600
+
+
+class Boundary(object):
+    def __init__(self, entry):
+        self.n = entry["n"]
+        self.role = entry["role"]
+        self.task = entry["task"]
+        self.action = entry.get("action", "")
+        self.handler = entry["handler"]
+        self.statuses = []
+
+    @property
+    def quiet(self):
+        """The task that starts here changed nothing outside the run."""
+        if all(s == "skipped" for s in self.statuses):
+            return True
+        return self.action in READ_ONLY and "changed" not in self.statuses
+
+    def label(self):
+        return "#%d %s: %s%s" % (self.n, self.role or "(play)", self.task, " (handler)" if self.handler else "")
+
+
+def read_boundaries(path):
+    boundaries = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            entry = json.loads(line)
+            if "n" in entry:
+                boundaries[entry["n"]] = Boundary(entry)
+            elif entry.get("result") in boundaries:
+                boundaries[entry["result"]].statuses.append(entry["status"])
+    return [boundaries[n] for n in sorted(boundaries)]
+
+
+def classes(boundaries):
+    """Consecutive boundaries with only quiet tasks between them, as lists."""
+    groups = []
+    for b in boundaries:
+        if groups and b.n > 1 and boundaries[b.n - 2].quiet:
+            groups[-1].append(b)
+        else:
+            groups.append([b])
+    return groups
+
+
+def plan(boundaries, roles_in_full, sample, seed, every=False):
+    """Kill points, as classes: every class holding a boundary of roles_in_full, plus the
+    classes of `sample` boundaries drawn (random.Random(seed)) from the other roles'
+    boundaries; every class if `every`. Returns (classes, sampled boundary numbers)."""
+    groups = classes(boundaries)
+    if every:
+        return groups, []
+    rest = [b.n for b in boundaries if b.role not in roles_in_full]
+    sampled = sorted(random.Random(seed).sample(rest, min(sample, len(rest))))
+    chosen = [g for g in groups
+              if any(b.role in roles_in_full for b in g) or any(b.n in sampled for b in g)]
+    return chosen, sampled
+
+
+class FaultSite(PrivateSite):
+    """PrivateSite plus killed runs, resets and the checks of a kill point."""
+
+    def env(self):
+        env = super().env()
+        env.update(ANSIBLE_CALLBACK_PLUGINS=CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="vaultkube_killpoint")
+        env.pop("VAULTKUBE_KILLPOINT_AT", None)
+        return env
+
+    def keys_file(self):
+        return os.path.join(self.site_dir, "vault-init.vault")
+
+    def run(self, name, kill_at=None):
+        """site.yml, stopped and killed at boundary kill_at (or to its end).
+        Returns (SiteRun, boundaries logged, processes killed)."""
+        log = os.path.join(self.home, "boundaries-%s.jsonl" % name)
+        if os.path.exists(log):
+            os.unlink(log)
+        env = self.env()
+        env["VAULTKUBE_KILLPOINT_LOG"] = log
+        if kill_at:
+            env["VAULTKUBE_KILLPOINT_AT"] = str(kill_at)
+        cmd = self.site_command()
+        started = time.monotonic()
+        out_path = os.path.join(self.home, "out-%s.txt" % name)
+        killed = 0
+        with open(out_path, "w+", encoding="utf-8") as out:
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            deadline = time.monotonic() + KILL_TIMEOUT
+            while proc.poll() is None:
+                if kill_at and _stopped(proc.pid):
+                    killed = kill_tree(proc.pid)
+                    break
+                if time.monotonic() > deadline:
+                    kill_tree(proc.pid)
+                    break
+                time.sleep(0.05)
+            proc.wait()
+            out.seek(0)
+            text = out.read()
+        return (self.record(name, cmd, proc.returncode, text, time.monotonic() - started),
+                read_boundaries(log) if os.path.exists(log) else [], killed)
+
+    # ------------------------------------------------------------ resets
+    def ctl(self, action):
+        script = os.path.join(self.vault_root, "etc", "%s-ctl.sh" % self.service_name)
+        if os.path.exists(script):
+            self.sh([script, action], timeout=60)
+
+    def reset(self, role):
+        """What a kill point in `role` needs: see the module docstring."""
+        started = time.monotonic()
+        self.ctl("stop")
+        self._kill_leftover_vault()
+        if role == "vault_install":
+            shutil.rmtree(self.vault_root, ignore_errors=True)
+            for path in (self.vault_ca,):
+                if os.path.exists(path):
+                    os.unlink(path)
+            subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
+            subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+        else:
+            data = os.path.join(self.vault_root, "data")
+            for entry in os.listdir(data) if os.path.isdir(data) else []:
+                path = os.path.join(data, entry)
+                shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+        if os.path.exists(self.keys_file()):
+            os.unlink(self.keys_file())
+        return time.monotonic() - started
+
+    # ------------------------------------------------------------ checks
+    def vault_initialized(self):
+        import requests
+        try:
+            return requests.get(self.vault_addr + "/v1/sys/seal-status", verify=self.vault_ca,
+                                timeout=5).json().get("initialized")
+        except Exception:  # noqa: BLE001 - not running or not installed at this point
+            return None
+
+    def keys_digest(self):
+        if not os.path.exists(self.keys_file()):
+            return None
+        with open(self.keys_file(), "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+
+    def keys_work(self):
+        """The keys file decrypts, its root token is valid and Vault is unsealed."""
+        client = self.vault()
+        return client.is_authenticated() and not client.sys.read_seal_status()["sealed"]
+
+    def synced(self):
+        """The demo Secret holds what Vault holds (the lab inventory's seeded secret)."""
+        path = "%s/demo/db" % self.environment
+        want = self.kv_read(path)
+        have = self.secret_data("demo", "demo-db")
+        return have is not None and have.get("password") == want.get("password")
+
+
+def _stopped(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] == "T"

@@ -1,0 +1,117 @@
+"""Fault injection: playbooks/site.yml SIGKILLed at task boundaries on a private lab, then
+run again (see fault_site.py for boundaries, classes and resets).
+
+For every kill point: the killed run really stopped at its boundary; if Vault was
+initialised at that moment its keys were already in the keys file; the re-run succeeds
+and keeps that very keys file (the keys are never lost or replaced once Vault returned
+them), its root token works and Vault is unsealed, ESO's Secret holds Vault's value; a
+third run is changed=0. Every point is tried even when one fails; the counts are printed.
+
+Which points: VAULTKUBE_FAULT_ALL=1 tries one point of every class of boundaries (the
+full sweep). Otherwise the classes of every boundary of vault_unseal and
+vault_kubernetes_auth, plus the classes of VAULTKUBE_FAULT_SAMPLE (10) boundaries drawn
+from the other roles with seed VAULTKUBE_FAULT_SEED (20261202; both printed). VAULTKUBE_FAULT_LIMIT=N keeps the first N
+points of the plan and VAULTKUBE_FAULT_ONLY=role[,role] the points in those roles (partial
+runs; the test then says so).
+"""
+
+import os
+import time
+
+import pytest
+
+from fault_site import FaultSite, plan
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="the lab inventory creates a system user and runs OpenBao as it: needs root")
+
+ROLES_IN_FULL = ("vault_unseal", "vault_kubernetes_auth")
+SEED = int(os.environ.get("VAULTKUBE_FAULT_SEED", "20261202"))
+SAMPLE = int(os.environ.get("VAULTKUBE_FAULT_SAMPLE", "10"))
+EVERY = os.environ.get("VAULTKUBE_FAULT_ALL") == "1"
+LIMIT = int(os.environ.get("VAULTKUBE_FAULT_LIMIT", "0"))
+ONLY = [r for r in os.environ.get("VAULTKUBE_FAULT_ONLY", "").split(",") if r]
+
+
+@pytest.fixture(scope="module")
+def site(request):
+    site = FaultSite(service_user="vkube-fault")
+    failed_before = request.session.testsfailed
+    try:
+        site.start()
+        yield site
+    finally:
+        site.stop(keep_logs=request.session.testsfailed > failed_before)
+        if site.kept_logs:
+            print("\nlogs kept in %s" % site.kept_logs)
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def test_site_killed_at_task_boundaries_converges(site):
+    baseline, boundaries, _killed = site.run("baseline")
+    assert baseline.ok, baseline.failure()
+    roles = {}
+    for b in boundaries:
+        roles[b.role or "(play)"] = roles.get(b.role or "(play)", 0) + 1
+    points, sampled = plan(boundaries, ROLES_IN_FULL, SAMPLE, SEED, every=EVERY)
+    say("\nsite.yml: %d task boundaries (%s), baseline run %.0f s"
+        % (len(boundaries), ", ".join("%s %d" % kv for kv in sorted(roles.items())), baseline.seconds))
+    say("kill points: %s; seed %d; %d points cover %d of %d boundaries"
+        % ("one per class of every boundary" if EVERY else
+           "every boundary of %s and the sampled boundaries %s" % (" and ".join(ROLES_IN_FULL), sampled),
+           SEED, len(points), sum(len(g) for g in points), len(boundaries)))
+    for group in points:
+        say("  kill at %s, covers %s" % (group[-1].label(), ", ".join("#%d" % b.n for b in group)))
+    if ONLY:
+        points = [g for g in points if any(b.role in ONLY for b in g)]
+        say("VAULTKUBE_FAULT_ONLY=%s: only the %d points in those roles are tried" % (",".join(ONLY), len(points)))
+    if LIMIT:
+        points = points[:LIMIT]
+        say("VAULTKUBE_FAULT_LIMIT=%d: only the first %d points are tried" % (LIMIT, len(points)))
+    failures = []
+    converged = 0
+    seconds = []
+    for group in points:
+        point = group[-1]
+        started = time.monotonic()
+        reset_seconds = site.reset(point.role)
+        killed, logged, processes = site.run("kill-%d" % point.n, kill_at=point.n)
+        problems = []
+        if not logged or logged[-1].n != point.n or processes < 1:
+            problems.append("not killed at the boundary (last logged %s)" % (logged[-1].label() if logged else None))
+        initialised = site.vault_initialized()
+        digest = site.keys_digest()
+        if initialised and digest is None:
+            problems.append("Vault initialised but no keys file at the kill")
+        rerun = site.run("rerun-%d" % point.n)[0]
+        if not rerun.ok:
+            problems.append("re-run failed: %s" % rerun.failure()[-1500:])
+        else:
+            if digest is not None and site.keys_digest() != digest:
+                problems.append("the keys file changed after the kill")
+            if not site.keys_work():
+                problems.append("root token from the keys file does not work or Vault is sealed")
+            if not site.synced():
+                problems.append("the demo Secret does not hold Vault's value")
+            third = site.run("third-%d" % point.n)[0]
+            if not third.ok or third.changed:
+                problems.append("third run: ok=%s changed=%d" % (third.ok, third.changed))
+        took = time.monotonic() - started
+        seconds.append(took)
+        members = ", ".join("#%d" % b.n for b in group)
+        if problems:
+            failures.append((point, problems))
+            say("FAILED %s [class %s] in %.0f s: %s" % (point.label(), members, took, "; ".join(problems)))
+        else:
+            converged += 1
+            figures = (point.label(), members, reset_seconds, killed.seconds, processes, rerun.seconds,
+                       third.seconds, took)
+            say("converged %s [class %s]: reset %.1f s, killed run %.0f s (%d processes killed), re-run %.0f s, "
+                "third %.0f s, %.0f s in all" % figures)
+    say("kill points: %d tried, %d converged; %.0f s per point on average"
+        % (len(points), converged, sum(seconds) / max(1, len(seconds))))
+    assert not failures, "; ".join("%s: %s" % (p.label(), " / ".join(x)) for p, x in failures)
