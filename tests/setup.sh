@@ -29,6 +29,25 @@ collections=$cache/collections
 mkdir -p "$collections/ansible_collections/vaultkube"
 ln -sfn "$repo" "$collections/ansible_collections/vaultkube/platform"
 
+# The official Vault chart for the in-cluster tests: used in place from the folder of test
+# material beside the project (../shared/charts, also beside the main checkout of a git
+# worktree); a copy is cached so that a clone elsewhere on the same machine finds it too.
+vault_chart=${VAULTKUBE_VAULT_CHART:-}
+if [ -z "$vault_chart" ]; then
+  common=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  for dir in "$repo/../shared/charts/vault-0.34.1" ${common:+"$(dirname "$common")/../shared/charts/vault-0.34.1"}; do
+    if [ -f "$dir/Chart.yaml" ]; then
+      rm -rf "$cache/charts/vault-0.34.1.tmp"
+      mkdir -p "$cache/charts"
+      cp -R "$dir" "$cache/charts/vault-0.34.1.tmp"
+      rm -rf "$cache/charts/vault-0.34.1"
+      mv "$cache/charts/vault-0.34.1.tmp" "$cache/charts/vault-0.34.1"
+      break
+    fi
+  done
+  [ -f "$cache/charts/vault-0.34.1/Chart.yaml" ] && vault_chart=$cache/charts/vault-0.34.1
+fi
+
 cat > "$envfile" <<ENV
 export VAULTKUBE_REPO="$repo"
 export VAULTKUBE_CACHE="$cache"
@@ -36,5 +55,6 @@ export PATH="$venv/bin:\$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$collections"
 export PYTHONPATH="$collections\${PYTHONPATH:+:\$PYTHONPATH}"
 export ANSIBLE_PYTHON_INTERPRETER="$venv/bin/python"
+${vault_chart:+export VAULTKUBE_VAULT_CHART="$vault_chart"}
 ENV
 echo "vaultkube.platform ready: source $envfile"

@@ -302,18 +302,12 @@ def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
 
 
 def _chart_dir():
-    candidates = [os.environ.get("LAB_VAULT_CHART"),
-                  os.path.join(REPO, "..", "shared", "charts", "vault-0.34.1")]
-    common = subprocess.run(["git", "-C", REPO, "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            capture_output=True, text=True, check=False).stdout.strip()
-    if common:  # a git worktree: next to the main checkout
-        candidates.append(os.path.join(os.path.dirname(os.path.dirname(common)), "shared", "charts",
-                                       "vault-0.34.1"))
-    for c in candidates:
-        if c and os.path.isfile(os.path.join(c, "Chart.yaml")):
-            return os.path.abspath(c)
-    pytest.fail("the Vault chart 0.34.1 is not in ../shared/charts/vault-0.34.1 (or LAB_VAULT_CHART)")
-    return None
+    # tests/setup.sh finds the chart (in place, or its cached copy) and exports its folder.
+    chart = os.environ.get("VAULTKUBE_VAULT_CHART", "")
+    if not os.path.isfile(os.path.join(chart, "Chart.yaml")):
+        pytest.fail("the Vault chart 0.34.1 is not found: put it in ../shared/charts/vault-0.34.1 "
+                    "beside the project or set VAULTKUBE_VAULT_CHART, then run tests/setup.sh")
+    return os.path.abspath(chart)
 
 
 def test_vault_chart_ha_raft_runs_from_the_openbao_image(node):
