@@ -37,11 +37,13 @@ if [ -z "$vault_chart" ]; then
   common=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
   for dir in "$repo/../shared/charts/vault-0.34.1" ${common:+"$(dirname "$common")/../shared/charts/vault-0.34.1"}; do
     if [ -f "$dir/Chart.yaml" ]; then
-      rm -rf "$cache/charts/vault-0.34.1.tmp"
-      mkdir -p "$cache/charts"
-      cp -R "$dir" "$cache/charts/vault-0.34.1.tmp"
-      rm -rf "$cache/charts/vault-0.34.1"
-      mv "$cache/charts/vault-0.34.1.tmp" "$cache/charts/vault-0.34.1"
+      if [ ! -f "$cache/charts/vault-0.34.1/Chart.yaml" ]; then
+        mkdir -p "$cache/charts"
+        copy=$(mktemp -d "$cache/charts/.vault-0.34.1.XXXXXX")
+        chmod 755 "$copy"
+        cp -R "$dir/." "$copy"
+        mv -T "$copy" "$cache/charts/vault-0.34.1" 2>/dev/null || rm -rf "$copy"
+      fi
       break
     fi
   done
