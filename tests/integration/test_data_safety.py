@@ -7,15 +7,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, run_module
-
-
-def read(vault, path):
-    response = vault.adapter.get('/v1/' + path, raise_exception=False)
-    if isinstance(response, dict):
-        return response.get('data')
-    assert response.status_code == 404, response.text
-    return None
+from vaultkube_testlib import assert_failed_cleanly, read_or_none as read, run_module
 
 
 def listing(vault, path):

@@ -5,15 +5,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, make_tls, run_module, tmpdir
-
-
-def read(vault, path):
-    response = vault.adapter.get('/v1/' + path, raise_exception=False)
-    if isinstance(response, dict):
-        return response.get('data')
-    assert response.status_code == 404, response.text
-    return None
+from vaultkube_testlib import assert_failed_cleanly, make_tls, read_or_none as read, run_module, tmpdir
 
 
 @pytest.fixture

@@ -301,6 +301,15 @@ def run_playbook(playbook: str | Path, extra_vars: dict | None = None, check=Fal
                           check=False)
 
 
+def read_or_none(vault, path):
+    """The data of a Vault GET, or None when Vault answers 404 (any other status fails)."""
+    response = vault.adapter.get('/v1/' + path, raise_exception=False)
+    if isinstance(response, dict):
+        return response.get('data')
+    assert response.status_code == 404, response.text
+    return None
+
+
 def assert_failed_cleanly(result: dict, *fragments: str) -> str:
     """The task failed with one line (no traceback) containing the fragments."""
     assert result.get('failed'), 'expected a failure, got %r' % {k: v for k, v in result.items()
