@@ -192,3 +192,137 @@ def merge_for_diff(current, wanted):
     after = dict(current or {})
     after.update(wanted)
     return after
+
+
+# ---------------------------------------------------------------- Kubernetes objects
+# The API server (and the controllers' conversion webhooks) store some values in a
+# canonical form of their own: a Go duration written "1h" is read back as "1h0m0s", a
+# quantity "1024Mi" as "1Gi". Defaulted fields the user never wrote appear too. A
+# declared object matches the live one when every value the user declared is there,
+# equal or in the server's canonical spelling of it.
+
+_GO_DURATION_PART = re.compile(r'(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)')
+_GO_UNITS_NS = {'ns': 1, 'us': 1000, u'\u00b5s': 1000, u'\u03bcs': 1000, 'ms': 10 ** 6,
+                's': 10 ** 9, 'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
+_QUANTITY = re.compile(r'^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)$')
+_QUANTITY_FACTORS = {'': 1, 'm': 0.001, 'k': 10 ** 3, 'M': 10 ** 6, 'G': 10 ** 9, 'T': 10 ** 12,
+                     'P': 10 ** 15, 'E': 10 ** 18, 'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30,
+                     'Ti': 2 ** 40, 'Pi': 2 ** 50, 'Ei': 2 ** 60}
+# Keys whose values the API server treats as resource quantities.
+_QUANTITY_PARENTS = frozenset(['limits', 'requests', 'capacity', 'allocatable', 'hard', 'used'])
+
+
+def go_duration_ns(text):
+    """Nanoseconds of a Go duration ("1h", "1h0m0s", "90s", "1.5m"), or None if it is not one."""
+    if not isinstance(text, string_types):
+        return None
+    text = text.strip()
+    sign = 1
+    if text[:1] in ('+', '-'):
+        sign = -1 if text[0] == '-' else 1
+        text = text[1:]
+    if text == '0':
+        return 0
+    pos, total = 0, 0
+    for match in _GO_DURATION_PART.finditer(text):
+        if match.start() != pos:
+            return None
+        total += int(round(float(match.group(1)) * _GO_UNITS_NS[match.group(2)]))
+        pos = match.end()
+    if not text or pos != len(text):
+        return None
+    return sign * total
+
+
+def go_duration_string(nanoseconds):
+    """Go's time.Duration.String() of a number of nanoseconds: 3600e9 -> "1h0m0s"."""
+    if nanoseconds == 0:
+        return '0s'
+    sign = '-' if nanoseconds < 0 else ''
+    value = abs(int(nanoseconds))
+    if value < 10 ** 9:
+        for unit, size in (('ms', 10 ** 6), (u'\u00b5s', 1000), ('ns', 1)):
+            if value >= size:
+                return sign + _trim_fraction(value, size) + unit
+    hours, rest = divmod(value, 3600 * 10 ** 9)
+    minutes, rest = divmod(rest, 60 * 10 ** 9)
+    seconds = _trim_fraction(rest, 10 ** 9) + 's'
+    if hours:
+        return '%s%dh%dm%s' % (sign, hours, minutes, seconds)
+    if minutes:
+        return '%s%dm%s' % (sign, minutes, seconds)
+    return sign + seconds
+
+
+def _trim_fraction(value, size):
+    whole, fraction = divmod(value, size)
+    if not fraction:
+        return str(whole)
+    digits = len(str(size)) - 1
+    return ('%d.%0*d' % (whole, digits, fraction)).rstrip('0')
+
+
+def quantity_value(text):
+    """The number a Kubernetes quantity stands for ("1Gi", "500m", "1e3"), or None."""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, integer_types + (float,)):
+        return float(text)
+    if not isinstance(text, string_types):
+        return None
+    match = _QUANTITY.match(text.strip())
+    if not match:
+        return None
+    number, suffix = float(match.group(1)), match.group(2)
+    if suffix[:1] in ('e', 'E'):
+        return number * (10 ** int(suffix[1:]))
+    return number * _QUANTITY_FACTORS[suffix]
+
+
+def _same_scalar(live, wanted, parent):
+    if live == wanted:
+        return True
+    if isinstance(wanted, string_types) and isinstance(live, string_types):
+        wanted_ns = go_duration_ns(wanted)
+        # Only the server's own spelling of the declared duration counts as equal, so a
+        # string that merely looks like a duration (an env value) still compares as text.
+        if wanted_ns is not None and live == go_duration_string(wanted_ns):
+            return True
+    if parent in _QUANTITY_PARENTS:
+        live_q, wanted_q = quantity_value(live), quantity_value(wanted)
+        if live_q is not None and wanted_q is not None:
+            return abs(live_q - wanted_q) <= 1e-9 * max(abs(live_q), abs(wanted_q), 1)
+    return False
+
+
+def object_differences(live, wanted, path='', parent=''):
+    """Paths (dotted, list items as [i]) where ``live`` lacks a value declared in ``wanted``.
+
+    Mappings compare on the declared keys only (the server adds defaults and status);
+    lists compare item by item and must have the same length; scalars compare equal,
+    or as the server's canonical spelling of a duration or a quantity."""
+    if isinstance(wanted, dict):
+        if not isinstance(live, dict):
+            return [path or '.']
+        found = []
+        for key in sorted(wanted):
+            sub = '%s.%s' % (path, key) if path else str(key)
+            if key not in live:
+                if wanted[key] in (None, {}, []):
+                    continue
+                found.append(sub)
+                continue
+            # A scalar is judged by the key of the mapping holding it (limits.memory: a quantity).
+            child_parent = key if isinstance(wanted[key], (dict, list, tuple)) else parent
+            found.extend(object_differences(live[key], wanted[key], sub, child_parent))
+        return found
+    if isinstance(wanted, (list, tuple)):
+        if not isinstance(live, list) or len(live) != len(wanted):
+            return [path or '.']
+        found = []
+        for index, item in enumerate(wanted):
+            found.extend(object_differences(live[index], item, '%s[%d]' % (path, index), parent))
+        return found
+    if wanted is None:
+        return [] if live in (None, {}, [], '') else [path or '.']
+    return [] if _same_scalar(live, wanted, parent) else [path or '.']

@@ -21,7 +21,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab_helpers import (  # noqa: E402
-    LAB, LAB_DIR, delete_namespace, find_bao, free_port, helm, run, use_private_lab, wait_for,
+    LAB, LAB_DIR, VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, delete_namespace, find_bao, free_port,
+    helm, run, use_private_lab, wait_for,
 )
 
 _PRIVATE = {}
@@ -140,3 +141,60 @@ def bao_dev(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def vault_k8s_auth(lab, bao_dev, eso_chart):
+    """Configure OpenBao kubernetes auth against the lab API server (reviewer
+    JWT mode) with a role bound to the ESO ServiceAccount."""
+    core = lab["client"].CoreV1Api(lab["api_client"])
+    rbac = lab["client"].RbacAuthorizationV1Api(lab["api_client"])
+    suffix = uuid.uuid4().hex[:6]
+    ns = "vault-auth-" + suffix
+    crb = "vault-lab-reviewer-" + suffix
+    core.create_namespace({"metadata": {"name": ns}})
+    core.create_namespaced_service_account(ns, {"metadata": {"name": "vault-reviewer"}})
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": crb},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "system:auth-delegator"},
+        "subjects": [{"kind": "ServiceAccount", "name": "vault-reviewer", "namespace": ns}],
+    })
+    core.create_namespaced_secret(ns, {
+        "metadata": {"name": "vault-reviewer-token",
+                     "annotations": {"kubernetes.io/service-account.name": "vault-reviewer"}},
+        "type": "kubernetes.io/service-account-token",
+    })
+    data = wait_for("reviewer token",
+                    lambda: (core.read_namespaced_secret("vault-reviewer-token", ns).data or {})
+                    .get("token"), timeout=30)
+    reviewer_jwt = b64d(data)
+    # An extra ServiceAccount that the Vault role does not bind.
+    core.create_namespaced_service_account(ns, {"metadata": {"name": "not-bound"}})
+
+    vault = bao_dev["client"]
+    vault.sys.enable_auth_method("kubernetes", path=VAULT_AUTH_PATH)
+    with open(lab["env"]["LAB_CA_CERT"], encoding="ascii") as fh:
+        ca_pem = fh.read()
+    vault.auth.kubernetes.configure(
+        kubernetes_host=lab["env"]["LAB_API_URL"],
+        kubernetes_ca_cert=ca_pem,
+        token_reviewer_jwt=reviewer_jwt,
+        disable_local_ca_jwt=True,
+        mount_point=VAULT_AUTH_PATH,
+    )
+    vault.sys.create_or_update_policy(
+        "eso-myapp-read", 'path "secret/data/myapp/*" { capabilities = ["read"] }\n')
+    vault.auth.kubernetes.create_role(
+        VAULT_ROLE,
+        bound_service_account_names=[eso_chart["service_account"]],
+        bound_service_account_namespaces=[eso_chart["namespace"]],
+        policies=["eso-myapp-read"],
+        ttl="10m",
+        mount_point=VAULT_AUTH_PATH,
+    )
+    vault.secrets.kv.v2.create_or_update_secret("myapp/config", secret=VAULT_SECRET,
+                                                mount_point="secret")
+    yield {"namespace": ns, "addr": bao_dev["addr"], "client": vault}
+    rbac.delete_cluster_role_binding(crb)
+    delete_namespace(lab, ns)

@@ -137,3 +137,51 @@ def jwt_claims(token):
     payload = token.split(".")[1]
     payload += "=" * (-len(payload) % 4)
     return json.loads(base64.urlsafe_b64decode(payload))
+
+
+class AuditLog:
+    """Write requests the lab's API server logged (tests/lab/audit-policy.yaml), counted
+    from a mark on: mark = audit.mark(); ...; audit.writes(mark, user="vaultkube-lab-admin")."""
+
+    WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+
+    def __init__(self, path=None):
+        self.path = path or os.path.join(LAB["LAB_LOGS"], "audit.log")
+
+    def mark(self):
+        return os.path.getsize(self.path) if os.path.exists(self.path) else 0
+
+    def events(self, mark, user=None):
+        if not os.path.exists(self.path):
+            raise AssertionError("no audit log at %s: is the lab's API server started by this up.sh?" % self.path)
+        with open(self.path, "rb") as handle:
+            handle.seek(mark)
+            lines = handle.read().splitlines()
+        found = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line being written right now
+            if event.get("verb") not in self.WRITE_VERBS or event.get("stage") != "ResponseComplete":
+                continue
+            if user is not None and event.get("user", {}).get("username") != user:
+                continue
+            found.append(event)
+        return found
+
+    def writes(self, mark, user=None):
+        """(count, "verb resource/name" of each) of the write requests since MARK."""
+        events = self.events(mark, user)
+        described = ["%s %s/%s" % (e["verb"], e.get("objectRef", {}).get("resource", "?"),
+                                   e.get("objectRef", {}).get("name", "")) for e in events]
+        return len(events), described
+
+
+LAB_ADMIN_USER = "vaultkube-lab-admin"
+
+
+# Vault side of the lab tests (the vault_k8s_auth fixture).
+VAULT_AUTH_PATH = "kubernetes-lab"
+VAULT_ROLE = "eso"
+VAULT_SECRET = {"username": "myapp", "password": "s3cr3t-from-bao", "url": "postgres://db:5432/app"}

@@ -70,6 +70,10 @@ APISERVER_ARGS=(
   --enable-admission-plugins NodeRestriction
   --profiling=false
   --cert-dir "$LAB_STATE/apiserver-certs"
+  --audit-policy-file "$LAB_DIR/audit-policy.yaml"
+  --audit-log-path "$LAB_LOGS/audit.log"
+  --audit-log-maxsize 200
+  --audit-log-maxbackup 1
   --v 1
 )
 if [ "$LAB_NODE" = 1 ]; then

@@ -19,6 +19,16 @@ def test_every_vault_module_is_in_the_action_group():
     assert group == sorted(group), 'keep the action group in alphabetical order'
 
 
+def test_every_kubernetes_module_is_in_the_kubernetes_action_group():
+    with open(os.path.join(ROOT, 'meta', 'runtime.yml')) as handle:
+        runtime = yaml.safe_load(handle)
+    group = runtime['action_groups']['kubernetes']
+    assert group == [name for name in MODULES if name.startswith('kubernetes_')]
+    # Every module is in one group, so module_defaults can reach it.
+    grouped = set(group) | set(runtime['action_groups']['vault'])
+    assert grouped == set(MODULES)
+
+
 def test_every_module_has_documentation_examples_and_return_before_imports():
     for name in MODULES:
         with open(os.path.join(ROOT, 'plugins', 'modules', name + '.py')) as handle:

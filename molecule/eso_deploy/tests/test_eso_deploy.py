@@ -52,7 +52,7 @@ def test_store_that_cannot_log_in_fails_with_its_condition_message():
     extra = {"eso_deploy_cluster_store_name": "vaultkube-broken-store",
              "eso_deploy_vault_role": "no-such-role",
              "eso_deploy_external_secrets": [],
-             "eso_deploy_ready_retries": 10}
+             "eso_deploy_ready_timeout": 20}
     try:
         run = subprocess.run(
             ["ansible-playbook", "-i", os.path.join(repo, "inventory", "lab"),
@@ -62,6 +62,6 @@ def test_store_that_cannot_log_in_fails_with_its_condition_message():
             env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
         out = run.stdout + run.stderr
         assert run.returncode != 0
-        assert "ClusterSecretStore vaultkube-broken-store is not Ready:" in out, out[-3000:]
+        assert "ClusterSecretStore vaultkube-broken-store: " in out and "not ready after" in out, out[-3000:]
     finally:
         kubectl("delete", "clustersecretstore", "vaultkube-broken-store", "--ignore-not-found")

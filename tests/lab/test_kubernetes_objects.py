@@ -1,0 +1,135 @@
+"""kubernetes_objects against the lab's real API server and ESO controller, with OpenBao
+behind the stores: bulk apply and wait, re-runs that write nothing (counted in the API
+server's audit log), the server's canonical spellings, removed fields, check mode and
+the failure message of an ExternalSecret Vault refuses."""
+
+import os
+import sys
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
+
+from lab_helpers import (  # noqa: E402
+    LAB, LAB_ADMIN_USER, VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, AuditLog, kubectl,
+)
+from vaultkube_testlib import run_module  # noqa: E402
+
+pytestmark = pytest.mark.lab
+
+API = 'external-secrets.io/v1'
+
+
+def store(name, addr, sa):
+    return {'apiVersion': API, 'kind': 'ClusterSecretStore', 'metadata': {'name': name},
+            'spec': {'provider': {'vault': {
+                'server': addr, 'path': 'secret', 'version': 'v2',
+                'auth': {'kubernetes': {'mountPath': VAULT_AUTH_PATH, 'role': VAULT_ROLE,
+                                        'serviceAccountRef': {'name': sa['service_account'],
+                                                              'namespace': sa['namespace']}}}}}}}
+
+
+def external_secret(namespace, name, store_name, key='myapp/config', **spec):
+    body = {'refreshInterval': '1h', 'secretStoreRef': {'kind': 'ClusterSecretStore', 'name': store_name},
+            'target': {'name': name}, 'dataFrom': [{'extract': {'key': key}}]}
+    body.update(spec)
+    return {'apiVersion': API, 'kind': 'ExternalSecret', 'metadata': {'name': name, 'namespace': namespace},
+            'spec': body}
+
+
+def apply(definitions, check=False, diff=False, **args):
+    return run_module('kubernetes_objects', dict(definitions=definitions, kubeconfig=LAB['KUBECONFIG'], **args),
+                      check=check, diff=diff)
+
+
+def get_json(*args):
+    import json
+    return json.loads(kubectl('get', *args, '-o', 'json').stdout)
+
+
+@pytest.fixture
+def objects(lab, eso_controller, vault_k8s_auth):
+    suffix = uuid.uuid4().hex[:6]
+    namespaces = ['objs-a-' + suffix, 'objs-b-' + suffix]
+    store_name = 'objs-' + suffix
+    definitions = [{'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': ns}} for ns in namespaces]
+    definitions.append(store(store_name, vault_k8s_auth['addr'], eso_controller))
+    for index in range(12):
+        definitions.append(external_secret(namespaces[index % 2], 'es-%02d' % index, store_name))
+    yield {'definitions': definitions, 'namespaces': namespaces, 'store': store_name}
+    kubectl('delete', 'clustersecretstore', store_name, '--ignore-not-found', check=False)
+    for ns in namespaces:
+        kubectl('delete', 'namespace', ns, '--ignore-not-found', '--wait=false', check=False)
+
+
+def test_bulk_apply_waits_for_all_then_a_rerun_writes_nothing(objects):
+    audit = AuditLog()
+    mark = audit.mark()
+    first = apply(objects['definitions'])
+    assert first.get('failed') is not True, first.get('msg')
+    assert first['counts'] == {'created': 15, 'updated': 0, 'unchanged': 0}
+    first_writes, _ = audit.writes(mark, LAB_ADMIN_USER)
+    assert first_writes == 15
+    # Every Secret is there when the module returns: it waited for all of them.
+    for index in range(12):
+        secret = get_json('secret', 'es-%02d' % index, '-n', objects['namespaces'][index % 2])
+        assert sorted(secret['data']) == sorted(VAULT_SECRET)
+    # The API server keeps "1h" as "1h0m0s"; that is no change.
+    stored = get_json('externalsecret', 'es-00', '-n', objects['namespaces'][0])
+    assert stored['spec']['refreshInterval'] == '1h0m0s'
+
+    mark = audit.mark()
+    again = apply(objects['definitions'])
+    assert again['changed'] is False and again['writes'] == 0
+    assert again['counts'] == {'created': 0, 'updated': 0, 'unchanged': 15}
+    assert audit.writes(mark, LAB_ADMIN_USER) == (0, [])
+
+
+def test_changes_and_removed_fields_reach_the_server_check_mode_does_not(objects):
+    definitions = objects['definitions']
+    assert apply(definitions).get('failed') is not True
+    ns = objects['namespaces'][0]
+    changed = [dict(item) for item in definitions]
+    es = changed[3]
+    es['spec'] = dict(es['spec'], refreshInterval='30m', target={'name': 'es-00', 'template': {'type': 'Opaque',
+                                                                  'metadata': {'labels': {'tier': 'db'}}}})
+
+    preview = apply(changed, check=True, diff=True)
+    assert preview['changed'] is True and preview['counts']['updated'] == 1
+    assert 'spec.refreshInterval' in preview['objects'][3]['differences']
+    assert get_json('externalsecret', 'es-00', '-n', ns)['spec']['refreshInterval'] == '1h0m0s'
+
+    result = apply(changed)
+    assert result['counts'] == {'created': 0, 'updated': 1, 'unchanged': 14}
+    live = get_json('externalsecret', 'es-00', '-n', ns)
+    assert live['spec']['refreshInterval'] == '30m0s'
+    assert live['spec']['target']['template']['metadata']['labels'] == {'tier': 'db'}
+    assert get_json('secret', 'es-00', '-n', ns)['metadata']['labels']['tier'] == 'db'
+
+    # Dropping the template from the declaration removes it from the server.
+    back = apply(definitions)
+    assert back['counts']['updated'] == 1
+    assert 'template' not in get_json('externalsecret', 'es-00', '-n', ns)['spec']['target']
+
+
+def test_an_external_secret_vault_refuses_fails_with_condition_and_event(objects):
+    definitions = objects['definitions'][:3] + [
+        external_secret(objects['namespaces'][0], 'missing', objects['store'], key='myapp/no-such-secret')]
+    result = apply(definitions, wait_timeout=20)
+    assert result.get('failed') is True
+    msg = result['msg']
+    assert 'ExternalSecret %s/missing:' % objects['namespaces'][0] in msg, msg
+    assert 'SecretSyncedError' in msg and '(event: ' in msg, msg
+    assert '\n' not in msg
+
+
+def test_a_kind_the_server_does_not_serve_fails_before_any_write(objects):
+    audit = AuditLog()
+    mark = audit.mark()
+    definitions = objects['definitions'][:1] + [
+        {'apiVersion': 'example.invalid/v1', 'kind': 'Widget', 'metadata': {'name': 'w', 'namespace': 'x'}}]
+    result = apply(definitions, wait_timeout=2)
+    assert result.get('failed') is True
+    assert 'does not serve kind Widget in example.invalid/v1' in result['msg']
+    assert audit.writes(mark, LAB_ADMIN_USER) == (0, [])

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+"""Pure logic of kubernetes_objects: comparison after the API server's normalisation,
+the applied-declaration hash, readiness rules and the ESO manifests."""
+import pytest
+
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
+    go_duration_ns, go_duration_string, object_differences, quantity_value)
+from ansible_collections.vaultkube.platform.plugins.module_utils._eso import SettingsError, manifests
+from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import object_readiness
+from ansible_collections.vaultkube.platform.plugins.modules import kubernetes_objects
+
+
+@pytest.mark.parametrize('written,stored', [
+    ('1h', '1h0m0s'), ('30s', '30s'), ('90m', '1h30m0s'), ('2m', '2m0s'), ('1.5s', '1.5s'),
+    ('500ms', '500ms'), ('0', '0s'), ('1h0m0s', '1h0m0s'), ('36h', '36h0m0s'), ('1m30s', '1m30s'),
+])
+def test_go_duration_canonical_form(written, stored):
+    assert go_duration_string(go_duration_ns(written)) == stored
+
+
+@pytest.mark.parametrize('text', ['', '1d', 'h', '1h x', 'abc', '1hh', None, 5])
+def test_not_a_go_duration(text):
+    assert go_duration_ns(text) is None
+
+
+def test_quantities():
+    assert quantity_value('1Gi') == quantity_value('1024Mi') == 2 ** 30
+    assert quantity_value('500m') == 0.5
+    assert quantity_value('1e3') == 1000
+    assert quantity_value('lots') is None
+
+
+def test_defaults_and_canonical_spellings_are_no_difference():
+    live = {'apiVersion': 'external-secrets.io/v1', 'kind': 'ExternalSecret',
+            'metadata': {'name': 'a', 'namespace': 'n', 'uid': 'x', 'labels': {'l': '1', 'extra': '2'}},
+            'spec': {'refreshInterval': '1h0m0s', 'refreshPolicy': 'Periodic',
+                     'target': {'name': 'a', 'creationPolicy': 'Owner', 'deletionPolicy': 'Retain'},
+                     'data': [{'secretKey': 'k', 'remoteRef': {'key': 'p', 'conversionStrategy': 'Default'}}]},
+            'status': {'conditions': []}}
+    wanted = {'apiVersion': 'external-secrets.io/v1', 'kind': 'ExternalSecret',
+              'metadata': {'name': 'a', 'namespace': 'n', 'labels': {'l': '1'}},
+              'spec': {'refreshInterval': '1h', 'target': {'name': 'a'},
+                       'data': [{'secretKey': 'k', 'remoteRef': {'key': 'p'}}]}}
+    assert object_differences(live, wanted) == []
+
+
+def test_real_changes_are_found_by_path():
+    live = {'spec': {'refreshInterval': '1h0m0s', 'data': [{'secretKey': 'k'}], 'target': {'name': 'a'}}}
+    assert object_differences(live, {'spec': {'refreshInterval': '30m'}}) == ['spec.refreshInterval']
+    assert object_differences(live, {'spec': {'data': [{'secretKey': 'k'}, {'secretKey': 'j'}]}}) == ['spec.data']
+    assert object_differences(live, {'spec': {'data': [{'secretKey': 'j'}]}}) == ['spec.data[0].secretKey']
+    assert object_differences(live, {'spec': {'target': {'name': 'b'}}}) == ['spec.target.name']
+    assert object_differences(live, {'spec': {'template': {'type': 'Opaque'}}}) == ['spec.template']
+
+
+def test_a_duration_looking_string_is_only_equal_to_the_servers_spelling():
+    assert object_differences({'v': '3600s'}, {'v': '1h'}) == ['v']
+    assert object_differences({'v': '1h0m0s'}, {'v': '1h'}) == []
+
+
+def test_quantities_compare_by_value_only_under_resource_keys():
+    assert object_differences({'limits': {'memory': '1Gi'}}, {'limits': {'memory': '1024Mi'}}) == []
+    assert object_differences({'env': {'memory': '1Gi'}}, {'env': {'memory': '1024Mi'}}) == ['env.memory']
+
+
+def test_the_applied_hash_changes_with_the_declaration_only():
+    first, digest = kubernetes_objects._with_hash({'kind': 'X', 'metadata': {'name': 'a'}, 'spec': {'a': 1}})
+    again, same = kubernetes_objects._with_hash({'spec': {'a': 1}, 'metadata': {'name': 'a'}, 'kind': 'X'})
+    _changed, other = kubernetes_objects._with_hash({'kind': 'X', 'metadata': {'name': 'a'}, 'spec': {}})
+    assert digest == same != other
+    assert first['metadata']['annotations'][kubernetes_objects.HASH_ANNOTATION] == digest
+
+
+def test_later_definitions_replace_earlier_ones_in_first_seen_order():
+    a1 = {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': 'a'}}
+    b = {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': 'b'}}
+    a2 = {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': 'a', 'labels': {'x': 'y'}}}
+    declared = kubernetes_objects._declared([a1, b, a2])
+    assert [item[1] for item in declared] == [a2, b]
+
+
+@pytest.mark.parametrize('manifest,field', [
+    ({'kind': 'X', 'metadata': {'name': 'a'}}, 'definitions[0].apiVersion'),
+    ({'apiVersion': 'v1', 'kind': 'X', 'metadata': {}}, 'definitions[0].metadata.name'),
+    ('text', 'definitions[0] must be a mapping'),
+])
+def test_bad_definitions_name_the_field(manifest, field):
+    with pytest.raises(kubernetes_objects.KubernetesError) as exc:
+        kubernetes_objects._check_definitions([manifest])
+    assert field in str(exc.value)
+
+
+def _es(status, generation=2):
+    return {'kind': 'ExternalSecret', 'metadata': {'generation': generation}, 'status': status}
+
+
+def test_readiness_rules():
+    ready = {'conditions': [{'type': 'Ready', 'status': 'True', 'reason': 'SecretSynced', 'message': 'ok'}],
+             'syncedResourceVersion': '2-abc'}
+    assert object_readiness(_es(ready))[0] is True
+    assert object_readiness(_es(dict(ready, syncedResourceVersion='1-abc'))) == (False, 'generation 2 not synced yet')
+    failing = {'conditions': [{'type': 'Ready', 'status': 'False', 'reason': 'SecretSyncedError',
+                               'message': 'could not get secret data from provider'}]}
+    assert object_readiness(_es(failing)) == (False, 'SecretSyncedError: could not get secret data from provider')
+    assert object_readiness(None) == (False, 'not found on the server')
+    assert object_readiness({'kind': 'ConfigMap'}) == (None, '')
+    rolling = {'kind': 'Deployment', 'metadata': {'generation': 3}, 'spec': {'replicas': 2},
+               'status': {'observedGeneration': 3, 'updatedReplicas': 2, 'readyReplicas': 1, 'availableReplicas': 1}}
+    assert object_readiness(rolling) == (False, 'readyReplicas 1 of 2')
+    rolling['status'].update(readyReplicas=2, availableReplicas=2)
+    assert object_readiness(rolling)[0] is True
+
+
+SETTINGS = {
+    'cluster_store_enabled': True, 'cluster_store_name': 'vault-backend', 'cluster_store_conditions': [],
+    'create_namespaces': True, 'namespace_labels': {'team': 'x'}, 'refresh_interval': '1h',
+    'vault': {'server': 'https://vault:8200', 'path': 'secret', 'version': 'v2', 'ca_bundle': 'Q0E=',
+              'auth_mount_path': 'kubernetes', 'role': 'external-secrets', 'service_account': 'external-secrets',
+              'service_account_namespace': 'external-secrets', 'audiences': []},
+    'secret_stores': [{'name': 'team-a', 'namespace': 'team-a', 'role': 'team-a', 'kv_mount': 'team-a-kv'}],
+    'external_secrets': [
+        {'name': 'db', 'namespace': 'shop', 'data_from': [{'extract': {'key': 'prod/shop/db'}}]},
+        {'name': 'api', 'namespace': 'team-a', 'store_kind': 'SecretStore', 'store_name': 'team-a',
+         'refresh_interval': '30s', 'target_name': 'api-secret', 'template': {'type': 'Opaque'},
+         'data': [{'secretKey': 'k', 'remoteRef': {'key': 'team-a/api', 'property': 'k'}}]},
+    ],
+}
+
+
+def test_eso_manifests_in_apply_order():
+    objects = manifests(SETTINGS)
+    assert [(o['kind'], o['metadata'].get('namespace'), o['metadata']['name']) for o in objects] == [
+        ('Namespace', None, 'team-a'), ('Namespace', None, 'shop'),
+        ('ClusterSecretStore', None, 'vault-backend'), ('SecretStore', 'team-a', 'team-a'),
+        ('ExternalSecret', 'shop', 'db'), ('ExternalSecret', 'team-a', 'api')]
+    assert objects[0]['metadata']['labels'] == {'team': 'x'}
+    cluster_store = objects[2]['spec']['provider']['vault']
+    assert cluster_store['caBundle'] == 'Q0E='
+    assert cluster_store['auth']['kubernetes']['serviceAccountRef'] == {
+        'name': 'external-secrets', 'namespace': 'external-secrets'}
+    store = objects[3]['spec']['provider']['vault']
+    assert store['path'] == 'team-a-kv' and store['auth']['kubernetes']['role'] == 'team-a'
+    assert 'namespace' not in store['auth']['kubernetes']['serviceAccountRef']
+    db, api = objects[4]['spec'], objects[5]['spec']
+    assert db == {'refreshInterval': '1h', 'secretStoreRef': {'kind': 'ClusterSecretStore', 'name': 'vault-backend'},
+                  'target': {'name': 'db', 'creationPolicy': 'Owner', 'deletionPolicy': 'Retain'},
+                  'dataFrom': [{'extract': {'key': 'prod/shop/db'}}]}
+    assert api['refreshInterval'] == '30s' and api['target']['name'] == 'api-secret'
+    assert api['target']['template'] == {'type': 'Opaque'}
+    assert api['secretStoreRef'] == {'kind': 'SecretStore', 'name': 'team-a'}
+
+
+def test_eso_manifests_without_namespaces_or_cluster_store():
+    objects = manifests(dict(SETTINGS, create_namespaces=False, cluster_store_enabled=False))
+    assert [o['kind'] for o in objects] == ['SecretStore', 'ExternalSecret', 'ExternalSecret']
+
+
+@pytest.mark.parametrize('entry,message', [
+    ({'namespace': 'x', 'data': []}, 'eso_deploy_external_secrets[0].name is missing'),
+    ({'name': 'x', 'data': []}, 'eso_deploy_external_secrets[0].namespace is missing'),
+    ({'name': 'x', 'namespace': 'y'}, 'eso_deploy_external_secrets[0] needs data or data_from'),
+])
+def test_eso_manifests_bad_entries_name_the_field(entry, message):
+    with pytest.raises(SettingsError) as exc:
+        manifests(dict(SETTINGS, secret_stores=[], external_secrets=[entry]))
+    assert message in str(exc.value)
