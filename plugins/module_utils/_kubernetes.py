@@ -143,6 +143,11 @@ class KubernetesClient(object):
             query.append(('dryRun', 'All'))
         return self.request('PATCH', path, query=query, body=manifest, content_type='application/apply-patch+yaml')
 
+    def delete(self, api_version, kind, name, namespace=None, dry_run=False):
+        query = [('dryRun', 'All')] if dry_run else []
+        return self.request('DELETE', self.object_path(api_version, kind, name, namespace), query=query,
+                            missing_ok=True)
+
     def events(self, kind, name, namespace=None):
         """Event messages about one object, newest last."""
         selector = 'involvedObject.kind=%s,involvedObject.name=%s' % (kind, name)

@@ -40,6 +40,14 @@ options:
     type: list
     elements: dict
     required: true
+  absent:
+    description:
+      - Objects to delete when they exist, each as C(apiVersion), C(kind), C(name) and, for a namespaced kind,
+        C(namespace). One that is also in O(definitions) fails the task before anything is written.
+      - Read with the same LISTs as O(definitions); an object already gone is no change.
+    type: list
+    elements: dict
+    default: []
   kubeconfig:
     description: Path of the kubeconfig; empty uses C($KUBECONFIG), C(~/.kube/config), or the pod's ServiceAccount.
     type: path
@@ -110,7 +118,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 objects:
-  description: Every declared object and what was done to it (V(created), V(updated) or V(unchanged)); in check mode what would be done.
+  description: Every declared object and what was done to it (V(created), V(updated), V(unchanged), or for O(absent) V(deleted) and V(gone)); in check mode what would be done.
   returned: always
   type: list
   elements: dict
@@ -121,7 +129,7 @@ counts:
   description: Number of objects per result.
   returned: always
   type: dict
-  sample: {created: 0, updated: 1, unchanged: 499}
+  sample: {created: 0, updated: 1, unchanged: 499, deleted: 0}
 writes:
   description: Write requests sent to the API server (dry runs in check mode); 0 on a re-run with nothing changed.
   returned: always
@@ -156,6 +164,20 @@ def _key(manifest):
 
 def _label(key):
     return '%s %s%s' % (key[1], key[2] + '/' if key[2] else '', key[3])
+
+
+def _absent_keys(absent, declared_keys):
+    keys = []
+    for index, item in enumerate(absent):
+        where = 'absent[%d]' % index
+        if not isinstance(item, dict) or not all(item.get(field) for field in ('apiVersion', 'kind', 'name')):
+            raise KubernetesError('%s needs apiVersion, kind and name (and namespace for a namespaced kind)' % where)
+        key = (item['apiVersion'], item['kind'], item.get('namespace') or '', item['name'])
+        if key in declared_keys:
+            raise KubernetesError('%s (%s) is also in definitions: an object cannot be both declared and absent'
+                                  % (where, _label(key)))
+        keys.append(key)
+    return keys
 
 
 def _check_definitions(definitions):
@@ -222,6 +244,9 @@ class LiveObjects(object):
                     metadata = item.get('metadata') or {}
                     namespace = metadata.get('namespace', '') if namespaced else ''
                     if namespace in namespaces:
+                        # Items of a LIST carry no kind or apiVersion of their own.
+                        item.setdefault('kind', kind)
+                        item.setdefault('apiVersion', api_version)
                         live[(api_version, kind, namespace, metadata.get('name'))] = item
         return live
 
@@ -229,17 +254,19 @@ class LiveObjects(object):
 def run(module, client):
     declared = _declared(module.params['definitions'])
     keys = [key for key, _manifest in declared]
-    unserved = served_kinds(module, client, keys)
+    absent = _absent_keys(module.params['absent'], set(keys))
+    unserved = served_kinds(module, client, keys + absent)
     if unserved:
         # Check mode before the CRDs exist (a first run with --check): all of them would be created.
         results = [{'kind': key[1], 'namespace': key[2], 'name': key[3], 'result': 'created', 'differences': ['.']}
                    for key in keys]
-        return dict(changed=True, objects=results, counts={'created': len(results), 'updated': 0, 'unchanged': 0},
+        return dict(changed=True, objects=results, counts={'created': len(results), 'updated': 0, 'unchanged': 0, 'deleted': 0},
                     writes=0, waited=0.0, msg='not served yet (check mode): %s' % ', '.join(sorted(unserved)))
-    live_objects = LiveObjects(client, keys)
+    live_objects = LiveObjects(client, keys + absent)
     live = live_objects.read()
 
     results, diffs, writes = [], {'before': {}, 'after': {}}, 0
+    new_namespaces = set()
     for key, manifest in declared:
         applied, digest = _with_hash(manifest)
         current = live.get(key)
@@ -252,21 +279,35 @@ def run(module, client):
                 found = ['metadata.annotations.%s' % HASH_ANNOTATION]
             result = 'updated' if found else 'unchanged'
         if result != 'unchanged':
-            client.apply(applied, dry_run=module.check_mode)
-            writes += 1
+            # A dry run inside a namespace this run would create first cannot succeed.
+            if not (module.check_mode and key[2] in new_namespaces):
+                client.apply(applied, dry_run=module.check_mode)
+                writes += 1
+            if key[1] == 'Namespace' and result == 'created':
+                new_namespaces.add(key[3])
             if module._diff:
                 diffs['before'][_label(key)] = _projection(current, manifest) if current else None
                 diffs['after'][_label(key)] = manifest
         results.append({'kind': key[1], 'namespace': key[2], 'name': key[3], 'result': result,
                         'differences': [] if result == 'unchanged' else found})
 
+    for key in absent:
+        result = 'deleted' if key in live else 'gone'
+        if result == 'deleted':
+            client.delete(key[0], key[1], key[3], key[2] or None, dry_run=module.check_mode)
+            writes += 1
+            if module._diff:
+                diffs['before'][_label(key)] = {'metadata': {'name': key[3]}}
+                diffs['after'][_label(key)] = None
+        results.append({'kind': key[1], 'namespace': key[2], 'name': key[3], 'result': result, 'differences': []})
+
     waited = 0.0
     if module.params['wait'] and not module.check_mode:
         waited = wait_ready(module, client, live_objects, declared)
 
-    counts = dict((name, sum(1 for item in results if item['result'] == name)) for name in ('created', 'updated', 'unchanged'))
-    output = dict(changed=writes > 0, objects=results, counts=counts, writes=writes, waited=round(waited, 2))
-    if module._diff and writes:
+    counts = dict((name, sum(1 for item in results if item['result'] == name)) for name in ('created', 'updated', 'unchanged', 'deleted'))
+    output = dict(changed=any(item['result'] not in ('unchanged', 'gone') for item in results), objects=results, counts=counts, writes=writes, waited=round(waited, 2))
+    if module._diff and output['changed']:
         output['diff'] = diffs
     return output
 
@@ -335,6 +376,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             definitions=dict(type='list', elements='dict', required=True),
+            absent=dict(type='list', elements='dict', default=[]),
             kubeconfig=dict(type='path', no_log=False),
             context=dict(type='str'),
             wait=dict(type='bool', default=True),

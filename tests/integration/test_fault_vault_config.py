@@ -14,7 +14,8 @@ import pytest
 
 from vaultkube_testlib import AuditedDevServer, _ansible_env, kill_tree, run_playbook, successful_writes, tmpdir
 
-# Kill after this many successful writes (the document makes about 190).
+# Kill after this many successful writes. The document makes about 670, so that the last
+# point stays far from the end even when the machine is loaded and the kill lands late.
 KILL_AFTER_WRITES = (1, 40, 120)
 # vault_config's default number of requests in flight.
 PARALLELISM = 4
@@ -46,7 +47,7 @@ def document(tag, value):
                                    'bound_service_account_namespaces': ['ns'],
                                    'token_policies': ['fault-%s-%02d' % (tag, i)]} for i in range(30)],
         'kv_secrets': [{'mount_path': kv, 'path': 't%02d/app%03d' % (i % 30, i),
-                        'data': {'password': '%s-%03d' % (value, i)}} for i in range(120)],
+                        'data': {'password': '%s-%03d' % (value, i)}} for i in range(600)],
     }
 
 

@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+"""Benchmark: eso_deploy against the kubectl floor, and the whole site.yml re-run, on the lab.
+
+Needs the shared lab (tests/lab/up.sh) and runs site.yml with inventory/lab first (OpenBao,
+Kubernetes auth, ESO controller, the ClusterSecretStore). Then, for each size N, side by side
+in one run, each way with its own namespaces so that both start from nothing:
+
+  A  eso_deploy first apply   site.yml --tags eso_deploy with N ExternalSecrets (returns once all are synced)
+  B  eso_deploy re-run        the same, nothing changed
+  F  floor first apply        one `kubectl apply -f` of the same objects + one `kubectl wait` for all
+  G  floor re-run             the same again
+
+Write requests are counted from the lab API server's audit log (the lab admin's requests only:
+ESO's own status writes are not the role's). Last, site.yml with inventory/lab is re-run whole:
+its time, its API server writes and its Vault writes (OpenBao's file audit device of the lab).
+
+Usage: python tests/bench/bench_eso_deploy.py [--sizes 10 100 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO / 'tests' / 'lab'))
+sys.path.insert(0, str(REPO / 'tests' / 'integration'))
+
+from lab_helpers import LAB, LAB_ADMIN_USER, AuditLog, kubectl  # noqa: E402
+from vaultkube_testlib import _ansible_env  # noqa: E402
+
+from ansible_collections.vaultkube.platform.plugins.module_utils._eso import manifests  # noqa: E402
+
+NAMESPACES = 10
+VAULT_KEY = 'lab/demo/app'
+INVENTORY = REPO / 'inventory' / 'lab'
+SITE = REPO / 'playbooks' / 'site.yml'
+VAULT_AUDIT_LOG = Path('/opt/vaultkube-lab/openbao/log/audit.log')
+
+
+def external_secrets(prefix: str, n: int) -> list[dict]:
+    return [{'name': 'es-%04d' % i, 'namespace': '%s-%02d' % (prefix, i % NAMESPACES),
+             'data_from': [{'extract': {'key': VAULT_KEY}}]} for i in range(n)]
+
+
+def site(extra: dict | None = None, tags: str | None = None) -> float:
+    cmd = ['ansible-playbook', '-i', str(INVENTORY), str(SITE)]
+    if tags:
+        cmd += ['--tags', tags]
+    if extra:
+        handle = tempfile.NamedTemporaryFile('w', suffix='.json', delete=False)
+        json.dump(extra, handle)
+        handle.close()
+        cmd += ['-e', '@' + handle.name]
+    env = _ansible_env({'ANSIBLE_STDOUT_CALLBACK': 'default'})
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO), check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit('site.yml failed:\n%s\n%s' % (proc.stdout[-4000:], proc.stderr[-2000:]))
+    recap = [line for line in proc.stdout.splitlines() if 'changed=' in line]
+    return elapsed, recap
+
+
+def floor(path: Path, label: str) -> float:
+    start = time.perf_counter()
+    kubectl('apply', '-f', str(path))
+    kubectl('wait', '--for=condition=Ready', 'externalsecrets.external-secrets.io', '-A',
+            '-l', 'vaultkube.io/bench=%s' % label, '--timeout=900s')
+    return time.perf_counter() - start
+
+
+def floor_file(work: Path, prefix: str, n: int, label: str) -> Path:
+    settings = {'cluster_store_enabled': False, 'cluster_store_name': 'vault-backend', 'create_namespaces': True,
+                'external_secrets': external_secrets(prefix, n), 'vault': {}}
+    objects = manifests(settings)
+    for item in objects:
+        item['metadata'].setdefault('labels', {})['vaultkube.io/bench'] = label
+    path = work / ('%s.json' % prefix)
+    path.write_text(json.dumps({'apiVersion': 'v1', 'kind': 'List', 'items': objects}))
+    return path
+
+
+def vault_writes(mark: int) -> int:
+    if not VAULT_AUDIT_LOG.exists():
+        return -1
+    count = 0
+    with open(VAULT_AUDIT_LOG, 'rb') as handle:
+        handle.seek(mark)
+        for line in handle:
+            entry = json.loads(line)
+            if entry.get('type') == 'request' and entry['request'].get('operation') in ('create', 'update', 'delete'):
+                count += 1
+    return count
+
+
+def size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[10, 100, 500])
+    args = parser.parse_args()
+    subprocess.run(['bash', str(REPO / 'tests' / 'lab' / 'up.sh')], check=True, capture_output=True)
+    audit = AuditLog()
+    work = Path(tempfile.mkdtemp(prefix='vaultkube-bench-eso-'))
+    site()  # converge the lab's site before measuring anything
+    rows, prefixes = [], []
+    try:
+        for n in args.sizes:
+            row = {'N': n}
+            role_prefix, floor_prefix = 'bench-r%d' % n, 'bench-f%d' % n
+            prefixes += [role_prefix, floor_prefix]
+            extra = {'eso_deploy_external_secrets': external_secrets(role_prefix, n),
+                     'eso_deploy_ready_timeout': 900}
+            for key in ('A', 'B'):
+                mark = audit.mark()
+                row[key], _recap = site(extra, tags='eso_deploy')
+                row[key + '_w'] = audit.writes(mark, LAB_ADMIN_USER)[0]
+            path = floor_file(work, floor_prefix, n, floor_prefix)
+            for key in ('F', 'G'):
+                mark = audit.mark()
+                row[key] = floor(path, floor_prefix)
+                row[key + '_w'] = audit.writes(mark, LAB_ADMIN_USER)[0]
+            rows.append(row)
+            print('N=%d done' % n, file=sys.stderr, flush=True)
+
+        mark, vault_mark = audit.mark(), size(VAULT_AUDIT_LOG)
+        site_rerun, recap = site()
+        site_row = {'time': site_rerun, 'api_writes': audit.writes(mark, LAB_ADMIN_USER),
+                    'vault_writes': vault_writes(vault_mark), 'recap': recap}
+    finally:
+        for prefix in prefixes:
+            for index in range(NAMESPACES):
+                kubectl('delete', 'namespace', '%s-%02d' % (prefix, index), '--ignore-not-found', '--wait=false',
+                        check=False)
+
+    print()
+    print('eso_deploy benchmark on the lab (real kube-apiserver, ESO controller, OpenBao); seconds;')
+    print('A/B: site.yml --tags eso_deploy (whole ansible-playbook run, waits until all are synced);')
+    print('F/G: kubectl apply -f + kubectl wait; w = write requests of the run in the API server audit log')
+    print()
+    header = ('N', 'A first apply', 'B re-run', 'F floor apply', 'G floor re-run', 'A/F', 'B/G',
+              'writes A', 'writes B', 'writes F', 'writes G')
+    print(' | '.join(header))
+    print(' | '.join(['---'] * len(header)))
+    for r in rows:
+        print(' | '.join([str(r['N']), '%.1f' % r['A'], '%.1f' % r['B'], '%.1f' % r['F'], '%.1f' % r['G'],
+                          '%.2f' % (r['A'] / r['F']), '%.2f' % (r['B'] / r['G']),
+                          str(r['A_w']), str(r['B_w']), str(r['F_w']), str(r['G_w'])]))
+    print()
+    print('site.yml re-run on inventory/lab: %.1f s, API server writes %d %s, Vault writes %d'
+          % (site_row['time'], site_row['api_writes'][0], site_row['api_writes'][1], site_row['vault_writes']))
+    for line in site_row['recap']:
+        print('  ' + line.strip())
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
