@@ -15,7 +15,9 @@ Write requests are counted from the lab API server's audit log (the lab admin's 
 ESO's own status writes are not the role's). Last, site.yml with inventory/lab is re-run whole:
 its time, its API server writes and its Vault writes (OpenBao's file audit device of the lab).
 
-Usage: python tests/bench/bench_eso_deploy.py [--sizes 10 100 500]
+Usage: python tests/bench/bench_eso_deploy.py [--sizes 10 100 500] [--site-extra JSON]
+  --site-extra: extra variables for every site.yml run (for example another
+  vaultkube_lab_vault_root and vaultkube_lab_vault_port beside a lab already in use)
 """
 
 from __future__ import annotations
@@ -43,7 +45,11 @@ NAMESPACES = 10
 VAULT_KEY = 'lab/demo/app'
 INVENTORY = REPO / 'inventory' / 'lab'
 SITE = REPO / 'playbooks' / 'site.yml'
-VAULT_AUDIT_LOG = Path('/opt/vaultkube-lab/openbao/log/audit.log')
+SITE_EXTRA: dict = {}
+
+
+def vault_audit_log() -> Path:
+    return Path(SITE_EXTRA.get('vaultkube_lab_vault_root', '/opt/vaultkube-lab/openbao')) / 'log' / 'audit.log'
 
 
 def external_secrets(prefix: str, n: int) -> list[dict]:
@@ -51,10 +57,11 @@ def external_secrets(prefix: str, n: int) -> list[dict]:
              'data_from': [{'extract': {'key': VAULT_KEY}}]} for i in range(n)]
 
 
-def site(extra: dict | None = None, tags: str | None = None) -> float:
+def site(extra: dict | None = None, tags: str | None = None) -> tuple[float, list[str]]:
     cmd = ['ansible-playbook', '-i', str(INVENTORY), str(SITE)]
     if tags:
         cmd += ['--tags', tags]
+    extra = dict(SITE_EXTRA, **(extra or {}))
     if extra:
         handle = tempfile.NamedTemporaryFile('w', suffix='.json', delete=False)
         json.dump(extra, handle)
@@ -90,10 +97,10 @@ def floor_file(work: Path, prefix: str, n: int, label: str) -> Path:
 
 
 def vault_writes(mark: int) -> int:
-    if not VAULT_AUDIT_LOG.exists():
+    if not vault_audit_log().exists():
         return -1
     count = 0
-    with open(VAULT_AUDIT_LOG, 'rb') as handle:
+    with open(vault_audit_log(), 'rb') as handle:
         handle.seek(mark)
         for line in handle:
             entry = json.loads(line)
@@ -109,7 +116,9 @@ def size(path: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=[10, 100, 500])
+    parser.add_argument('--site-extra', default='{}', help='JSON: extra variables of every site.yml run')
     args = parser.parse_args()
+    SITE_EXTRA.update(json.loads(args.site_extra))
     subprocess.run(['bash', str(REPO / 'tests' / 'lab' / 'up.sh')], check=True, capture_output=True)
     audit = AuditLog()
     work = Path(tempfile.mkdtemp(prefix='vaultkube-bench-eso-'))
@@ -134,7 +143,7 @@ def main() -> int:
             rows.append(row)
             print('N=%d done' % n, file=sys.stderr, flush=True)
 
-        mark, vault_mark = audit.mark(), size(VAULT_AUDIT_LOG)
+        mark, vault_mark = audit.mark(), size(vault_audit_log())
         site_rerun, recap = site()
         site_row = {'time': site_rerun, 'api_writes': audit.writes(mark, LAB_ADMIN_USER),
                     'vault_writes': vault_writes(vault_mark), 'recap': recap}
