@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e fault node cluster
+# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e bench_eso fault node cluster
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ rm -rf "$results"
 mkdir -p "$results"
 failed_stages=()
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e fault node cluster)
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e bench_eso fault node cluster)
 
 # The lab's Go builds take minutes on a cold machine and need the CPU, while the Vault
 # tests mostly wait on the network: start the build now, in the background. The
@@ -120,6 +120,13 @@ stage_roles() {
 stage_e2e() {
   wait_lab_build || return 1
   bash tests/e2e/run.sh
+}
+
+stage_bench_eso() {
+  wait_lab_build || return 1
+  # Smoke run of the eso_deploy benchmark on the shared lab (N=10 and 100; the README's
+  # figures include N=500): ratios and write counts printed, not asserted as timings.
+  python tests/bench/bench_eso_deploy.py --sizes 10 100
 }
 
 stage_fault() {

@@ -164,3 +164,15 @@ def test_eso_manifests_bad_entries_name_the_field(entry, message):
     with pytest.raises(SettingsError) as exc:
         manifests(dict(SETTINGS, secret_stores=[], external_secrets=[entry]))
     assert message in str(exc.value)
+
+
+def test_absent_entries_are_checked_and_never_declared():
+    declared = {('v1', 'Namespace', '', 'keep')}
+    keys = kubernetes_objects._absent_keys([{'apiVersion': 'v1', 'kind': 'Namespace', 'name': 'old'}], declared)
+    assert keys == [('v1', 'Namespace', '', 'old')]
+    with pytest.raises(kubernetes_objects.KubernetesError) as exc:
+        kubernetes_objects._absent_keys([{'apiVersion': 'v1', 'kind': 'Namespace', 'name': 'keep'}], declared)
+    assert 'absent[0] (Namespace keep) is also in definitions' in str(exc.value)
+    with pytest.raises(kubernetes_objects.KubernetesError) as exc:
+        kubernetes_objects._absent_keys([{'kind': 'Namespace', 'name': 'x'}], declared)
+    assert 'absent[0] needs apiVersion, kind and name' in str(exc.value)
