@@ -89,9 +89,8 @@ class KubernetesClient(object):
         if response.status == 404 and missing_ok:
             return None
         if response.status >= 400:
-            raise KubernetesError('%s %s answered %s: %s' % (method, path, response.status,
-                                                              decoded.get('message') or response.reason),
-                                  response.status)
+            message = decoded.get('message') or response.reason
+            raise KubernetesError('%s %s answered %s: %s' % (method, path, response.status, message), response.status)
         return decoded
 
     def resource(self, api_version, kind):

@@ -118,7 +118,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 objects:
-  description: Every declared object and what was done to it (V(created), V(updated), V(unchanged), or for O(absent) V(deleted) and V(gone)); in check mode what would be done.
+  description:
+    - Every declared object and what was done to it (V(created), V(updated), V(unchanged), or for O(absent)
+      V(deleted) and V(gone)); in check mode what would be done.
   returned: always
   type: list
   elements: dict
@@ -306,7 +308,8 @@ def run(module, client):
         waited = wait_ready(module, client, live_objects, declared)
 
     counts = dict((name, sum(1 for item in results if item['result'] == name)) for name in ('created', 'updated', 'unchanged', 'deleted'))
-    output = dict(changed=any(item['result'] not in ('unchanged', 'gone') for item in results), objects=results, counts=counts, writes=writes, waited=round(waited, 2))
+    changed = any(item['result'] not in ('unchanged', 'gone') for item in results)
+    output = dict(changed=changed, objects=results, counts=counts, writes=writes, waited=round(waited, 2))
     if module._diff and output['changed']:
         output['diff'] = diffs
     return output

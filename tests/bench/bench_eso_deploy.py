@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / 'tests' / 'lab'))
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
-from lab_helpers import LAB, LAB_ADMIN_USER, AuditLog, kubectl  # noqa: E402
+from lab_helpers import LAB_ADMIN_USER, AuditLog, kubectl  # noqa: E402
 from vaultkube_testlib import _ansible_env  # noqa: E402
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._eso import manifests  # noqa: E402

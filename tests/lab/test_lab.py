@@ -10,7 +10,6 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import sys
 
