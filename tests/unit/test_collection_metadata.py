@@ -25,7 +25,7 @@ def test_every_kubernetes_module_is_in_the_kubernetes_action_group():
     group = runtime['action_groups']['kubernetes']
     assert group == [name for name in MODULES if name.startswith('kubernetes_')]
     # Every module is in one group, so module_defaults can reach it.
-    grouped = set(group) | set(runtime['action_groups']['vault'])
+    grouped = set(group) | set(runtime['action_groups']['vault']) | set(runtime['action_groups']['host'])
     assert grouped == set(MODULES)
 
 
