@@ -155,8 +155,8 @@ def test_connection_and_role_lifecycle(conn, vault, mount, pg, root_user):
 
     created = run_task('vault_database_connection', args, diff=True)
     assert created['changed'] is True and created['operation'] == 'create'
-    assert sorted(created['changed_fields']) == ['allowed_roles', 'connection_url', 'password', 'plugin_name',
-                                                'username']
+    assert sorted(created['changed_fields']) == [
+        'allowed_roles', 'connection_url', 'password', 'plugin_name', 'username']
     stored = read_connection(vault, mount, 'pg')
     assert stored['plugin_name'] == 'postgresql-database-plugin'
     assert stored['connection_details']['connection_url'] == connection_url(pg)
@@ -291,8 +291,8 @@ def test_rotate_root(conn, vault, mount, pg):
 
     rotated = run_task('vault_database_connection', args)
     assert rotated['changed'] is True
-    assert sorted(rotated['changed_fields']) == ['allowed_roles', 'connection_url', 'password', 'plugin_name',
-                                                'rotate_root', 'username']
+    assert sorted(rotated['changed_fields']) == [
+        'allowed_roles', 'connection_url', 'password', 'plugin_name', 'rotate_root', 'username']
     # Only Vault knows the root password now; it still issues working credentials.
     assert pg.login_user(user, password) is None
     assert run_task('vault_database_role', role_args(conn, mount, name='rotapp', db_name='rot'))['changed']

@@ -31,8 +31,10 @@ def _version_key(path):
 def postgres_bindir() -> str:
     """Directory of initdb, pg_ctl and psql: Debian keeps them under /usr/lib/postgresql/<v>/bin."""
     override = os.environ.get('VAULTKUBE_PG_BINDIR')
-    candidates = [override] if override else sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=_version_key,
-                                                     reverse=True)
+    if override:
+        candidates = [override]
+    else:
+        candidates = sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=_version_key, reverse=True)
     found = shutil.which('pg_ctl')
     if found:
         candidates.append(os.path.dirname(os.path.realpath(found)))
@@ -158,4 +160,3 @@ def wait_for(predicate, timeout=30.0, step=0.5):
             return True
         time.sleep(step)
     return predicate()
-

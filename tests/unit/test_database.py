@@ -149,8 +149,9 @@ def test_create_sends_everything_and_the_password_once():
     assert outcome['action'] == 'create' and 'password' in outcome['changed_fields']
     assert outcome['diff']['after']['password'] == '(hidden)'
     assert PASSWORD not in repr(outcome) and PASSWORD_WRITTEN not in repr(outcome['diff'])
-    (_, path, body), = api.mutations()
-    assert path == 'database/config/pg'
+    (call,) = api.mutations()
+    assert call[:2] == ('write', 'database/config/pg')
+    body = call[2]
     assert body == {'plugin_name': 'postgresql-database-plugin', 'connection_url': URL, 'username': 'vault',
                     'password': PASSWORD, 'password_authentication': 'scram-sha-256', 'allowed_roles': ['a', 'b'],
                     'verify_connection': False}
