@@ -363,7 +363,14 @@ class DatabaseConnection(VaultObject):
             if created:
                 # Remove what was just written, so that the next run creates the connection
                 # and rotates again instead of finding it and never rotating.
-                self.api.delete(self.path)
+                try:
+                    self.api.delete(self.path)
+                except VaultRequestError as removal:
+                    raise VaultRequestError('rotating the root password of %s failed (%s), and removing the '
+                                            'connection again failed too (%s): delete it, or rotate it with a write '
+                                            'to %s/rotate-root/%s' % (self.name, exc, removal, self.mount,
+                                                                      self.connection),
+                                            status=exc.status, errors=exc.errors)
                 raise VaultRequestError('rotating the root password of %s failed, so the connection was removed '
                                         'again (a re-run creates it and rotates): %s' % (self.name, exc),
                                         status=exc.status, errors=exc.errors)

@@ -43,6 +43,8 @@ class FakeAPI(object):
 
     def delete(self, path):
         self.calls.append(('delete', path))
+        if 'DELETE ' + path in self.errors:
+            raise self.errors['DELETE ' + path]
 
     def mutations(self):
         return [call for call in self.calls if call[0] in ('write', 'delete')]
@@ -227,6 +229,25 @@ def test_a_failed_rotation_of_a_new_connection_removes_it_again():
     assert [call[:2] for call in api.mutations()] == [('write', 'database/config/pg'),
                                                       ('write', 'database/rotate-root/pg'),
                                                       ('delete', 'database/config/pg')]
+
+
+def test_a_failed_removal_after_a_failed_rotation_says_both():
+    error = VaultRequestError('rotate failed', 500)
+    api = FakeAPI(errors={'database/rotate-root/pg': error,
+                          'DELETE database/config/pg': VaultRequestError('delete failed', 403)})
+    with pytest.raises(VaultRequestError) as err:
+        reconcile(connection(api, rotate_root=True), 'present')
+    message = str(err.value)
+    assert 'rotate failed' in message and 'delete failed' in message and 'database/rotate-root/pg' in message
+
+
+def test_a_failed_rotation_after_a_new_username_keeps_the_connection():
+    api = vault_connection()
+    api.errors['database/rotate-root/pg'] = VaultRequestError('rotate failed', 500)
+    with pytest.raises(VaultRequestError) as err:
+        reconcile(connection(api, username='vault2', rotate_root=True), 'present')
+    assert 'rotate it with a write to database/rotate-root/pg' in str(err.value)
+    assert [call[0] for call in api.mutations()] == ['write', 'write']
 
 
 # -- mounts and plugins ----------------------------------------------------------------------
