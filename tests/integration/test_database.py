@@ -319,52 +319,54 @@ def test_rotate_root(conn, vault, mount, pg):
 # --------------------------------------------------------------------------- bad input
 
 def test_bad_input_is_one_line_and_writes_nothing(conn, vault, mount, pg, root_user):
-    base = connection_args(conn, mount, pg, root_user, name='bad')
-    unknown = run_task('vault_database_connection', dict(base, plugin_name='nosuch-database-plugin'))
-    assert_failed_cleanly(unknown, 'plugin_name', 'nosuch-database-plugin', 'catalog')
-    no_url = dict(base)
-    del no_url['connection_url']
-    assert_failed_cleanly(run_task('vault_database_connection', no_url), 'connection_url')
-    clear = 'clear-' + uuid.uuid4().hex
-    in_clear = run_task('vault_database_connection', dict(
-        base, connection_url='postgresql://vault_root:%s@127.0.0.1:%d/postgres' % (clear, pg.port)))
-    assert_failed_cleanly(in_clear, 'connection_url', 'password in clear')
-    assert_hidden(in_clear, clear)
-    untemplated = run_task('vault_database_connection', dict(
-        base, connection_url='postgresql://{{username}}@127.0.0.1:%d/postgres' % pg.port))
-    assert_failed_cleanly(untemplated, 'connection_url', '{{password}}')
-    wrong = new_password()
-    refused = run_task('vault_database_connection', dict(base, password=wrong))
-    assert_failed_cleanly(refused, 'password authentication failed')
-    assert_hidden(refused, wrong, root_user['password'])
+    """Every case fails with one line naming the field, in one playbook run (ignore_errors)."""
+    assert run_task('vault_database_connection', connection_args(conn, mount, pg, root_user))['changed']
     kv = 'kv-' + uuid.uuid4().hex[:6]
     vault.sys.enable_secrets_engine('kv', path=kv, options={'version': '2'})
-    try:
-        assert_failed_cleanly(run_task('vault_database_connection', dict(base, mount_path=kv)),
-                              'mount_path', 'kv secrets engine, not database')
-    finally:
-        vault.sys.disable_secrets_engine(kv)
-    assert_failed_cleanly(run_task('vault_database_connection', dict(base, mount_path='no-such-db')),
-                          'mount_path', 'no secrets engine is mounted')
-    assert_failed_cleanly(run_task('vault_database_connection', dict(base, name='a/b')), 'name')
-    assert read_connection(vault, mount, 'bad') is None, 'a refused connection was written'
-
-    assert run_task('vault_database_connection', connection_args(conn, mount, pg, root_user))['changed']
+    base = connection_args(conn, mount, pg, root_user, name='bad')
+    no_url = dict(base)
+    del no_url['connection_url']
     role = role_args(conn, mount, name='badrole')
-    assert_failed_cleanly(run_task('vault_database_role', dict(role, default_ttl=-5)), 'default_ttl')
-    assert_failed_cleanly(run_task('vault_database_role', dict(role, max_ttl='soon')), 'max_ttl')
-    assert_failed_cleanly(run_task('vault_database_role', dict(role, default_ttl='2h', max_ttl='1h')),
-                          'default_ttl', 'max_ttl')
-    assert_failed_cleanly(run_task('vault_database_role', dict(role, db_name='nosuch')),
-                          'db_name', 'nosuch', 'no connection')
     no_statements = dict(role)
     del no_statements['creation_statements']
-    assert_failed_cleanly(run_task('vault_database_role', no_statements), 'creation_statements')
-    assert_failed_cleanly(run_task('vault_database_role', dict(role, creation_statements=['  '])),
-                          'creation_statements')
-    assert_failed_cleanly(run_task('vault_database_role', dict(role, creation_statements=[{'sql': 'x'}])),
-                          'creation_statements')
-    assert read_role(vault, mount, 'badrole') is None
+    clear, wrong = 'clear-' + uuid.uuid4().hex, new_password()
+    cases = [
+        ('vault_database_connection', dict(base, plugin_name='nosuch-database-plugin'),
+         ['plugin_name', 'nosuch-database-plugin', 'catalog']),
+        ('vault_database_connection', no_url, ['connection_url']),
+        ('vault_database_connection',
+         dict(base, connection_url='postgresql://vault_root:%s@127.0.0.1:%d/postgres' % (clear, pg.port)),
+         ['connection_url', 'password in clear']),
+        ('vault_database_connection', dict(base, connection_url='postgresql://{{username}}@127.0.0.1:%d/x' % pg.port),
+         ['connection_url', '{{password}}']),
+        # Vault logs in before storing: a wrong root password is its one-line refusal.
+        ('vault_database_connection', dict(base, password=wrong), ['password authentication failed']),
+        ('vault_database_connection', dict(base, mount_path=kv), ['mount_path', 'kv secrets engine, not database']),
+        ('vault_database_connection', dict(base, mount_path='no-such-db'), ['mount_path', 'no secrets engine']),
+        ('vault_database_connection', dict(base, name='a/b'), ['name']),
+        ('vault_database_connection', dict(base, password_authentication='md5'), ['password_authentication']),
+        ('vault_database_role', dict(role, default_ttl=-5), ['default_ttl']),
+        ('vault_database_role', dict(role, max_ttl='soon'), ['max_ttl']),
+        ('vault_database_role', dict(role, default_ttl='2h', max_ttl='1h'), ['default_ttl', 'max_ttl']),
+        ('vault_database_role', dict(role, db_name='nosuch'), ['db_name', 'nosuch', 'no connection']),
+        ('vault_database_role', no_statements, ['creation_statements']),
+        ('vault_database_role', dict(role, creation_statements=['  ']), ['creation_statements']),
+        ('vault_database_role', dict(role, creation_statements=[{'sql': 'x'}]), ['creation_statements']),
+        ('vault_database_role', dict(role, mount_path=kv), ['mount_path', 'not database']),
+    ]
+    try:
+        proc = run_tasks([(module, args, {'ignore_errors': True}) for module, args, _words in cases])
+    finally:
+        vault.sys.disable_secrets_engine(kv)
+    results = [task['hosts']['localhost'] for task in json.loads(proc.stdout)['plays'][0]['tasks']]
+    assert len(results) == len(cases)
+    for case, result in zip(cases, results):
+        assert_failed_cleanly(result, *case[2])
+    output = proc.stdout + proc.stderr
+    for secret in (clear, wrong, root_user['password']):
+        assert secret not in output, 'a password leaked'
+    assert read_connection(vault, mount, 'bad') is None, 'a refused connection was written'
+    assert read_role(vault, mount, 'badrole') is None, 'a refused role was written'
 
 
 # --------------------------------------------------------------------------- vault_config
