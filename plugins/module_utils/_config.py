@@ -35,7 +35,8 @@ class Section(object):
         self.object_class = object_class
         self.argument_spec = argument_spec
         self.prunable = prunable
-        #: the mount table its objects add to ('secrets' or 'auth'), for mount sections
+        #: what its objects add for later sections to find: the mount table ('secrets' or 'auth')
+        #: for mount sections, 'database connection' for database connections
         self.provides = provides
         #: the mount table its objects live in, for objects under a mount
         self.inside = inside
@@ -79,6 +80,7 @@ def secret_values(sections, document):
             continue
         validator = ArgumentSpecValidator(section.argument_spec)
         secret_options = [name for name, spec in section.argument_spec.items() if spec.get('no_log')]
+        extra = getattr(section.object_class, 'extra_secret_values', None)
         for entry in entries:
             if isinstance(entry, dict):
                 result = validator.validate(entry)
@@ -86,6 +88,10 @@ def secret_values(sections, document):
                 # Values given as JSON text are parsed only by validate(): register what is inside.
                 for name in secret_options:
                     found.update(secret_leaves(result.validated_parameters.get(name)))
+                if extra is not None:
+                    # Secrets inside options that are not secret as a whole (a password in clear
+                    # in a connection URL), masked even though the entry is then refused.
+                    found.update(extra(entry))
     return found
 
 

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._audit import AuditDevice
 from ansible_collections.vaultkube.platform.plugins.module_utils._config import Section
+from ansible_collections.vaultkube.platform.plugins.module_utils._database import DatabaseConnection, DatabaseRole
 from ansible_collections.vaultkube.platform.plugins.module_utils._github import GithubAuth
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes_auth import (
     KubernetesAuthConfig,
@@ -35,6 +36,11 @@ def sections():
         _section('kubernetes_auth_configs', KubernetesAuthConfig, False, inside='auth'),
         _section('kubernetes_auth_roles', KubernetesAuthRole, True, inside='auth'),
         _section('kv_secrets', KV2Secret, True, inside='secrets'),
+        # Connections before the roles that name them. Connections are never pruned: Vault
+        # cannot revoke the leases of a connection that no longer exists.
+        _section('database_connections', DatabaseConnection, False, provides='database connection',
+                 inside='secrets'),
+        _section('database_roles', DatabaseRole, True, inside='secrets'),
         _section('audit_devices', AuditDevice, False),
         _section('github_auth', GithubAuth, False, inside='auth'),
     ]

@@ -60,8 +60,9 @@ class VaultObject(object):
 
         ``declared_mounts`` maps (``'secrets'`` or ``'auth'``, mount path without the
         trailing slash) to the mount object a vault_config document declares, which
-        answers for that mount instead of Vault; ``cache`` is shared by the objects of
-        one run so that each mount is asked about once."""
+        answers for that mount instead of Vault (and (``'database connection'``,
+        ``mount/name``) to a declared database connection); ``cache`` is shared by the
+        objects of one run so that each mount is asked about once."""
 
     def read(self):
         """Current state, normalised like :meth:`desired`; ``None`` if absent."""

@@ -14,8 +14,8 @@ short_description: Converge Vault to a declarative configuration document in one
 version_added: 0.1.0
 description:
   - Applies a whole Vault configuration (secrets engines, auth methods, policies, Kubernetes
-    auth config and roles, KV v2 secrets, audit devices, GitHub auth maps) over one client
-    session and one login.
+    auth config and roles, KV v2 secrets, database connections and roles, audit devices, GitHub
+    auth maps) over one client session and one login.
   - Each entry takes exactly the options of the matching single-object module (for example an
     entry of O(config.policies) takes the options of M(vaultkube.platform.vault_policy)) and is
     compared and written by the same code, so results, check mode and diff are the same.
@@ -23,15 +23,17 @@ description:
     one per role mount), so objects that do not exist yet are created without a read, and an
     unchanged document makes no write request.
   - Sections are applied in dependency order (mounts, auth methods, policies, Kubernetes auth
-    config, roles, secrets, audit devices, GitHub auth) whatever their order in the document.
+    config, roles, secrets, database connections, database roles, audit devices, GitHub auth)
+    whatever their order in the document.
   - Every entry is validated before anything is written; a bad entry fails the task with one
     line naming it, for example C(config.policies[3]) followed by what is missing or wrong. Before
     the first write every entry is also checked as far as it can be without writing - option
     types, the HCL syntax of each policy, names as Vault stores them (policy and Kubernetes role
     names lower-cased, mount paths without their slashes, KV paths without leading, trailing or
     repeated C(/)), and the type of the mount each object goes into (a KV version 2 secret needs a
-    KV version 2 mount, a Kubernetes role a kubernetes auth mount), from the document itself when
-    it declares that mount, else from Vault.
+    KV version 2 mount, a Kubernetes role a kubernetes auth mount, a database connection or role a
+    database mount), from the document itself when it declares that mount, else from Vault; the
+    connection a database role names must be in the document or in Vault too.
   - O(prune=true) compares names as Vault stores them, so a declared object is never pruned,
     whatever its spelling in the document.
   - When Vault refuses an object after others were written, RV(objects) lists every write done.
@@ -68,6 +70,17 @@ options:
           - Their C(data) values are secret; they are masked in every output.
         type: list
         elements: dict
+      database_connections:
+        description:
+          - Entries with the options of M(vaultkube.platform.vault_database_connection).
+          - Their C(password) values are secret; they are masked in every output, the diff and
+            RV(objects) included, also when the task fails.
+        type: list
+        elements: dict
+      database_roles:
+        description: Entries with the options of M(vaultkube.platform.vault_database_role).
+        type: list
+        elements: dict
       audit_devices:
         description: Entries with the options of M(vaultkube.platform.vault_audit_device).
         type: list
@@ -91,10 +104,14 @@ options:
     description:
       - Also delete objects of the kinds present in the document that the document does not list.
       - Pruning covers policies (never C(default) or C(root)), Kubernetes auth roles under the auth
-        mounts the document names, and KV v2 secrets under the KV mounts the document names (soft
-        delete of the latest version, so C(undelete) can bring them back).
-      - Mounts and audit devices are never pruned. Disabling a mount destroys everything in it,
-        and audit devices declared in the server configuration cannot be removed through the API.
+        mounts the document names, KV v2 secrets under the KV mounts the document names (soft
+        delete of the latest version, so C(undelete) can bring them back), and database roles under
+        the database mounts the document's C(database_roles) name (credentials already issued keep
+        their leases).
+      - Mounts, database connections and audit devices are never pruned. Disabling a mount destroys
+        everything in it, Vault cannot revoke the credentials of a connection that no longer
+        exists, and audit devices declared in the server configuration cannot be removed through
+        the API.
       - Off by default; try it with check mode and diff first.
     type: bool
     default: false
@@ -103,6 +120,7 @@ extends_documentation_fragment:
   - vaultkube.platform.attributes
 seealso:
   - module: vaultkube.platform.vault_policy
+  - module: vaultkube.platform.vault_database_connection
   - module: vaultkube.platform.vault_kv2_secret
   - module: vaultkube.platform.vault_kubernetes_auth_role
 author:
@@ -149,6 +167,28 @@ EXAMPLES = r'''
           teams:
             platform: [admin]
             developers: [dev-read]
+
+- name: Dynamic PostgreSQL credentials (Vault's placeholders written as !unsafe strings)
+  vaultkube.platform.vault_config:
+    config:
+      secrets_engines:
+        - path: database
+          engine_type: database
+      database_connections:
+        - name: app-db
+          connection_url: !unsafe "postgresql://{{username}}:{{password}}@db.example.com:5432/app"
+          username: vault-root
+          password: "{{ app_db_root_password }}"
+          allowed_roles: [app-readonly]
+          rotate_root: true
+      database_roles:
+        - name: app-readonly
+          db_name: app-db
+          creation_statements:
+            - !unsafe CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';
+            - !unsafe GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";
+          default_ttl: 1h
+          max_ttl: 24h
 
 - name: Show what a document would change, and what it would prune
   vaultkube.platform.vault_config:

@@ -23,6 +23,9 @@ GOOD_POLICY = 'path "secret/data/app/*" { capabilities = ["read"] }'
 ROLE = {'bound_service_account_names': ['eso'], 'bound_service_account_namespaces': ['eso']}
 PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----'
 VALUE = 'corpus-value-' + uuid.uuid4().hex
+# Without {{username}}/{{password}}: the playbook is JSON, where Ansible would template them.
+DB_CONN = {'name': 'corpus-db', 'connection_url': 'postgresql://127.0.0.1:1/postgres'}
+DB_ROLE = {'name': 'corpus-role', 'db_name': 'corpus-db', 'creation_statements': 'CREATE ROLE corpus'}
 
 # (id, module, options, words the one line must hold; the field named first).
 # The connection (url, token of the case) is added unless the case sets it.
@@ -106,6 +109,18 @@ DEV_CASES = [
     ('auth-unknown-option', 'vault_auth_method', {'path': 'corpus', 'method_type': 'kubernetes', 'colour': 'red'},
      ['colour']),
     ('audit-no-type', 'vault_audit_device', {'path': 'corpus-audit'}, ['device_type']),
+    # vault_database_connection / vault_database_role (refused before Vault is asked to connect)
+    ('db-conn-unknown-plugin', 'vault_database_connection',
+     dict(DB_CONN, plugin_name='corpus-nosuch-plugin'), ['plugin_name', 'catalog']),
+    ('db-conn-no-url', 'vault_database_connection', {'name': 'corpus-db'}, ['connection_url']),
+    ('db-conn-clear-password', 'vault_database_connection',
+     dict(DB_CONN, connection_url='postgresql://admin:%s@127.0.0.1:1/postgres' % VALUE),
+     ['connection_url', 'password in clear']),
+    ('db-conn-on-kv', 'vault_database_connection', dict(DB_CONN, mount_path='kv1'),
+     ['mount_path', 'not database']),
+    ('db-role-negative-ttl', 'vault_database_role', dict(DB_ROLE, default_ttl=-5), ['default_ttl']),
+    ('db-role-no-connection', 'vault_database_role', dict(DB_ROLE, db_name='corpus-nosuch'),
+     ['db_name', 'no connection']),
     # vault_config
     ('doc-not-a-mapping', 'vault_config', {'config': 'just text'}, ['config']),
     ('doc-unknown-section', 'vault_config', {'config': {'polices': []}}, ['polices', 'unknown section']),
@@ -142,6 +157,10 @@ DEV_CASES = [
      ['config.kv_secrets[0]', 'declared in this document']),
     ('doc-unicode-role-name', 'vault_config', {'config': {
         'kubernetes_auth_roles': [dict(ROLE, name=u'\u00e9so')]}}, ['config.kubernetes_auth_roles[0]', 'name']),
+    ('doc-db-role-above-max', 'vault_config', {'config': {
+        'database_connections': [DB_CONN],
+        'database_roles': [dict(DB_ROLE, default_ttl='2h', max_ttl='1h')]}},
+     ['config.database_roles[0]', 'default_ttl', 'max_ttl']),
 ]
 
 # Life-cycle cases, against an uninitialised raft node; {tmp} is a folder of the test.
@@ -174,6 +193,7 @@ def corpus_run():
     try:
         root = dev.client()
         root.sys.enable_secrets_engine('kv', path='kv1', options={'version': '1'})
+        root.sys.enable_secrets_engine('database')
         root.sys.enable_auth_method('kubernetes')
         root.sys.enable_auth_method('approle')
         root.secrets.kv.v2.create_or_update_secret('existing', {'k': 'before'})
@@ -239,5 +259,6 @@ def test_corpus_wrote_nothing_at_all(corpus_run):
     assert 'corpus/' not in root.sys.list_auth_methods()['data']
     assert root.secrets.kv.v2.read_secret_metadata('existing')['data']['current_version'] == 1
     assert root.list('auth/kubernetes/role') is None and root.list('auth/approle/role') is None
+    assert root.list('database/config') is None and root.list('database/roles') is None
     assert len(DEV_CASES) + len(RAFT_CASES) >= 40
     assert VALUE not in corpus_run['output']
