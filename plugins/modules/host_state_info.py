@@ -22,9 +22,9 @@ description:
   - Reads only; never changes anything.
 options:
   paths:
-    description: Absolute paths to look at (not followed when they are symbolic links); the result is keyed by the path as given.
+    description: Absolute paths to look at (not followed when they are symbolic links).
     type: list
-    elements: str
+    elements: path
     default: []
   users:
     description: Local user names to look up.
@@ -62,12 +62,16 @@ EXAMPLES = r'''
     owner: vault
     group: vault
     mode: "0700"
-  when: host_state.paths['/var/lib/vault'] != {'exists': true, 'type': 'directory', 'owner': 'vault', 'group': 'vault', 'mode': '0700'}
+  when: >-
+    host_state.paths['/var/lib/vault']
+    != {'exists': true, 'type': 'directory', 'owner': 'vault', 'group': 'vault', 'mode': '0700'}
 '''
 
 RETURN = r'''
 paths:
-  description: For each path in O(paths), C(exists) and, when it exists, C(type) (V(directory), V(file), V(link) or V(other)), C(owner), C(group) and C(mode) (four octal digits).
+  description:
+    - For each path in O(paths), C(exists) and, when it exists, C(type) (V(directory), V(file), V(link) or V(other)),
+      C(owner), C(group) and C(mode) (four octal digits).
   returned: always
   type: dict
   sample: {"/var/lib/vault": {"exists": true, "type": "directory", "owner": "vault", "group": "vault", "mode": "0700"}}
@@ -105,7 +109,7 @@ def _name(lookup, ident):
 
 def path_state(path):
     try:
-        info = os.lstat(os.path.expanduser(path))
+        info = os.lstat(path)
     except OSError:
         return {'exists': False}
     if stat.S_ISDIR(info.st_mode):
@@ -139,7 +143,7 @@ def group_state(name):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            paths=dict(type='list', elements='str', default=[]),
+            paths=dict(type='list', elements='path', default=[]),
             users=dict(type='list', elements='str', default=[]),
             groups=dict(type='list', elements='str', default=[]),
         ),
