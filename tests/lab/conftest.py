@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab_helpers import (  # noqa: E402
     LAB, LAB_DIR, VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, delete_namespace, find_bao, free_port,
-    helm, run, use_private_lab, wait_for,
+    helm, kubectl, run, use_private_lab, wait_for,
 )
 
 _PRIVATE = {}
@@ -90,6 +90,11 @@ def eso_chart(lab):
         )
         if res.returncode != 0:
             pytest.fail("helm install failed:\n%s\n%s" % (res.stdout, res.stderr))
+    # The controller refuses to start while its CRDs are not served yet.
+    crds = ["crd/%s.external-secrets.io" % name for name in ("externalsecrets", "secretstores", "clustersecretstores")]
+    res = kubectl("wait", "--for=condition=Established", "--timeout=120s", *crds, check=False)
+    if res.returncode != 0:
+        pytest.fail("ESO CRDs not Established:\n%s\n%s" % (res.stdout, res.stderr))
     return {"namespace": ns, "release": release, "service_account": LAB["LAB_ESO_SERVICE_ACCOUNT"]}
 
 
