@@ -90,11 +90,17 @@ def eso_chart(lab):
         )
         if res.returncode != 0:
             pytest.fail("helm install failed:\n%s\n%s" % (res.stdout, res.stderr))
-    # The controller refuses to start while its CRDs are not served yet.
-    crds = ["crd/%s.external-secrets.io" % name for name in ("externalsecrets", "secretstores", "clustersecretstores")]
-    res = kubectl("wait", "--for=condition=Established", "--timeout=120s", *crds, check=False)
-    if res.returncode != 0:
-        pytest.fail("ESO CRDs not Established:\n%s\n%s" % (res.stdout, res.stderr))
+    # The controller refuses to start while its CRDs are not served yet. (kubectl wait fails
+    # at once on a CRD whose status has no conditions yet, so poll.)
+    def established():
+        for name in ("externalsecrets", "secretstores", "clustersecretstores"):
+            res = kubectl("get", "crd", "%s.external-secrets.io" % name, "-o",
+                          'jsonpath={.status.conditions[?(@.type=="Established")].status}', check=False)
+            if res.returncode != 0 or res.stdout.strip() != "True":
+                return False
+        return True
+
+    wait_for("ESO CRDs Established", established, timeout=120)
     return {"namespace": ns, "release": release, "service_account": LAB["LAB_ESO_SERVICE_ACCOUNT"]}
 
 
