@@ -190,7 +190,42 @@ CONNECTION_KINDS = {
 CONNECTION_DETAILS = ('connection_url', 'username', 'password_authentication')
 
 
-class DatabaseConnection(VaultObject):
+class _OnDatabaseMount(VaultObject):
+    """An object at <mount>/<collection>/<name> of a database secrets engine."""
+
+    collection = None
+
+    @property
+    def mount(self):
+        return mount_of(self.params)
+
+    @property
+    def object_name(self):
+        return (self.params.get('name') or '').strip()
+
+    @property
+    def name(self):
+        return '%s/%s' % (self.mount, self.object_name)
+
+    @property
+    def path(self):
+        return '%s/%s/%s' % (self.mount, self.collection, self.object_name)
+
+    @property
+    def present(self):
+        return (self.params.get('state') or 'present') == 'present'
+
+    @classmethod
+    def list_existing(cls, api, objects):
+        """Names (mount/name) of the objects that exist, one LIST per mount."""
+        found = set()
+        for mount in sorted(set(obj.mount for obj in objects)):
+            for name in call_on_mount(mount, api.list, '%s/%s' % (mount, cls.collection)):
+                found.add('%s/%s' % (mount, name))
+        return found
+
+
+class DatabaseConnection(_OnDatabaseMount):
     """<mount>/config/<name>."""
 
     kind = 'database connection'
@@ -217,34 +252,11 @@ class DatabaseConnection(VaultObject):
         super(DatabaseConnection, self).__init__(api, params)
         self._current = None
 
-    @property
-    def mount(self):
-        return mount_of(self.params)
+    collection = 'config'
 
     @property
     def connection(self):
-        return (self.params.get('name') or '').strip()
-
-    @property
-    def name(self):
-        return '%s/%s' % (self.mount, self.connection)
-
-    @property
-    def path(self):
-        return '%s/config/%s' % (self.mount, self.connection)
-
-    @property
-    def present(self):
-        return (self.params.get('state') or 'present') == 'present'
-
-    @classmethod
-    def list_existing(cls, api, objects):
-        """Names (mount/name) of the connections that exist, one LIST per mount."""
-        found = set()
-        for mount in sorted(set(obj.mount for obj in objects)):
-            for name in call_on_mount(mount, api.list, '%s/config' % mount):
-                found.add('%s/%s' % (mount, name))
-        return found
+        return self.object_name
 
     def validate(self):
         validate_mount(self.mount)
@@ -408,7 +420,7 @@ def normalise_role_field(field, value):
     return result
 
 
-class DatabaseRole(VaultObject):
+class DatabaseRole(_OnDatabaseMount):
     """<mount>/roles/<name>: a dynamic role."""
 
     kind = 'database role'
@@ -427,34 +439,11 @@ class DatabaseRole(VaultObject):
     )
     required_if = [('state', 'present', ['db_name', 'creation_statements'])]
 
-    @property
-    def mount(self):
-        return mount_of(self.params)
+    collection = 'roles'
 
     @property
     def role(self):
-        return (self.params.get('name') or '').strip()
-
-    @property
-    def name(self):
-        return '%s/%s' % (self.mount, self.role)
-
-    @property
-    def path(self):
-        return '%s/roles/%s' % (self.mount, self.role)
-
-    @property
-    def present(self):
-        return (self.params.get('state') or 'present') == 'present'
-
-    @classmethod
-    def list_existing(cls, api, objects):
-        """Names (mount/role) of the roles that exist, one LIST per mount."""
-        found = set()
-        for mount in sorted(set(obj.mount for obj in objects)):
-            for role in call_on_mount(mount, api.list, '%s/roles' % mount):
-                found.add('%s/%s' % (mount, role))
-        return found
+        return self.object_name
 
     @classmethod
     def list_prunable(cls, api, entries):
