@@ -92,6 +92,7 @@ def eso_chart(lab):
             pytest.fail("helm install failed:\n%s\n%s" % (res.stdout, res.stderr))
     # The controller refuses to start while its CRDs are not served yet. (kubectl wait fails
     # at once on a CRD whose status has no conditions yet, so poll.)
+
     def established():
         for name in ("externalsecrets", "secretstores", "clustersecretstores"):
             res = kubectl("get", "crd", "%s.external-secrets.io" % name, "-o",
