@@ -37,7 +37,7 @@ from ansible.module_utils.six import string_types, text_type
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, normalise
-from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import VaultObject, cached_check
+from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import MountKind, VaultObject, cached_check
 
 DEFAULT_MOUNT = 'database'
 POSTGRES_PLUGIN = 'postgresql-database-plugin'
@@ -111,56 +111,16 @@ def statements(value, field):
     return out
 
 
-def missing_mount_error(mount, exc):
-    return VaultRequestError(
-        'mount_path %r: no secrets engine is mounted at %s/; enable the database secrets engine there first '
-        '(vault_secrets_engine with engine_type: database) or fix mount_path (%s)' % (mount, mount, exc),
-        status=404, errors=exc.errors)
-
-
-def call_on_mount(mount, call, *args):
-    """Run one API call; a missing mount becomes an error that says to enable it."""
-    try:
-        return call(*args)
-    except VaultRequestError as exc:
-        if exc.no_route:
-            raise missing_mount_error(mount, exc)
-        raise
-
-
-def check_database_mount(api, mount, declared_mounts, cache):
-    """Refuse, before any write, a mount_path that is not a database secrets engine: a write to
-    <kv mount>/config/<name> would store a KV entry instead."""
-    declared = declared_mounts.get(('secrets', mount))
-    if declared is not None:
-        engine = declared.declared_type()[0]
-        if engine != 'database':
-            raise FieldError('mount_path %r is declared in this document as a %s secrets engine, not database'
-                             % (mount, engine))
-        return
-    cached_check(cache, ('database mount', mount), lambda: _check_mount_type(api, mount))
-
-
-def _check_mount_type(api, mount):
-    try:
-        info = api.read('sys/internal/ui/mounts/%s' % mount)
-    except VaultRequestError as exc:
-        # Vault answers 403 here for a path under no mount, even to root: a listing of
-        # the mount's connections tells a missing mount apart.
-        call_on_mount(mount, api.list, '%s/config' % mount)
-        raise VaultRequestError('cannot tell whether %s/ is a database secrets engine: %s' % (mount, exc),
-                                status=exc.status, errors=exc.errors)
-    data = (info or {}).get('data') or {}
-    if not data:
-        raise missing_mount_error(mount, VaultRequestError('no mount', status=404))
-    mounted_at = (data.get('path') or '').strip('/')
-    if mounted_at != mount:
-        raise FieldError('mount_path %r is not a mount point: it lies in the %s secrets engine %r; set mount_path '
-                         'to the database mount itself' % (mount, data.get('type'), mounted_at))
-    if data.get('type') != 'database':
-        raise FieldError('mount_path %r is a %s secrets engine, not database: nothing was written; point '
-                         'mount_path at a database secrets engine' % (mount, data.get('type')))
-    return True
+DATABASE_MOUNT = MountKind('secrets', 'database', '%s', '%s/config', {
+    'missing': 'mount_path %(mount)r: no secrets engine is mounted at %(mount)s/; enable the database secrets engine '
+               'there first (vault_secrets_engine with engine_type: database) or fix mount_path (%(exc)s)',
+    'declared': 'mount_path %(mount)r is declared in this document as a %(found)s secrets engine, not database',
+    'unknown': 'cannot tell whether %(mount)s/ is a database secrets engine: %(exc)s',
+    'inside': 'mount_path %(mount)r is not a mount point: it lies in the %(found)s secrets engine %(at)r; set '
+              'mount_path to the database mount itself',
+    'wrong': 'mount_path %(mount)r is a %(found)s secrets engine, not database: nothing was written; point '
+             'mount_path at a database secrets engine',
+})
 
 
 def _check_plugin(api, plugin):
@@ -220,7 +180,7 @@ class _OnDatabaseMount(VaultObject):
         """Names (mount/name) of the objects that exist, one LIST per mount."""
         found = set()
         for mount in sorted(set(obj.mount for obj in objects)):
-            for name in call_on_mount(mount, api.list, '%s/%s' % (mount, cls.collection)):
+            for name in DATABASE_MOUNT.call(mount, api.list, '%s/%s' % (mount, cls.collection)):
                 found.add('%s/%s' % (mount, name))
         return found
 
@@ -298,13 +258,13 @@ class DatabaseConnection(_OnDatabaseMount):
                                  'the connection')
 
     def preflight(self, declared_mounts, cache):
-        check_database_mount(self.api, self.mount, declared_mounts, cache)
+        DATABASE_MOUNT.check(self.api, self.mount, declared_mounts, cache)
         if self.present:
             plugin = self.params['plugin_name'].strip()
             cached_check(cache, ('database plugin', plugin), lambda: _check_plugin(self.api, plugin))
 
     def read(self):
-        body = call_on_mount(self.mount, self.api.read, self.path)
+        body = DATABASE_MOUNT.call(self.mount, self.api.read, self.path)
         if body is None:
             return None
         raw = body.get('data') or {}
@@ -450,7 +410,7 @@ class DatabaseRole(_OnDatabaseMount):
         """Every dynamic role of the mounts the document names, as absent entries (vault_config prune)."""
         prunable = []
         for mount in sorted(set(mount_of(entry) for entry in entries)):
-            for role in call_on_mount(mount, api.list, '%s/roles' % mount):
+            for role in DATABASE_MOUNT.call(mount, api.list, '%s/roles' % mount):
                 prunable.append({'mount_path': mount, 'name': role, 'state': 'absent'})
         return prunable
 
@@ -474,20 +434,20 @@ class DatabaseRole(_OnDatabaseMount):
             raise FieldError('default_ttl (%ds) cannot be greater than max_ttl (%ds)' % (ttl, max_ttl))
 
     def preflight(self, declared_mounts, cache):
-        check_database_mount(self.api, self.mount, declared_mounts, cache)
+        DATABASE_MOUNT.check(self.api, self.mount, declared_mounts, cache)
         if self.present:
             db_name = self.params['db_name'].strip()
             if declared_mounts.get(('database connection', '%s/%s' % (self.mount, db_name))) is None:
                 cached_check(cache, ('database connection', self.mount, db_name), lambda: self._check_db(db_name))
 
     def _check_db(self, db_name):
-        if call_on_mount(self.mount, self.api.read, '%s/config/%s' % (self.mount, db_name)) is None:
+        if DATABASE_MOUNT.call(self.mount, self.api.read, '%s/config/%s' % (self.mount, db_name)) is None:
             raise FieldError('db_name %r names no connection of the %s/ mount: create it first '
                              '(vault_database_connection) or fix db_name' % (db_name, self.mount))
         return True
 
     def read(self):
-        body = call_on_mount(self.mount, self.api.read, self.path)
+        body = DATABASE_MOUNT.call(self.mount, self.api.read, self.path)
         if body is None:
             return None
         raw = body.get('data') or {}

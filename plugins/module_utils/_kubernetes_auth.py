@@ -38,7 +38,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._compare import
     normalise,
     read_text_file,
 )
-from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import VaultObject, cached_check
+from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import MountKind, VaultObject
 
 DEFAULT_MOUNT = 'kubernetes'
 
@@ -61,56 +61,16 @@ def validate_mount(mount):
         raise FieldError('mount_path is relative to auth/: write %r, not %r' % (mount[len('auth/'):], mount))
 
 
-def missing_mount_error(mount, exc):
-    return VaultRequestError(
-        'kubernetes auth mount %r does not exist: enable the kubernetes auth method at auth/%s/ '
-        'first (vault_auth_method), or set mount_path (%s)' % (mount, mount, exc), status=404,
-        errors=exc.errors)
-
-
-def call_on_mount(mount, call, *args):
-    """Run one API call; a missing mount becomes an error that says to enable it."""
-    try:
-        return call(*args)
-    except VaultRequestError as exc:
-        if exc.no_route:
-            raise missing_mount_error(mount, exc)
-        raise
-
-
-def check_auth_mount(api, mount, declared_mounts, cache):
-    """Refuse, before any write, a mount_path that is not a kubernetes auth mount: a role
-    written to an AppRole mount is an AppRole role (OpenBao accepts the write)."""
-    declared = declared_mounts.get(('auth', mount))
-    if declared is not None:
-        method = declared.declared_type()[0]
-        if method != 'kubernetes':
-            raise FieldError('mount_path %r is declared in this document as a %s auth method, not kubernetes'
-                             % (mount, method))
-        return
-    cached_check(cache, ('kubernetes mount', mount), lambda: _check_auth_mount_type(api, mount))
-
-
-def _check_auth_mount_type(api, mount):
-    try:
-        info = api.read('sys/internal/ui/mounts/auth/%s' % mount)
-    except VaultRequestError as exc:
-        # Vault answers 403 here for a path under no mount, even to root: the role
-        # listing tells a missing mount apart.
-        call_on_mount(mount, api.list, 'auth/%s/role' % mount)
-        raise VaultRequestError('cannot tell whether auth/%s is a kubernetes auth mount: %s' % (mount, exc),
-                                status=exc.status, errors=exc.errors)
-    data = (info or {}).get('data') or {}
-    if info is None or not data:
-        raise missing_mount_error(mount, VaultRequestError('no mount', status=404))
-    mounted_at = (data.get('path') or '').strip('/')
-    if mounted_at != mount:
-        raise FieldError('mount_path %r is not an auth mount: it lies in the %s auth mount %r; set mount_path '
-                         'to the mount itself' % (mount, data.get('type'), mounted_at))
-    if data.get('type') != 'kubernetes':
-        raise FieldError('mount_path %r is a %s auth method, not kubernetes: nothing was written; point mount_path '
-                         'at a kubernetes auth mount' % (mount, data.get('type')))
-    return True
+KUBERNETES_AUTH_MOUNT = MountKind('auth', 'kubernetes', 'auth/%s', 'auth/%s/role', {
+    'missing': 'kubernetes auth mount %(mount)r does not exist: enable the kubernetes auth method at auth/%(mount)s/ '
+               'first (vault_auth_method), or set mount_path (%(exc)s)',
+    'declared': 'mount_path %(mount)r is declared in this document as a %(found)s auth method, not kubernetes',
+    'unknown': 'cannot tell whether auth/%(mount)s is a kubernetes auth mount: %(exc)s',
+    'inside': 'mount_path %(mount)r is not an auth mount: it lies in the %(found)s auth mount %(at)r; set mount_path '
+              'to the mount itself',
+    'wrong': 'mount_path %(mount)r is a %(found)s auth method, not kubernetes: nothing was written; point mount_path '
+             'at a kubernetes auth mount',
+})
 
 
 def _clean_items(value):
@@ -201,7 +161,7 @@ class KubernetesAuthConfig(VaultObject):
                                  'one entry is not PEM')
 
     def preflight(self, declared_mounts, cache):
-        check_auth_mount(self.api, self.mount, declared_mounts, cache)
+        KUBERNETES_AUTH_MOUNT.check(self.api, self.mount, declared_mounts, cache)
 
     def _load_ca_cert(self):
         text = self.params.get('kubernetes_ca_cert')
@@ -224,7 +184,7 @@ class KubernetesAuthConfig(VaultObject):
         return pem
 
     def read(self):
-        body = call_on_mount(self.name, self.api.read, self.path)
+        body = KUBERNETES_AUTH_MOUNT.call(self.name, self.api.read, self.path)
         if body is None:
             return None
         self._raw = body.get('data') or {}
@@ -394,7 +354,7 @@ class KubernetesAuthRole(VaultObject):
         """Names (mount/role) of the roles that exist, one LIST per mount."""
         found = set()
         for mount in sorted(set(obj.mount for obj in objects)):
-            for role in call_on_mount(mount, api.list, 'auth/%s/role' % mount):
+            for role in KUBERNETES_AUTH_MOUNT.call(mount, api.list, 'auth/%s/role' % mount):
                 found.add('%s/%s' % (mount, role))
         return found
 
@@ -403,7 +363,7 @@ class KubernetesAuthRole(VaultObject):
         """Every role of the mounts the document names, as absent entries (vault_config prune)."""
         prunable = []
         for mount in sorted(set(mount_of(entry) for entry in entries)):
-            for role in call_on_mount(mount, api.list, 'auth/%s/role' % mount):
+            for role in KUBERNETES_AUTH_MOUNT.call(mount, api.list, 'auth/%s/role' % mount):
                 prunable.append({'mount_path': mount, 'name': role, 'state': 'absent'})
         return prunable
 
@@ -428,10 +388,10 @@ class KubernetesAuthRole(VaultObject):
             raise FieldError('token_ttl (%ds) cannot be greater than token_max_ttl (%ds)' % (ttl, max_ttl))
 
     def preflight(self, declared_mounts, cache):
-        check_auth_mount(self.api, self.mount, declared_mounts, cache)
+        KUBERNETES_AUTH_MOUNT.check(self.api, self.mount, declared_mounts, cache)
 
     def read(self):
-        body = call_on_mount(self.mount, self.api.read, self.path)
+        body = KUBERNETES_AUTH_MOUNT.call(self.mount, self.api.read, self.path)
         if body is None:
             return None
         raw = body.get('data') or {}

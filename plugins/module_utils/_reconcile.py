@@ -153,6 +153,64 @@ def cached_check(cache, key, check):
     return cache[key]
 
 
+class MountKind(object):
+    """The mount an object type lives on: how a missing mount is reported, and the one check,
+    before any write and cached per run, that mount_path is a mount of the wanted type.
+
+    ``table`` is ``secrets`` or ``auth``; ``ui_path`` and ``listing`` are %-templates of the
+    mount (Vault's mount info path, and a LIST that tells a missing mount apart when that info
+    is refused); ``messages`` holds the texts ``missing``, ``declared``, ``unknown``, ``inside``
+    and ``wrong``, %-templates over ``mount``, ``found``, ``at`` and ``exc``."""
+
+    def __init__(self, table, wanted, ui_path, listing, messages):
+        self.table, self.wanted, self.ui_path, self.listing = table, wanted, ui_path, listing
+        self.messages = messages
+
+    def _text(self, name, **values):
+        return self.messages[name] % values
+
+    def missing_error(self, mount, exc):
+        return VaultRequestError(self._text('missing', mount=mount, exc=exc), status=404, errors=exc.errors)
+
+    def call(self, mount, call, *args):
+        """Run one API call; a missing mount becomes an error that says to enable it."""
+        try:
+            return call(*args)
+        except VaultRequestError as exc:
+            if exc.no_route:
+                raise self.missing_error(mount, exc)
+            raise
+
+    def check(self, api, mount, declared_mounts, cache):
+        """Refuse a mount_path that is not a mount of the wanted type (a mount declared in the
+        same document is judged by its declaration)."""
+        declared = declared_mounts.get((self.table, mount))
+        if declared is not None:
+            found = declared.declared_type()[0]
+            if found != self.wanted:
+                raise FieldError(self._text('declared', mount=mount, found=found))
+            return
+        cached_check(cache, ('%s mount' % self.wanted, mount), lambda: self._check_live(api, mount))
+
+    def _check_live(self, api, mount):
+        try:
+            info = api.read('sys/internal/ui/mounts/' + self.ui_path % mount)
+        except VaultRequestError as exc:
+            # Vault answers 403 here for a path under no mount, even to root: a listing
+            # on the mount tells a missing mount apart.
+            self.call(mount, api.list, self.listing % mount)
+            raise VaultRequestError(self._text('unknown', mount=mount, exc=exc), status=exc.status, errors=exc.errors)
+        data = (info or {}).get('data') or {}
+        if not data:
+            raise self.missing_error(mount, VaultRequestError('no mount', status=404))
+        mounted_at = (data.get('path') or '').strip('/')
+        if mounted_at != mount:
+            raise FieldError(self._text('inside', mount=mount, found=data.get('type'), at=mounted_at))
+        if data.get('type') != self.wanted:
+            raise FieldError(self._text('wrong', mount=mount, found=data.get('type')))
+        return True
+
+
 def reconcile(obj, state='present', check_mode=False):
     """Converge one object; returns a result dict for the module or a report.
 
