@@ -518,6 +518,15 @@ node_machine_cleanup() {
   node_iptables_cleanup
   node_nft_cleanup
   if ip link show "$LAB_NODE_BRIDGE" >/dev/null 2>&1; then
+    # The kernel frees a pod's network namespace (and with it the host end of
+    # its veth) some time after the last process and mount are gone; on a busy
+    # machine that is later than this point. Deleting the host ends on our
+    # bridge removes both ends now.
+    local veth n=0
+    for veth in $(ip -o link show master "$LAB_NODE_BRIDGE" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+      ip link del "$veth" 2>/dev/null && n=$((n + 1))
+    done
+    [ "$n" = 0 ] || lab_log "removed $n pod interfaces"
     ip link del "$LAB_NODE_BRIDGE" && lab_log "removed interface $LAB_NODE_BRIDGE"
   fi
   if [ -f "$LAB_NODE_LOCK_DIR/address" ]; then
