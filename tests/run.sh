@@ -72,18 +72,20 @@ stage_integration() {
 }
 
 stage_build() {
-  # The collection builds, installs, and every module's documentation renders.
+  # The collection builds, installs, and every plugin's documentation renders.
   local work
   work=$(mktemp -d)
   ansible-galaxy collection build --output-path "$work" . >/dev/null || return 1
   ansible-galaxy collection install --no-deps -p "$work/installed" "$work"/vaultkube-platform-*.tar.gz >/dev/null || return 1
-  local rc=0 module
-  for module in plugins/modules/*.py; do
-    module=$(basename "$module" .py)
-    if ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-doc "vaultkube.platform.$module" >/dev/null 2>"$work/doc.err"; then
-      echo "ansible-doc vaultkube.platform.$module: ok"
+  local rc=0 plugin kind
+  for plugin in plugins/modules/*.py plugins/filter/*.py plugins/lookup/*.py; do
+    kind=$(basename "$(dirname "$plugin")")
+    kind=${kind%s}
+    plugin=$(basename "$plugin" .py)
+    if ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-doc -t "$kind" "vaultkube.platform.$plugin" >/dev/null 2>"$work/doc.err"; then
+      echo "ansible-doc -t $kind vaultkube.platform.$plugin: ok"
     else
-      echo "ansible-doc vaultkube.platform.$module: FAILED"; cat "$work/doc.err"; rc=1
+      echo "ansible-doc -t $kind vaultkube.platform.$plugin: FAILED"; cat "$work/doc.err"; rc=1
     fi
   done
   rm -rf "$work"

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: host_state_info
-short_description: Read, in one call, the owner, group and mode of paths, local users and groups, and whether systemd runs
+short_description: Read, in one call, paths, checksums, certificates, users, groups, listening ports and whether systemd runs
 version_added: 0.3.0
 description:
   - Gathers what a host installation compares before writing - for each path whether it exists, its type,
@@ -19,6 +19,9 @@ description:
   - One module run instead of one C(ansible.builtin.stat), C(ansible.builtin.find) or
     C(ansible.builtin.getent) per item, so that a re-run which finds everything in place writes nothing
     and runs the writing modules only for what differs.
+  - Also, where asked, the SHA-1 checksum of files (the checksum C(ansible.builtin.copy) and C(ansible.builtin.template)
+    compare, so that a caller can skip those modules when the content is already in place), the public content and
+    names of PEM certificates, and whether TCP ports accept connections.
   - Reads only; never changes anything.
 options:
   paths:
@@ -36,6 +39,28 @@ options:
     type: list
     elements: str
     default: []
+  checksums:
+    description: Files whose SHA-1 checksum to return (regular files only; symbolic links are not followed).
+    type: list
+    elements: path
+    default: []
+  certificates:
+    description:
+      - PEM certificate files to read. Only C(CERTIFICATE) blocks are returned; a file holding anything
+        else (a private key, say) is reported as not a certificate and its content is never returned.
+      - Needs the C(cryptography) Python library on the host for the names.
+    type: list
+    elements: path
+    default: []
+  ports:
+    description: TCP endpoints (C(host:port), C([ipv6]:port)) to test with one connection attempt each.
+    type: list
+    elements: str
+    default: []
+  connect_timeout:
+    description: Seconds each connection attempt of O(ports) may take.
+    type: float
+    default: 1.0
 attributes:
   check_mode:
     support: full
@@ -85,6 +110,25 @@ groups:
   returned: always
   type: dict
   sample: {"vault": {"exists": true, "gid": 997}}
+checksums:
+  description: For each file in O(checksums), its SHA-1 checksum, or V(null) when it is not a regular file.
+  returned: always
+  type: dict
+  sample: {"/usr/local/bin/vault": "c84d9ba09d23a13194ae66a62c7f5811d6f10c3b"}
+certificates:
+  description:
+    - For each file in O(certificates), C(exists), and when it holds certificates, C(pem) (the certificate blocks only),
+      C(subject_cn) and C(subject_alt_name) of the first certificate (V(DNS:name), V(IP:address) as
+      C(community.crypto.x509_certificate_info) writes them).
+  returned: always
+  type: dict
+  sample: {"/etc/vault.d/tls/server.pem": {"exists": true, "pem": "-----BEGIN CERTIFICATE-----...", "subject_cn": "localhost",
+           "subject_alt_name": ["DNS:localhost", "IP:127.0.0.1"]}}
+ports:
+  description: For each endpoint in O(ports), whether a TCP connection to it succeeded.
+  returned: always
+  type: dict
+  sample: {"127.0.0.1:8200": true}
 systemd:
   description: Whether systemd is the running service manager.
   returned: always
@@ -93,11 +137,26 @@ systemd:
 '''
 
 import grp
+import hashlib
 import os
 import pwd
+import re
+import socket
 import stat
+import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+
+_PEM_CERTIFICATE = re.compile(r'-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----', re.S)
 
 
 def _name(lookup, ident):
@@ -140,20 +199,86 @@ def group_state(name):
         return {'exists': False}
 
 
+def file_checksum(path):
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        digest = hashlib.sha1()
+        with open(path, 'rb') as handle:
+            for block in iter(lambda: handle.read(1 << 20), b''):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def _alt_name(name):
+    if isinstance(name, x509.DNSName):
+        return 'DNS:' + name.value
+    if isinstance(name, x509.IPAddress):
+        return 'IP:' + str(name.value)
+    if isinstance(name, x509.RFC822Name):
+        return 'email:' + name.value
+    if isinstance(name, x509.UniformResourceIdentifier):
+        return 'URI:' + name.value
+    return str(name.value)
+
+
+def certificate_state(path):
+    try:
+        with open(path, 'r') as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError):
+        return {'exists': os.path.lexists(path)}
+    blocks = _PEM_CERTIFICATE.findall(text)
+    if not blocks:
+        # Whatever it is (a key, say), its content stays on the host.
+        return {'exists': True}
+    cert = x509.load_pem_x509_certificate(blocks[0].encode('ascii'))
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    try:
+        sans = [_alt_name(n) for n in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value]
+    except x509.ExtensionNotFound:
+        sans = []
+    return {'exists': True, 'pem': '\n'.join(blocks) + '\n',
+            'subject_cn': names[0].value if names else None, 'subject_alt_name': sans}
+
+
+def port_open(endpoint, timeout):
+    host, _sep, port = endpoint.rpartition(':')
+    try:
+        with socket.create_connection((host.strip('[]'), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             paths=dict(type='list', elements='path', default=[]),
             users=dict(type='list', elements='str', default=[]),
             groups=dict(type='list', elements='str', default=[]),
+            checksums=dict(type='list', elements='path', default=[]),
+            certificates=dict(type='list', elements='path', default=[]),
+            ports=dict(type='list', elements='str', default=[]),
+            connect_timeout=dict(type='float', default=1.0),
         ),
         supports_check_mode=True,
     )
+    if module.params['certificates'] and not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
+    for endpoint in module.params['ports']:
+        if not re.match(r'^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):[0-9]+$', endpoint):
+            module.fail_json(msg="ports: %r is not host:port (write an IPv6 address as [address]:port)" % endpoint)
     module.exit_json(
         changed=False,
         paths=dict((path, path_state(path)) for path in module.params['paths']),
         users=dict((name, user_state(name)) for name in module.params['users']),
         groups=dict((name, group_state(name)) for name in module.params['groups']),
+        checksums=dict((path, file_checksum(path)) for path in module.params['checksums']),
+        certificates=dict((path, certificate_state(path)) for path in module.params['certificates']),
+        ports=dict((ep, port_open(ep, module.params['connect_timeout'])) for ep in module.params['ports']),
         systemd=os.path.isdir('/run/systemd/system'),
     )
 

@@ -34,3 +34,62 @@ def test_users_and_groups():
     group = grp.getgrgid(os.getgid())
     assert host_state_info.group_state(group.gr_name) == {'exists': True, 'gid': group.gr_gid}
     assert host_state_info.group_state('no-such-group-vaultkube') == {'exists': False}
+
+
+def test_checksums_match_what_copy_compares(tmp_path):
+    from ansible.utils.hashing import checksum
+    data = tmp_path / 'bao'
+    data.write_bytes(os.urandom(3 * (1 << 20) + 17))
+    assert host_state_info.file_checksum(str(data)) == checksum(str(data))
+    assert host_state_info.file_checksum(str(tmp_path)) is None
+    assert host_state_info.file_checksum(str(tmp_path / 'missing')) is None
+
+
+def _certificate(common_name, sans):
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    alt = [x509.IPAddress(ipaddress.ip_address(v[3:])) if v.startswith('IP:') else x509.DNSName(v[4:]) for v in sans]
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def test_certificates_give_names_and_only_certificate_blocks(tmp_path):
+    cert_pem, key_pem = _certificate('localhost', ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1'])
+    cert = tmp_path / 'server.pem'
+    cert.write_text('# issued by the lab CA\n' + cert_pem)
+    state = host_state_info.certificate_state(str(cert))
+    assert state['subject_cn'] == 'localhost'
+    assert state['subject_alt_name'] == ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1']
+    assert state['pem'] == cert_pem
+    # A key (or a bundle of key and certificate) never leaves the host.
+    key = tmp_path / 'server.key'
+    key.write_text(key_pem)
+    assert host_state_info.certificate_state(str(key)) == {'exists': True}
+    bundle = tmp_path / 'bundle.pem'
+    bundle.write_text(key_pem + cert_pem)
+    assert 'PRIVATE' not in host_state_info.certificate_state(str(bundle))['pem']
+    assert host_state_info.certificate_state(str(tmp_path / 'missing')) == {'exists': False}
+
+
+def test_ports_report_whether_a_listener_answers():
+    import socket
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    try:
+        assert host_state_info.port_open('127.0.0.1:%d' % port, 1.0) is True
+    finally:
+        listener.close()
+    assert host_state_info.port_open('127.0.0.1:%d' % port, 1.0) is False
