@@ -42,3 +42,14 @@ def test_every_module_has_documentation_examples_and_return_before_imports():
                 assigned.extend(t.id for t in node.targets if isinstance(t, ast.Name))
         for block in ('DOCUMENTATION', 'EXAMPLES', 'RETURN'):
             assert block in assigned, '%s: %s missing or after the imports' % (name, block)
+
+
+def test_no_plugin_is_newer_than_the_collection():
+    import glob
+    import re
+    with open(os.path.join(ROOT, 'galaxy.yml')) as handle:
+        release = tuple(int(p) for p in yaml.safe_load(handle)['version'].split('.'))
+    for path in glob.glob(os.path.join(ROOT, 'plugins', '*', '*.py')):
+        with open(path) as handle:
+            for added in re.findall(r'version_added: ([0-9.]+)', handle.read()):
+                assert tuple(int(p) for p in added.split('.')) <= release, (path, added, release)
