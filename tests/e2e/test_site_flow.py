@@ -225,6 +225,25 @@ def test_03b_dynamic_database_credentials(flow):
         "generators.external-secrets.io", "v1alpha1", ES_NAMESPACE, "vaultdynamicsecrets", PG_SECRET)
     assert generator["spec"]["path"] == "database/creds/%s" % PG_ROLE
 
+    # Check mode with diff at -vvv on a changed TTL and refresh interval: reported, nothing
+    # written (read back), and neither the root nor a dynamic password in the output.
+    before_es = site.eso_object("externalsecrets", PG_SECRET, ES_NAMESPACE)
+    run = site.site("database-check-diff-vvv", overrides={
+        "vault_database_credentials_token_ttl": "20m", "vault_database_credentials_refresh_interval": "20m"},
+        verbosity=3, extra_args=("--check", "--diff", "--tags", "vault_unseal,vault_database_credentials"))
+    assert_run_ok(run)
+    added = [line[1:].strip() for line in run.output.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert '"token_ttl": 1200,' in added and '"refreshInterval": "20m",' in added, "diff without the changes: %s" % run.log
+    assert run.changed == 2, run.recap
+    assert vault.read("auth/%s/role/external-secrets-database" % site.auth_mount)["data"]["token_ttl"] == 3600
+    after_es = site.eso_object("externalsecrets", PG_SECRET, ES_NAMESPACE)
+    assert after_es["spec"]["refreshInterval"] == "30m0s"
+    assert after_es["metadata"]["resourceVersion"] == before_es["metadata"]["resourceVersion"]
+    hidden = {"root": site.lab_value(PG_ROOT_PASSWORD_FILE), "dynamic": site.secret_data(ES_NAMESPACE, PG_SECRET)["password"]}
+    assert not [name for name, value in hidden.items() if value in run.output], "a password in %s" % run.log
+    note("--check --diff -vvv (database role)", "%.1f s, recap %s, no password in %d bytes" % (
+        run.seconds, run.recap, len(run.output)))
+
     def login_with_secret():
         creds = site.secret_data(ES_NAMESPACE, PG_SECRET)
         if not creds or set(creds) != {"username", "password"}:
