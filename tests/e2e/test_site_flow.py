@@ -266,6 +266,7 @@ def test_03b_dynamic_database_credentials(flow):
     site.custom().patch_namespaced_custom_object(
         "external-secrets.io", "v1", ES_NAMESPACE, "externalsecrets", PG_SECRET,
         {"metadata": {"annotations": {"force-sync": str(int(time.time()))}}})
+
     def new_login():
         current = login_with_secret()
         return current if current and current["username"] != creds["username"] else None
