@@ -19,6 +19,7 @@ private lab's runs/ folder (copied aside when a test failed).
  8  back to client_jwt in place: the reviewer JWT is gone, the Secret syncs
 """
 
+import json
 import os
 import sys
 import time
@@ -28,6 +29,7 @@ import pytest
 
 from conftest import REPO, REPORT
 from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
+from lab_helpers import LAB_ADMIN_USER, AuditLog
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from vaultkube_postgres import PostgresServer, new_password  # noqa: E402  pylint: disable=wrong-import-position
@@ -108,6 +110,42 @@ def start_postgres(site):
     return pg
 
 
+def database_vault_writes(site, start=0, end=None):
+    """Successful writes to what vault_database_credentials owns in Vault (engine mount,
+    connections, roles, ESO's database policy and Vault role), from OpenBao's audit log
+    between two byte offsets."""
+    owned = ("database/", "sys/mounts/database",
+             "sys/policies/acl/%s-eso-database" % site.environment,
+             "auth/%s/role/external-secrets-database" % site.auth_mount)
+    with open(os.path.join(site.vault_root, "log", "audit.log"), "rb") as handle:
+        handle.seek(start)
+        lines = handle.read(None if end is None else end - start).splitlines()
+    found = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line OpenBao is writing right now
+        request = entry.get("request") or {}
+        if entry.get("type") == "response" and not entry.get("error") \
+                and request.get("operation") in ("create", "update", "delete") \
+                and request.get("path", "").startswith(owned):
+            found.append("%s %s" % (request["operation"], request["path"]))
+    return found
+
+
+def vault_audit_mark(site):
+    return os.path.getsize(os.path.join(site.vault_root, "log", "audit.log"))
+
+
+def database_api_writes(events):
+    """The admin's writes (site.yml's) to the role's generator and ExternalSecret."""
+    return ["%s %s/%s" % (e["verb"], e["objectRef"].get("resource"), e["objectRef"].get("name"))
+            for e in events if e.get("user", {}).get("username") == LAB_ADMIN_USER
+            and e.get("objectRef", {}).get("resource") in ("vaultdynamicsecrets", "externalsecrets")
+            and e["objectRef"].get("name") == PG_SECRET]
+
+
 def db_path(site):
     return "%s/%s" % (site.environment, DB_PATH_SUFFIX)
 
@@ -186,12 +224,23 @@ def test_01_first_run_syncs_the_vault_value(flow):
 # ------------------------------------------------------------------ 2
 def test_02_second_run_changes_nothing(flow):
     flow.need("converged")
-    run = flow.site.site("second")
+    site, audit = flow.site, AuditLog()
+    vault_mark, api_mark = vault_audit_mark(site), audit.mark()
+    run = site.site("second")
     note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
     assert_run_ok(run)
     assert set(run.recap) == {"localhost", "vault-lab"}, run.recap
     changed_tasks = [line for line in run.output.splitlines() if line.startswith("changed:")]
     assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed_tasks)
+    # Read back for vault_database_credentials: the first run's writes are in the audit
+    # logs (the filters see them), the second run's are none.
+    first_vault = database_vault_writes(site, end=vault_mark)
+    first_api = database_api_writes(audit.events(0))
+    assert first_vault and first_api, "no database writes logged for the first run: %s %s" % (first_vault, first_api)
+    assert database_vault_writes(site, start=vault_mark) == []
+    assert database_api_writes(audit.events(api_mark)) == []
+    note("second run, vault_database_credentials", "0 writes (first run: %d to Vault, %d to the API server)" % (
+        len(first_vault), len(first_api)))
 
 
 # ------------------------------------------------------------------ 3
