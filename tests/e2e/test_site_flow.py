@@ -7,7 +7,8 @@ failed is skipped with the reason. Each site.yml output is kept under the
 private lab's runs/ folder (copied aside when a test failed).
 
  1  first run: the Vault value at the seeded path equals the synced Secret
- 2  second run: PLAY RECAP changed=0
+ 2  second run: PLAY RECAP changed=0; no write of vault_database_credentials in
+    OpenBao's or the API server's audit log
  3  rotation in Vault reaches the Secret within the refresh interval
  3b dynamic PostgreSQL credentials: ESO's Vault generator fills demo/demo-pg, they
     log in to the real PostgreSQL server, and no longer once Vault revoked them;
