@@ -14,6 +14,11 @@ version_added: 0.3.0
 description:
   - Builds the Namespace, ClusterSecretStore, SecretStore and ExternalSecret definitions that the
     C(eso_deploy) role applies, in the order to apply them, from one settings mapping.
+  - Each entry of O(_input.vault_dynamic_secrets) (C(name), C(namespace), C(path) such as
+    C(database/creds/<role>), and the optional ExternalSecret keys C(target_name), C(refresh_interval),
+    C(creation_policy), C(deletion_policy), C(template)) gives a C(VaultDynamicSecret) generator and an
+    ExternalSecret that writes what it generates into a Secret, as the C(vault_database_credentials) role
+    applies them. The generator logs in with ESO's own ServiceAccount token to the role C(vault.role).
   - Each entry of O(_input.external_secrets) and O(_input.secret_stores) takes the keys documented
     for C(eso_deploy_external_secrets) and C(eso_deploy_secret_stores) in the role.
   - An entry without a name or namespace, or an ExternalSecret without C(data) or C(data_from), fails
@@ -23,7 +28,8 @@ options:
     description:
       - Settings - C(cluster_store_enabled), C(cluster_store_name), C(cluster_store_conditions),
         C(create_namespaces), C(namespace_labels), C(refresh_interval) (default of the ExternalSecrets),
-        C(secret_stores), C(external_secrets) and C(vault) (C(server), C(path), C(version), C(ca_bundle) as
+        C(secret_stores), C(external_secrets), C(vault_dynamic_secrets) (with C(vault_dynamic_secrets_origin),
+        the variable named in its messages) and C(vault) (C(server), C(path), C(version), C(ca_bundle) as
         base64, C(auth_mount_path), C(role), C(service_account), C(service_account_namespace), C(audiences)).
     type: dict
     required: true
@@ -47,7 +53,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: Object definitions (Namespaces first, then stores, then ExternalSecrets).
+  description: Object definitions (Namespaces first, then stores, generators, then ExternalSecrets).
   type: list
   elements: dict
 '''

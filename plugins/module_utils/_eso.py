@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 API_VERSION = 'external-secrets.io/v1'
+GENERATOR_API_VERSION = 'generators.external-secrets.io/v1alpha1'
 MANAGED_BY = {'app.kubernetes.io/managed-by': 'vaultkube.platform'}
 
 
@@ -28,8 +29,11 @@ def _required(entry, field, where):
 
 
 def vault_provider(vault, path=None, auth=None):
-    """The ``provider.vault`` block shared by the ClusterSecretStore and the SecretStores."""
-    provider = {'server': vault['server'], 'path': path or vault['path'], 'version': vault.get('version', 'v2')}
+    """The ``provider.vault`` block shared by the ClusterSecretStore, the SecretStores and the
+    Vault generators (which read a full path and have no KV mount)."""
+    provider = {'server': vault['server'], 'version': vault.get('version', 'v2')}
+    if path or vault.get('path'):
+        provider['path'] = path or vault['path']
     if vault.get('ca_bundle'):
         provider['caBundle'] = vault['ca_bundle']
     provider['auth'] = {'kubernetes': auth}
@@ -60,7 +64,7 @@ def secret_store(settings, entry, where):
             'spec': {'provider': {'vault': vault_provider(vault, path=entry.get('kv_mount'), auth=auth)}}}
 
 
-def external_secret(settings, entry, where):
+def external_secret(settings, entry, where, store=True):
     name = _required(entry, 'name', where)
     target = {'name': entry.get('target_name') or name,
               'creationPolicy': entry.get('creation_policy') or 'Owner',
@@ -68,9 +72,10 @@ def external_secret(settings, entry, where):
     if entry.get('template') is not None:
         target['template'] = entry['template']
     spec = {'refreshInterval': str(entry.get('refresh_interval') or settings.get('refresh_interval') or '1h'),
-            'secretStoreRef': {'kind': entry.get('store_kind') or 'ClusterSecretStore',
-                               'name': entry.get('store_name') or settings['cluster_store_name']},
             'target': target}
+    if store:
+        spec['secretStoreRef'] = {'kind': entry.get('store_kind') or 'ClusterSecretStore',
+                                  'name': entry.get('store_name') or settings['cluster_store_name']}
     if entry.get('data') is not None:
         spec['data'] = entry['data']
     if entry.get('data_from') is not None:
@@ -82,6 +87,28 @@ def external_secret(settings, entry, where):
             'spec': spec}
 
 
+def vault_dynamic_secret(settings, entry, where):
+    """ESO's Vault generator for one path (``database/creds/<role>``). No ServiceAccount
+    reference: a generator resolves one in its own namespace, so ESO logs in with its own
+    token, which the Vault role in ``settings['vault']`` is bound to."""
+    vault = settings['vault']
+    auth = {'mountPath': vault['auth_mount_path'], 'role': vault['role']}
+    return {'apiVersion': GENERATOR_API_VERSION, 'kind': 'VaultDynamicSecret',
+            'metadata': {'name': _required(entry, 'name', where), 'namespace': _required(entry, 'namespace', where),
+                         'labels': dict(MANAGED_BY)},
+            'spec': {'path': _required(entry, 'path', where), 'method': 'GET',
+                     'provider': vault_provider(vault, auth=auth)}}
+
+
+def generated_secret(settings, entry, where):
+    """The generator of one entry and the ExternalSecret that writes what it generates into a Secret."""
+    generator = vault_dynamic_secret(settings, entry, where)
+    source = {'sourceRef': {'generatorRef': {'apiVersion': GENERATOR_API_VERSION, 'kind': generator['kind'],
+                                             'name': generator['metadata']['name']}}}
+    external = external_secret(settings, dict(entry, data=None, data_from=[source]), where, store=False)
+    return [generator, external]
+
+
 def namespace(name, labels):
     metadata = {'name': name}
     if labels:
@@ -90,18 +117,22 @@ def namespace(name, labels):
 
 
 def manifests(settings):
-    """Every object of a run, in the order to apply them: namespaces, stores, ExternalSecrets."""
+    """Every object of a run, in the order to apply them: namespaces, stores, generators, ExternalSecrets."""
     stores = [secret_store(settings, entry, 'eso_deploy_secret_stores[%d]' % index)
               for index, entry in enumerate(settings.get('secret_stores') or [])]
+    # The variable the entries come from, for the messages.
+    origin = settings.get('vault_dynamic_secrets_origin') or 'vault_dynamic_secrets'
+    generated = [item for index, entry in enumerate(settings.get('vault_dynamic_secrets') or [])
+                 for item in generated_secret(settings, entry, '%s[%d]' % (origin, index))]
     externals = [external_secret(settings, entry, 'eso_deploy_external_secrets[%d]' % index)
                  for index, entry in enumerate(settings.get('external_secrets') or [])]
     objects = []
     if settings.get('create_namespaces', True):
         seen = []
-        for item in stores + externals:
+        for item in stores + generated + externals:
             if item['metadata']['namespace'] not in seen:
                 seen.append(item['metadata']['namespace'])
         objects.extend(namespace(name, settings.get('namespace_labels')) for name in seen)
     if settings.get('cluster_store_enabled', True):
         objects.append(cluster_secret_store(settings))
-    return objects + stores + externals
+    return objects + stores + generated + externals

@@ -12,7 +12,9 @@ Why the overrides (extra vars) are needed, in the lab inventory's own terms:
 * vault_install_user / _group: a user of this instance alone, because stop()
   deletes it (the shared lab's `openbao` user must survive);
 * eso_deploy_external_secrets: the inventory's own list, only with a 10 s
-  refresh interval instead of 30 s so that rotations propagate quickly.
+  refresh interval instead of 30 s so that rotations propagate quickly;
+* vaultkube_lab_postgres_port (set_extra_vars, when the test started PostgreSQL):
+  the inventory turns vault_database_credentials on only with a PostgreSQL port.
 """
 
 import base64
@@ -206,6 +208,13 @@ class PrivateSite:
             "eso_deploy_external_secrets": external_secrets,
         }
         self.extra_vars_file = os.path.join(self.home, "e2e-vars.json")
+        self._save_extra_vars()
+
+    def set_extra_vars(self, **values):
+        self.extra_vars.update(values)
+        self._save_extra_vars()
+
+    def _save_extra_vars(self):
         with open(os.open(self.extra_vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
             json.dump(self.extra_vars, fh, indent=1)
 

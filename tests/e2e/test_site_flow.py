@@ -9,6 +9,9 @@ private lab's runs/ folder (copied aside when a test failed).
  1  first run: the Vault value at the seeded path equals the synced Secret
  2  second run: PLAY RECAP changed=0
  3  rotation in Vault reaches the Secret within the refresh interval
+ 3b dynamic PostgreSQL credentials: ESO's Vault generator fills demo/demo-pg, they
+    log in to the real PostgreSQL server, and no longer once Vault revoked them;
+    a forced refresh issues new ones that log in
  4  a ServiceAccount the Vault role does not bind is refused (Vault and ESO)
  5  reviewer_jwt mode switched in place: Vault reviews with the reviewer JWT
  6  sealed Vault: ESO reports the failure with Vault's error
@@ -17,13 +20,17 @@ private lab's runs/ folder (copied aside when a test failed).
 """
 
 import os
+import sys
 import time
 
 import hvac
 import pytest
 
-from conftest import REPORT
+from conftest import REPO, REPORT
 from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
+
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from vaultkube_postgres import PostgresServer, new_password  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0,
@@ -35,6 +42,9 @@ ES_NAMESPACE, ES_NAME = "demo", "demo-db"
 SEALED_WORDS = ("sealed",)
 REFUSED_WORDS = ("not authorized", "permission denied", "403")
 PROPAGATION_BOUND = REFRESH_SECONDS + 35
+# The inventory's dynamic credentials (vault_database_credentials).
+PG_SECRET, PG_ROLE, PG_ROOT = "demo-pg", "demo-app", "vault_root"
+PG_ROOT_PASSWORD_FILE = "postgres-vault-root-password"
 
 
 def note(label, text):
@@ -48,6 +58,8 @@ class Flow:
         self.site = site
         self.done = set()
         self.password_in_vault = None
+        self.pg = None
+        self.dynamic_passwords = []
 
     def need(self, *steps):
         missing = [s for s in steps if s not in self.done]
@@ -59,12 +71,18 @@ class Flow:
 def flow(request):
     site = PrivateSite()
     failed_before = request.session.testsfailed
+    pg = None
     try:
         seconds = site.start()
         note("private lab start (up.sh)", "%.1f s" % seconds)
         note("private OpenBao", "%s, root %s" % (site.vault_addr, site.vault_root))
-        yield Flow(site)
+        pg = start_postgres(site)
+        flow_ = Flow(site)
+        flow_.pg = pg
+        yield flow_
     finally:
+        if pg is not None:
+            pg.stop()
         failed = request.session.testsfailed > failed_before
         started = time.monotonic()
         site.stop(keep_logs=failed)
@@ -74,6 +92,22 @@ def flow(request):
 
 
 # ------------------------------------------------------------------ helpers
+def start_postgres(site):
+    """PostgreSQL on loopback with the superuser Vault's connection logs in as; its password
+    goes where the inventory's password lookup reads it, so no extra var carries it."""
+    started = time.monotonic()
+    pg = PostgresServer().start()
+    password = new_password()
+    os.makedirs(site.site_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(site.site_dir, PG_ROOT_PASSWORD_FILE)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+    pg.create_superuser(PG_ROOT, password)
+    site.set_extra_vars(vaultkube_lab_postgres_port=pg.port)
+    note("PostgreSQL start (initdb, loopback)", "%.1f s, port %d" % (time.monotonic() - started, pg.port))
+    return pg
+
+
 def db_path(site):
     return "%s/%s" % (site.environment, DB_PATH_SUFFIX)
 
@@ -168,6 +202,79 @@ def test_03_rotation_in_vault_reaches_the_secret(flow):
     assert es["spec"]["refreshInterval"] == REFRESH_INTERVAL
     rotate_and_measure(site, "client_jwt")
     flow.done.add("rotation")
+
+
+# ------------------------------------------------------------------ 3b
+def test_03b_dynamic_database_credentials(flow):
+    flow.need("converged")
+    site, pg = flow.site, flow.pg
+    vault = site.vault()
+    # Vault holds what the role configured (read back, not taken from site.yml's report).
+    connection = vault.read("database/config/demo-pg")["data"]
+    assert connection["connection_details"]["username"] == PG_ROOT
+    assert "password" not in connection["connection_details"]
+    assert connection["allowed_roles"] == [PG_ROLE]
+    role = vault.read("database/roles/%s" % PG_ROLE)["data"]
+    assert role["db_name"] == "demo-pg" and role["default_ttl"] == 3600, role
+    eso_role = vault.read("auth/%s/role/external-secrets-database" % site.auth_mount)["data"]
+    assert eso_role["token_policies"] == ["%s-eso-database" % site.environment], eso_role
+    assert eso_role["bound_service_account_names"] == ["external-secrets"]
+    policy = vault.sys.read_policy("%s-eso-database" % site.environment)["data"]["rules"]
+    assert 'path "database/creds/%s"' % PG_ROLE in policy and "secret/" not in policy, policy
+    generator = site.custom().get_namespaced_custom_object(
+        "generators.external-secrets.io", "v1alpha1", ES_NAMESPACE, "vaultdynamicsecrets", PG_SECRET)
+    assert generator["spec"]["path"] == "database/creds/%s" % PG_ROLE
+
+    # Check mode with diff at -vvv on a changed TTL and refresh interval: reported, nothing
+    # written (read back), and neither the root nor a dynamic password in the output.
+    before_es = site.eso_object("externalsecrets", PG_SECRET, ES_NAMESPACE)
+    run = site.site("database-check-diff-vvv", overrides={
+        "vault_database_credentials_token_ttl": "20m", "vault_database_credentials_refresh_interval": "20m"},
+        verbosity=3, extra_args=("--check", "--diff", "--tags", "vault_unseal,vault_database_credentials"))
+    assert_run_ok(run)
+    added = [line[1:].strip() for line in run.output.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert '"token_ttl": 1200,' in added and '"refreshInterval": "20m",' in added, "diff without the changes: %s" % run.log
+    assert run.changed == 2, run.recap
+    assert vault.read("auth/%s/role/external-secrets-database" % site.auth_mount)["data"]["token_ttl"] == 3600
+    after_es = site.eso_object("externalsecrets", PG_SECRET, ES_NAMESPACE)
+    assert after_es["spec"]["refreshInterval"] == "30m0s"
+    assert after_es["metadata"]["resourceVersion"] == before_es["metadata"]["resourceVersion"]
+    hidden = {"root": site.lab_value(PG_ROOT_PASSWORD_FILE), "dynamic": site.secret_data(ES_NAMESPACE, PG_SECRET)["password"]}
+    assert not [name for name, value in hidden.items() if value in run.output], "a password in %s" % run.log
+    note("--check --diff -vvv (database role)", "%.1f s, recap %s, no password in %d bytes" % (
+        run.seconds, run.recap, len(run.output)))
+
+    def login_with_secret():
+        creds = site.secret_data(ES_NAMESPACE, PG_SECRET)
+        if not creds or set(creds) != {"username", "password"}:
+            return None
+        return creds if pg.login_user(creds["username"], creds["password"]) == creds["username"] else None
+
+    creds, seconds = wait_until("a login with the credentials in Secret %s/%s" % (ES_NAMESPACE, PG_SECRET),
+                                login_with_secret, 30)
+    flow.dynamic_passwords.append(creds["password"])
+    assert creds["password"] != site.lab_value(PG_ROOT_PASSWORD_FILE)
+    note("Secret demo/demo-pg (VaultDynamicSecret)", "user %s logs in to PostgreSQL (%.1f s)" % (creds["username"], seconds))
+
+    # Revoked in Vault: the user is dropped from PostgreSQL and the login fails.
+    vault.sys.revoke_prefix("database/creds/%s" % PG_ROLE)
+    gone = pg.wait_role_gone(creds["username"], timeout=30)
+    assert pg.login_user(creds["username"], creds["password"]) is None
+    note("revoke-prefix database/creds/%s" % PG_ROLE, "user dropped after %.1f s, login refused" % gone)
+
+    # A forced refresh makes the generator issue new credentials, which log in.
+    site.custom().patch_namespaced_custom_object(
+        "external-secrets.io", "v1", ES_NAMESPACE, "externalsecrets", PG_SECRET,
+        {"metadata": {"annotations": {"force-sync": str(int(time.time()))}}})
+
+    def new_login():
+        current = login_with_secret()
+        return current if current and current["username"] != creds["username"] else None
+
+    fresh, seconds = wait_until("new credentials in Secret %s/%s" % (ES_NAMESPACE, PG_SECRET), new_login, 60)
+    flow.dynamic_passwords.append(fresh["password"])
+    note("forced refresh", "new user %s logs in (%.1f s)" % (fresh["username"], seconds))
+    flow.done.add("database")
 
 
 # ------------------------------------------------------------------ 4
@@ -329,7 +436,11 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
         "seeded secret/lab/demo/db password": site.lab_value("demo-db-password"),
         "seeded secret/lab/demo/app API_KEY": site.lab_value("demo-api-key"),
         "rotated password in Vault": rotated,
+        "PostgreSQL root password (Vault's connection)": site.lab_value(PG_ROOT_PASSWORD_FILE),
     })
+    secret_values.update({"dynamic PostgreSQL password %d" % i: p for i, p in enumerate(flow.dynamic_passwords)})
+    current = site.secret_data(ES_NAMESPACE, PG_SECRET) or {}
+    secret_values["dynamic PostgreSQL password in the Secret"] = current.get("password")
     # The JWT's signature alone would identify it as well.
     secret_values["reviewer JWT signature"] = reviewer_jwt.rsplit(".", 1)[-1]
 

@@ -22,6 +22,7 @@ SHORT = {
     'ca_cert_export': 'Export the Kubernetes cluster CA to the controller and hand it to the next role.',
     'vault_kubernetes_auth': 'KV v2, the ESO policy, Kubernetes auth (reviewer or client JWT), ESO role, KV seeds.',
     'eso_deploy': 'Deploy External Secrets Operator, its stores and ExternalSecrets, and wait until synced.',
+    'vault_database_credentials': 'Database secrets engine, connections, roles, and ESO generators filling Secrets.',
 }
 
 
@@ -36,6 +37,7 @@ class IndentDumper(yaml.SafeDumper):
 SECRET_OPTIONS = {
     'vault_unseal_keys_password', 'vault_unseal_keys', 'vault_unseal_root_token_override',
     'vault_kubernetes_auth_token', 'vault_kubernetes_auth_kv_secrets',
+    'vault_database_credentials_token', 'vault_database_credentials_connections',
 }
 
 

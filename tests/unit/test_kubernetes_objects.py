@@ -166,6 +166,39 @@ def test_eso_manifests_bad_entries_name_the_field(entry, message):
     assert message in str(exc.value)
 
 
+DYNAMIC = {'create_namespaces': True, 'cluster_store_enabled': False, 'refresh_interval': '30m',
+           'vault_dynamic_secrets_origin': 'vault_database_credentials_secrets',
+           'vault': {'server': 'https://vault:8200', 'ca_bundle': 'Q0E=', 'auth_mount_path': 'k8s',
+                     'role': 'external-secrets-database'},
+           'vault_dynamic_secrets': [{'name': 'app-db', 'namespace': 'shop', 'path': 'database/creds/app',
+                                      'role': 'app', 'target_name': 'app-db-creds'}]}
+
+
+def test_vault_dynamic_secret_generator_and_its_external_secret():
+    namespace, generator, external = manifests(DYNAMIC)
+    assert namespace == {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': 'shop'}}
+    assert generator['apiVersion'] == 'generators.external-secrets.io/v1alpha1'
+    assert generator['kind'] == 'VaultDynamicSecret' and generator['metadata']['namespace'] == 'shop'
+    # No KV path and no ServiceAccount reference (a generator would look it up in its own namespace).
+    assert generator['spec'] == {'path': 'database/creds/app', 'method': 'GET', 'provider': {
+        'server': 'https://vault:8200', 'version': 'v2', 'caBundle': 'Q0E=',
+        'auth': {'kubernetes': {'mountPath': 'k8s', 'role': 'external-secrets-database'}}}}
+    assert external['spec'] == {
+        'refreshInterval': '30m',
+        'target': {'name': 'app-db-creds', 'creationPolicy': 'Owner', 'deletionPolicy': 'Retain'},
+        'dataFrom': [{'sourceRef': {'generatorRef': {
+            'apiVersion': 'generators.external-secrets.io/v1alpha1', 'kind': 'VaultDynamicSecret', 'name': 'app-db'}}}]}
+
+
+@pytest.mark.parametrize('field', ['name', 'namespace', 'path'])
+def test_vault_dynamic_secret_entries_name_the_missing_field(field):
+    entry = dict(DYNAMIC['vault_dynamic_secrets'][0])
+    del entry[field]
+    with pytest.raises(SettingsError) as exc:
+        manifests(dict(DYNAMIC, vault_dynamic_secrets=[entry]))
+    assert 'vault_database_credentials_secrets[0].%s is missing' % field in str(exc.value)
+
+
 def test_absent_entries_are_checked_and_never_declared():
     declared = {('v1', 'Namespace', '', 'keep')}
     keys = kubernetes_objects._absent_keys([{'apiVersion': 'v1', 'kind': 'Namespace', 'name': 'old'}], declared)
