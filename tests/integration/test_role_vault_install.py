@@ -269,3 +269,38 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
              open(keys_file, 'rb').read(), oct(os.stat(audit_log).st_mode & 0o777))
     assert after == before
     assert requests.get(addr + '/v1/sys/seal-status', verify=ca_copy, timeout=10).json()['sealed'] is False
+
+
+def test_audit_device_through_the_api_when_the_server_takes_it(installs, tmp_path):
+    """The other route of the default audit device (HashiCorp Vault's): vault_install publishes it,
+    vault_unseal enables it through the API with the bootstrap token. OpenBao takes it there
+    only when told to (unsafe_allow_api_audit_creation), which stands in for Vault here."""
+    user, (root, _other) = installs
+    playbook = tmp_path / 'site.yml'
+    playbook.write_text(BOTH_ROLES)
+    inventory = tmp_path / 'hosts.yml'
+    # vault_unseal finds the published devices on the vault_servers hosts, as in site.yml.
+    inventory.write_text('all:\n  children:\n    vault_servers:\n      hosts:\n        localhost:\n'
+                         '          ansible_connection: local\n')
+    port = free_pair()
+    keys_file = str(tmp_path / 'keys' / 'init.vault')
+    password = uuid.uuid4().hex
+    extra = dict(install_vars(root, user, port), vault_install_audit_method='api',
+                 vault_install_extra_config='unsafe_allow_api_audit_creation = true',
+                 vault_unseal_url='https://127.0.0.1:%d' % port, vault_unseal_ca_cert=root + '/ca-copy.pem',
+                 vault_unseal_keys_file=keys_file, vault_unseal_keys_password=password,
+                 vault_unseal_secret_shares=1, vault_unseal_secret_threshold=1)
+    first = run_playbook(playbook, extra, inventory=str(inventory))
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    config = open(root + '/etc/openbao.hcl', encoding='utf-8').read()
+    assert 'audit "' not in config  # not declared: created through the API
+    keys = decrypt_keys_file(keys_file, password)
+    vault = hvac.Client(url='https://127.0.0.1:%d' % port, token=keys['root_token'], verify=root + '/ca-copy.pem')
+    device = vault.sys.list_enabled_audit_devices()['data']['file/']
+    assert device['type'] == 'file' and device['options'] == {'file_path': root + '/log/audit.log', 'mode': '0600'}
+    info = os.stat(root + '/log/audit.log')
+    assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name) == ('0o600', user)
+    again = run_playbook(playbook, extra, inventory=str(inventory))
+    assert again.returncode == 0 and json.loads(again.stdout)['stats']['localhost']['changed'] == 0, \
+        again.stdout[-3000:]
+    assert vault.sys.list_enabled_audit_devices()['data']['file/']['options']['file_path'] == root + '/log/audit.log'
