@@ -246,14 +246,23 @@ def _pgp_packet_tags(data):
     return tags
 
 
-def init_request(params):
-    return dict((field, params[field]) for field in INIT_FIELDS if params.get(field) not in (None, []))
+SHAMIR_FIELDS = ('secret_shares', 'secret_threshold', 'pgp_keys')
 
 
-def key_file_content(answer, params):
+def init_request(params, auto_seal=False):
+    # An auto-unseal seal keeps the root key itself: Vault and OpenBao refuse Shamir
+    # share settings for it ("not applicable to seal type transit").
+    return dict((field, params[field]) for field in INIT_FIELDS
+                if params.get(field) not in (None, []) and not (auto_seal and field in SHAMIR_FIELDS))
+
+
+def key_file_content(answer, params, auto_seal=False):
     content = dict(keys=answer.get('keys') or [], keys_base64=answer.get('keys_base64') or [],
-                   root_token=answer.get('root_token'),
-                   secret_shares=params['secret_shares'], secret_threshold=params['secret_threshold'])
+                   root_token=answer.get('root_token'))
+    if auto_seal:
+        content.update(recovery_shares=params.get('recovery_shares'), recovery_threshold=params.get('recovery_threshold'))
+    else:
+        content.update(secret_shares=params['secret_shares'], secret_threshold=params['secret_threshold'])
     for field in ('recovery_keys', 'recovery_keys_base64'):
         if answer.get(field):
             content[field] = answer[field]
@@ -277,6 +286,10 @@ def initialise(module):
         raise FieldError('recovery_shares, recovery_threshold and recovery_pgp_keys apply only to '
                          'auto-unseal seals; this Vault uses the shamir seal: remove them')
 
+    auto_seal = before.get('type') not in (None, SHAMIR)
+    if auto_seal and params.get('pgp_keys'):
+        raise FieldError('pgp_keys apply only to the shamir seal; this Vault uses the %s seal: give the '
+                         'holders\' keys in recovery_pgp_keys instead' % before.get('type'))
     key_file = NewFile(params['output_file']) if params.get('output_file') else None
     if key_file:
         key_file.check_absent()
@@ -287,7 +300,7 @@ def initialise(module):
     if key_file:
         key_file.reserve()
     try:
-        answer = _call_init(params, init_request(params))
+        answer = _call_init(params, init_request(params, auto_seal))
     except BaseException:
         # Vault was not initialised: nothing worth keeping in the reserved file.
         if key_file:
@@ -301,7 +314,7 @@ def initialise(module):
         module.no_log_values.update(secrets)
     if key_file:
         try:
-            key_file.commit(serialise(key_file_content(answer, params), password))
+            key_file.commit(serialise(key_file_content(answer, params, auto_seal), password))
         except KeyFileError as exc:
             raise KeyFileError('Vault at %s WAS initialised but its keys could not be stored: %s. The new '
                                'Vault holds no data yet: wipe its storage and run again' % (api.url, exc))

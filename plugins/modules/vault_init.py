@@ -28,8 +28,11 @@ description:
   - By default the file is encrypted in the ansible-vault 1.1 AES256 format with O(output_vault_password);
     C(ansible-vault view), C(include_vars) with that vault password, and M(vaultkube.platform.vault_unseal)
     with O(vaultkube.platform.vault_unseal#module:keys_file) read it.
-  - The file holds a JSON object with C(keys), C(keys_base64), C(root_token), C(secret_shares),
-    C(secret_threshold) and, for auto-unseal seals, C(recovery_keys) and C(recovery_keys_base64).
+  - The file holds a JSON object with C(keys), C(keys_base64), C(root_token), C(secret_shares) and
+    C(secret_threshold); for auto-unseal seals (C(transit), ...) C(recovery_keys),
+    C(recovery_keys_base64), C(recovery_shares) and C(recovery_threshold) instead of the share settings.
+  - With an auto-unseal seal (read from C(sys/seal-status) before initialising) O(secret_shares),
+    O(secret_threshold) are not sent (the seal keeps the root key) and O(pgp_keys) is refused.
   - No token is needed; O(token) and the other login options are ignored.
 options:
   secret_shares:

@@ -17,6 +17,7 @@ runs); state is read back from Vault (through a port-forward) and the API server
  9  no unseal key or root token on any command line during any run; no route to a pod
 """
 
+import json
 import os
 import socket
 import time
@@ -191,6 +192,22 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
     data, seconds = assert_secret_matches_vault(site, timeout=60)
     assert data["password"] == site.lab_value("demo-db-password")
     note("Secret demo/demo-db", "equals Vault's %s (%.1f s after the run)" % (db_path(site), seconds))
+
+    # Audit on by default: the role declares a file device in the chart's server configuration
+    # (OpenBao refuses API creation), on the chart's audit volume, 0600 and owned by the
+    # server's user; this test's own read (just above) is in the active pod's log, hashed.
+    leader = [s["node_id"] for s in servers if s["leader"]][0]
+    stat = site.kubectl("-n", VAULT_NS, "exec", leader, "-c", "vault", "--", "stat", "-c", "%a %U",
+                        "/vault/audit/audit.log")
+    assert stat.stdout.split() == ["600", "vault"], stat.stdout + stat.stderr
+    log = site.kubectl("-n", VAULT_NS, "exec", leader, "-c", "vault", "--", "cat", "/vault/audit/audit.log")
+    assert log.returncode == 0, log.stderr
+    entries = [json.loads(line) for line in log.stdout.splitlines() if line.strip()]
+    reads = [e for e in entries if e["type"] == "response" and e["request"].get("path") == "secret/data/" + db_path(site)]
+    assert reads, "no read of secret/data/%s in the audit log of %s" % (db_path(site), leader)
+    assert data["password"] not in log.stdout
+    note("audit log", "%s:/vault/audit/audit.log 0600 vault, %d entries, %d reads of the KV path, values hashed"
+         % (leader, len(entries), len(reads)))
     flow.remember_secrets()
     flow.done.add("converged")
 

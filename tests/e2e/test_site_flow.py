@@ -22,6 +22,7 @@ private lab's runs/ folder (copied aside when a test failed).
 
 import json
 import os
+import pwd
 import sys
 import time
 
@@ -208,6 +209,22 @@ def test_01_first_run_syncs_the_vault_value(flow):
     assert set(vault_data) == {"username", "password"}
     assert vault_data["password"] == site.lab_value("demo-db-password"), "Vault holds the seeded value"
     note("Secret demo/demo-db after first run", "keys %s equal Vault's (%.1f s)" % (sorted(vault_data), seconds))
+
+    # Audit on by default (no audit setting in the lab inventory): the role's file device,
+    # 0600 and owned by the service user, holds this test's own read of the KV path (through
+    # kv_read above), with hashed values and no plain-text secret.
+    audit_log = os.path.join(site.vault_root, "log", "audit.log")
+    info = os.stat(audit_log)
+    assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name) == ("0o600", site.service_user)
+    with open(audit_log, encoding="utf-8") as fh:
+        text = fh.read()
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    mine = [e for e in entries if e["type"] == "response" and e["request"].get("path") == "secret/data/" + db_path(site)
+            and e.get("response", {}).get("data", {}).get("data", {}).get("password", "").startswith("hmac-sha256:")]
+    assert mine, "no hashed read of secret/data/%s in %s" % (db_path(site), audit_log)
+    assert vault_data["password"] not in text
+    note("audit log", "%s: 0600 %s, %d entries, %d hashed reads of the KV path"
+         % (audit_log, site.service_user, len(entries), len(mine)))
 
     # The inventory's default mode is client_jwt: no reviewer JWT in Vault.
     assert site.inv["vault_kubernetes_auth_mode"] == "client_jwt"

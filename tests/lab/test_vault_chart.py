@@ -83,13 +83,18 @@ def test_lab_cluster_values_render_ha_raft_with_tls_and_ui(tmp_path):
     mounts = {m["name"]: m for m in vault["volumeMounts"]}
     assert mounts["tls"]["mountPath"] == "/vault/userconfig/tls" and mounts["tls"]["readOnly"] is True
     claims = {c["metadata"]["name"]: c for c in sts["spec"]["volumeClaimTemplates"]}
-    assert set(claims) == {"data"} and claims["data"]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert set(claims) == {"data", "audit"}
+    assert {claims[c]["spec"]["resources"]["requests"]["storage"] for c in claims} == {"1Gi"}
+    assert mounts["audit"]["mountPath"] == "/vault/audit"
 
     config = manifests[("ConfigMap", "vault-config")]["data"]["extraconfig-from-values.hcl"]
     for line in ('tls_cert_file   = "/vault/userconfig/tls/tls.crt"', 'tls_key_file    = "/vault/userconfig/tls/tls.key"',
                  'storage "raft"', 'service_registration "kubernetes" {}', "ui = true"):
         assert line in config, (line, config)
     assert "tls_disable" not in config
+    # OpenBao: the default file audit device is declared in the configuration, on the audit volume.
+    assert 'audit "file" "file" {' in config and 'file_path = "/vault/audit/audit.log"' in config, config
+    assert 'mode = "0600"' in config and 'seal "transit"' not in config
 
     services = sorted(name for kind, name in manifests if kind == "Service")
     assert services == ["vault", "vault-active", "vault-internal", "vault-standby", "vault-ui"]
@@ -116,6 +121,26 @@ def test_role_defaults_render_production_values(tmp_path):
     assert claims == ["audit", "data"]
     assert container(manifests)["image"] == "hashicorp/vault:2.0.4"
     assert ("Service", "vault-ui") in manifests
+    # HashiCorp Vault takes its audit devices through the API (vault_unseal), not the configuration.
+    config = manifests[("ConfigMap", "vault-config")]["data"]["extraconfig-from-values.hcl"]
+    assert "audit " not in config
+
+
+def test_transit_seal_keeps_the_token_out_of_the_config(tmp_path):
+    token = "s.not-in-any-configmap"
+    composed = compose(tmp_path, "lab-cluster", "vault_install_seal=transit",
+                       "vault_install_seal_transit_address=https://transit.example.com:8200",
+                       "vault_install_seal_transit_token=" + token,
+                       "vault_install_seal_transit_tls_ca_file=/vault/userconfig/transit/ca.crt")
+    manifests = template(tmp_path, composed["values"])
+    config = manifests[("ConfigMap", "vault-config")]["data"]["extraconfig-from-values.hcl"]
+    assert 'seal "transit" {' in config and 'address    = "https://transit.example.com:8200"' in config
+    assert 'tls_ca_cert = "/vault/userconfig/transit/ca.crt"' in config
+    assert token not in config and token not in str(composed["values"])
+    env = {e["name"]: e for e in container(manifests)["env"]}
+    assert env["VAULT_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "vault-seal-transit", "key": "token"}
+    # The TLS Secret's CA variable is kept beside it (lists are not merged: both come from the role).
+    assert env["VAULT_CACERT"]["value"] == "/vault/userconfig/tls/ca.crt"
 
 
 def test_standalone_uses_single_node_raft(tmp_path):

@@ -25,6 +25,9 @@ def test_file_modes(host):
     assert (config.mode, config.user, config.group) == (0o640, "root", "openbao")
     assert 'storage "raft"' in config.content_string
     assert "tls_cert_file" in config.content_string
+    # The role's default audit device, declared in OpenBao's configuration.
+    assert 'audit "file" "file" {' in config.content_string
+    assert 'file_path = "%s/log/audit.log"' % VAULT_ROOT in config.content_string
     data = host.file(VAULT_ROOT + "/data")
     assert (data.mode, data.user) == (0o700, "openbao")
     key = host.file(VAULT_ROOT + "/etc/tls/server.key")
