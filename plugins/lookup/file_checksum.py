@@ -44,19 +44,12 @@ _raw:
   elements: str
 '''
 
-import hashlib
 import os
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-
-def file_checksum(path):
-    digest = hashlib.sha1()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+from ansible_collections.vaultkube.platform.plugins.module_utils._checksum import file_sha1
 
 
 class LookupModule(LookupBase):
@@ -70,7 +63,7 @@ class LookupModule(LookupBase):
             if not path:
                 raise AnsibleLookupError("file_checksum: %s not found on the controller" % term)
             try:
-                result.append(file_checksum(path))
+                result.append(file_sha1(path))
             except (IOError, OSError) as exc:
                 raise AnsibleLookupError("file_checksum: cannot read %s: %s" % (path, exc.strerror or exc))
         return result

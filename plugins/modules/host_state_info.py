@@ -137,7 +137,6 @@ systemd:
 '''
 
 import grp
-import hashlib
 import os
 import pwd
 import re
@@ -146,6 +145,7 @@ import stat
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.vaultkube.platform.plugins.module_utils._checksum import file_sha1
 
 try:
     from cryptography import x509
@@ -203,11 +203,7 @@ def file_checksum(path):
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return None
-        digest = hashlib.sha1()
-        with open(path, 'rb') as handle:
-            for block in iter(lambda: handle.read(1 << 20), b''):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha1(path)
     except OSError:
         return None
 
