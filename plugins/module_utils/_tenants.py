@@ -127,8 +127,8 @@ class Tenant(object):
         for number, item in enumerate(externals):
             if item.get('namespace') not in (None, '', self.namespace):
                 raise SettingsError('%s.external_secrets[%d].namespace is %r: a tenant\'s ExternalSecrets live in its '
-                                    'namespace %r, where its SecretStore is' % (where, number, item['namespace'],
-                                                                               self.namespace))
+                                    'namespace %r, where its SecretStore is'
+                                    % (where, number, item['namespace'], self.namespace))
         self.external_secrets = externals
 
 
@@ -222,15 +222,25 @@ def _ref(obj, namespaced=True):
     return ref
 
 
+def _owner(metadata):
+    """The tenant an object was made for by this role, or None."""
+    labels = metadata.get('labels') or {}
+    if labels.get('app.kubernetes.io/managed-by') != MANAGED_BY['app.kubernetes.io/managed-by']:
+        return None
+    return labels.get(TENANT_LABEL)
+
+
 def absent_objects(settings, tenants):
     """What to delete: the TokenReview bindings of a mode that does not need them and, with prune,
-    the SecretStore, ServiceAccount and binding of every tenant no longer listed (found through
-    the SecretStores labelled with a tenant, ``settings['existing_stores']``)."""
+    the ExternalSecrets no tenant declares any more and the SecretStore, ServiceAccount and binding
+    of every tenant no longer listed (found through the objects labelled with a tenant,
+    ``settings['existing_external_secrets']`` and ``settings['existing_stores']``)."""
     prefix = settings.get('name_prefix') or ''
     listed = set(tenant.name for tenant in tenants)
     # A tenant renamed in place keeps its namespace: what the new entry declares stays.
     declared = set((t.namespace, 'SecretStore', t.store_name) for t in tenants)
     declared.update((t.namespace, 'ServiceAccount', t.service_account) for t in tenants)
+    declared.update((t.namespace, 'ExternalSecret', e.get('name')) for t in tenants for e in t.external_secrets)
     absent = []
 
     def binding(name):
@@ -241,12 +251,16 @@ def absent_objects(settings, tenants):
         absent.extend(binding(tenant.name) for tenant in tenants)
     if not settings.get('prune'):
         return absent
+    # ExternalSecrets first: their store is about to go. Also those a listed tenant no longer declares.
+    for external in settings.get('existing_external_secrets') or []:
+        metadata = external.get('metadata') or {}
+        if _owner(metadata) and (metadata.get('namespace'), 'ExternalSecret', metadata.get('name')) not in declared:
+            absent.append(_ref({'apiVersion': external.get('apiVersion') or 'external-secrets.io/v1',
+                                'kind': 'ExternalSecret', 'metadata': metadata}))
     for store in settings.get('existing_stores') or []:
         metadata = store.get('metadata') or {}
-        labels = metadata.get('labels') or {}
-        name = labels.get(TENANT_LABEL)
-        if not name or name in listed or labels.get('app.kubernetes.io/managed-by') != MANAGED_BY[
-                'app.kubernetes.io/managed-by']:
+        name = _owner(metadata)
+        if not name or name in listed:
             continue
         if (metadata.get('namespace'), 'SecretStore', metadata.get('name')) not in declared:
             absent.append(_ref({'apiVersion': store.get('apiVersion') or 'external-secrets.io/v1',

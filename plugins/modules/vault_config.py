@@ -134,7 +134,7 @@ options:
       kubernetes_auth_mounts:
         description:
           - Kubernetes auth mounts whose roles are pruned beside the mounts the document's roles name.
-          - Needed when the document may declare no role at all in a mount (its last owner was removed):
+          - Needed when the document may declare no role at all in a mount (its last owner was removed), because
             prune only looks in mounts it is told about.
         type: list
         elements: str

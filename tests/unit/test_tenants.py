@@ -130,3 +130,17 @@ def test_bad_lists_fail_in_one_line_naming_the_field(tenants, message):
 def test_bad_mode_is_named():
     with pytest.raises(AnsibleFilterError, match='vault_tenants_auth_mode must be one of'):
         tenant_objects(settings(TWO, auth_mode='token'))
+
+
+def test_prune_removes_external_secrets_no_longer_declared():
+    def external(tenant, namespace, name, managed=True):
+        item = store(tenant, namespace, managed=managed)
+        item['kind'] = 'ExternalSecret'
+        item['metadata']['name'] = name
+        return item
+
+    existing = [external('team-b', 'b-prod', 'db'), external('team-b', 'b-prod', 'old'),
+                external('team-c', 'team-c', 'db'), external('team-a', 'team-a', 'hand-made', managed=False)]
+    out = tenant_objects(settings(TWO, prune=True, existing_external_secrets=existing))
+    assert [(a['kind'], a['namespace'], a['name']) for a in out['absent']] == [
+        ('ExternalSecret', 'b-prod', 'old'), ('ExternalSecret', 'team-c', 'db')]
