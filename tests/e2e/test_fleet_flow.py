@@ -156,8 +156,6 @@ def test_02_token_of_one_cluster_is_refused_by_another(flow):
     refused = [d for (s, t), (ok, d) in results.items() if s != t]
     note("cross-cluster logins", "6 of 6 refused (e.g. %s); 3 of 3 own-mount logins accepted" % refused[0])
     # A's Vault token reads A's folder and nothing of B's.
-    ok, _ = login(fleet, PREFIX + "fleet-a", fleet.service_account_token("fleet-a", ESO_NAMESPACE, ESO_SA))
-    assert ok
     client = fleet.vault(token=False)
     client.token = client.auth.kubernetes.login(
         ESO_ROLE, fleet.service_account_token("fleet-a", ESO_NAMESPACE, ESO_SA),
