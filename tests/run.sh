@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e bench_eso fault node cluster
+# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e fleet bench_eso fault node cluster
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ rm -rf "$results"
 mkdir -p "$results"
 failed_stages=()
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e bench_eso fault node cluster)
+[ ${#stages[@]} -gt 0 ] || stages=(unit integration build sanity bench lab roles e2e fleet bench_eso fault node cluster)
 
 # The lab's Go builds take minutes on a cold machine and need the CPU, while the Vault
 # tests mostly wait on the network: start the build now, in the background. The
@@ -30,7 +30,7 @@ if [ "$node_build" = 1 ] && ! bash tests/lab/node-deps.sh; then
   echo "tests/lab/node-deps.sh failed (root and apt-get needed): the node stage will fail"
 fi
 case " ${stages[*]} " in
-  *" lab "*|*" node "*|*" roles "*|*" e2e "*|*" fault "*|*" cluster "*)
+  *" lab "*|*" node "*|*" roles "*|*" e2e "*|*" fleet "*|*" fault "*|*" cluster "*)
     (
       rc=0
       bash tests/lab/build.sh > "$results/lab-build.log" 2>&1 || rc=$?
@@ -122,6 +122,12 @@ stage_roles() {
 stage_e2e() {
   wait_lab_build || return 1
   bash tests/e2e/run.sh
+}
+
+stage_fleet() {
+  wait_lab_build || return 1
+  # site.yml with inventory/lab-fleet: one OpenBao, three lab clusters (own CA and issuer each).
+  bash tests/e2e/run.sh --fleet
 }
 
 stage_bench_eso() {

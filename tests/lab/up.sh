@@ -61,7 +61,7 @@ APISERVER_ARGS=(
   --proxy-client-key-file "$LAB_PKI/front-proxy-client.key"
   --authorization-mode "Node,RBAC"
   --anonymous-auth=false
-  --service-account-issuer https://kubernetes.default.svc.cluster.local
+  --service-account-issuer "$LAB_SA_ISSUER"
   --service-account-key-file "$LAB_PKI/sa.pub"
   --service-account-signing-key-file "$LAB_PKI/sa.key"
   --service-account-max-token-expiration 48h
@@ -140,7 +140,7 @@ printf 'node=%s\n' "$LAB_NODE" >"$LAB_STATE/mode"
 {
   echo "LAB_NODE=$LAB_NODE"
   for v in LAB_ETCD_CLIENT_PORT LAB_ETCD_PEER_PORT LAB_APISERVER_PORT LAB_KCM_PORT \
-      LAB_ESO_METRICS_PORT LAB_ESO_HEALTH_PORT; do
+      LAB_ESO_METRICS_PORT LAB_ESO_HEALTH_PORT LAB_SA_ISSUER; do
     echo "$v=${!v}"
   done
   if [ "$LAB_NODE" = 1 ]; then
