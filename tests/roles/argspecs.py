@@ -23,6 +23,7 @@ SHORT = {
     'vault_kubernetes_auth': 'KV v2, the ESO policy, Kubernetes auth (reviewer or client JWT), ESO role, KV seeds.',
     'eso_deploy': 'Deploy External Secrets Operator, its stores and ExternalSecrets, and wait until synced.',
     'vault_database_credentials': 'Database secrets engine, connections, roles, and ESO generators filling Secrets.',
+    'reloader': 'Stakater Reloader from its own chart; annotates workloads to restart when their Secrets change.',
 }
 
 
