@@ -115,8 +115,8 @@ def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
     return wait_until("Secret %s/%s to equal Vault's %s" % (DEMO_NS, ES_NAME, db_path(site)), synced, timeout)
 
 
-def rotate_and_measure(site, label):
-    wanted = dict(site.kv_read(db_path(site)), password=new_value("rotated"))
+def rotate_and_measure(site, label, password=None):
+    wanted = dict(site.kv_read(db_path(site)), password=password or new_value("rotated"))
     site.kv_write(db_path(site), wanted)
     written = time.monotonic()
     wait_until("the rotated password in Secret %s/%s" % (DEMO_NS, ES_NAME),
@@ -284,7 +284,12 @@ def test_03_rotation_rolls_the_deployment_out(flow):
     assert before_pods and all(ready for _rs, ready in before_pods.values()), before_pods
     generation = app["metadata"]["generation"]
 
-    wanted = rotate_and_measure(site, "before the restart")
+    # The rotation as an operator makes it: the new value in Vault and in the inventory's own
+    # source (the file its password lookup reads), so the next site.yml run keeps it (step 4).
+    password = new_value("rotated")
+    with open(os.path.join(site.site_dir, "demo-db-password"), "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+    wanted = rotate_and_measure(site, "before the restart", password)
     rotated = time.monotonic()
 
     def rolled_out():
