@@ -107,11 +107,65 @@ def _prefetch(object_class, api, objects):
         obj.known_to_exist = obj.name in existing
 
 
+class PruneScope(object):
+    """What prune may remove, so that several owners can share one Vault.
+
+    ``name_prefixes``: only objects whose own name (policy, role or database role name, KV
+    path inside its mount, mount path) starts with one of them; policy and Kubernetes role
+    names compare lower-cased, as Vault stores them. ``kubernetes_auth_mounts``: auth mounts whose roles are looked at even
+    when the document declares no role in them any more (the last one was removed).
+    ``auth_methods``: also disable undeclared auth mounts, which needs prefixes.
+    """
+
+    def __init__(self, name_prefixes=None, kubernetes_auth_mounts=None, auth_methods=False):
+        self.name_prefixes = [p for p in (name_prefixes or []) if p]
+        self.kubernetes_auth_mounts = [m.strip().strip('/') for m in (kubernetes_auth_mounts or []) if m]
+        self.auth_methods = bool(auth_methods)
+
+    @classmethod
+    def from_params(cls, params):
+        if not params:
+            return None
+        prefixes = params.get('name_prefix') or []
+        if isinstance(prefixes, str):
+            prefixes = [prefixes]
+        scope = cls(prefixes, params.get('kubernetes_auth_mounts'), params.get('auth_methods'))
+        if scope.auth_methods and not scope.name_prefixes:
+            raise FieldError('prune_scope.auth_methods needs prune_scope.name_prefix: disabling every undeclared '
+                             'auth mount would destroy the roles of mounts this document does not own')
+        for mount in scope.kubernetes_auth_mounts:
+            if mount.startswith('auth/'):
+                raise FieldError('prune_scope.kubernetes_auth_mounts is relative to auth/: write %r, not %r'
+                                 % (mount[len('auth/'):], mount))
+        return scope
+
+    def prunes_mounts(self, section):
+        return self.auth_methods and section.key == 'auth_methods'
+
+    def extra_entries(self, section):
+        if section.key == 'kubernetes_auth_roles':
+            return [{'mount_path': mount} for mount in self.kubernetes_auth_mounts]
+        return []
+
+    def covers(self, section, params):
+        if not self.name_prefixes:
+            return True
+        name = params.get('name') or params.get('path') or ''
+        if section.key in ('policies', 'kubernetes_auth_roles'):
+            return any(name.lower().startswith(p.lower()) for p in self.name_prefixes)
+        if section.key == 'auth_methods':
+            name = name.strip('/')
+        return any(name.startswith(p) for p in self.name_prefixes)
+
+
 class ConfigRun(object):
     """One convergence of a document: sections in dependency order."""
 
-    def __init__(self, api, sections, document, connection, check_mode=False, prune=False, parallelism=1):
+    def __init__(self, api, sections, document, connection, check_mode=False, prune=False, parallelism=1,
+                 prune_scope=None):
         self.api = api
+        #: limits of prune (see PruneScope); None prunes every undeclared object of a prunable section
+        self.prune_scope = prune_scope
         self.parallelism = max(1, parallelism)
         self.sections = sections
         self.document = document or {}
@@ -192,9 +246,10 @@ class ConfigRun(object):
                 raise error
         if self.prune:
             # Remove in reverse dependency order: secrets and roles before their mounts.
+            scope = self.prune_scope or PruneScope()
             for section, objects in reversed(planned):
-                if section.prunable and section.key in self.document:
-                    self._prune(section, objects)
+                if section.key in self.document and (section.prunable or scope.prunes_mounts(section)):
+                    self._prune(section, objects, scope)
         return self.reports
 
     def _converge(self, obj, state):
@@ -248,13 +303,14 @@ class ConfigRun(object):
                 error = error or exc
         return reports, error
 
-    def _prune(self, section, objects):
+    def _prune(self, section, objects, scope):
         wanted = set(obj.name for obj in objects)
-        for params in section.object_class.list_prunable(self.api, [o.params for o in objects]):
+        entries = [o.params for o in objects] + scope.extra_entries(section)
+        for params in section.object_class.list_prunable(self.api, entries):
             merged = dict(self.connection)
             merged.update(params)
             obj = section.object_class(self.api, merged)
-            if obj.name in wanted:
+            if obj.name in wanted or not scope.covers(section, params):
                 continue
             report = self._converge(obj, 'absent')
             report['pruned'] = True

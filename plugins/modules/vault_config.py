@@ -113,8 +113,38 @@ options:
         exists, and audit devices declared in the server configuration cannot be removed through
         the API.
       - Off by default; try it with check mode and diff first.
+      - O(prune_scope) limits it to the objects this document owns when several documents share one Vault.
     type: bool
     default: false
+  prune_scope:
+    description:
+      - Limits O(prune=true) to part of Vault, so that several documents (tenants, clusters, teams) can each
+        prune their own objects without removing the others'.
+      - Has no effect without O(prune=true).
+    type: dict
+    suboptions:
+      name_prefix:
+        description:
+          - Only objects whose name starts with one of these are pruned, in every section pruned.
+          - The name is the policy name or Kubernetes auth role name (both compared lower-cased, as Vault
+            stores them), the name of a database role, the path of a KV secret inside its mount, the path of an
+            auth mount.
+        type: list
+        elements: str
+      kubernetes_auth_mounts:
+        description:
+          - Kubernetes auth mounts whose roles are pruned beside the mounts the document's roles name.
+          - Needed when the document may declare no role at all in a mount (its last owner was removed), because
+            prune only looks in mounts it is told about.
+        type: list
+        elements: str
+      auth_methods:
+        description:
+          - Also disable auth mounts that the document's O(config.auth_methods) does not declare and whose
+            path starts with one of O(prune_scope.name_prefix), with every role and setting inside them.
+          - Needs O(prune_scope.name_prefix); other mounts and secrets engines are never pruned.
+        type: bool
+        default: false
 extends_documentation_fragment:
   - vaultkube.platform.connection
   - vaultkube.platform.attributes
@@ -190,6 +220,17 @@ EXAMPLES = r'''
           default_ttl: 1h
           max_ttl: 24h
 
+- name: Tenants own every policy and Kubernetes role named tenant-*; prune removes those no longer listed
+  vaultkube.platform.vault_config:
+    config:
+      policies: "{{ tenant_policies }}"
+      kubernetes_auth_roles: "{{ tenant_roles }}"
+    prune: true
+    prune_scope:
+      name_prefix: [tenant-]
+      # Even when the tenant list is empty, look in this mount for roles to prune.
+      kubernetes_auth_mounts: [kubernetes]
+
 - name: Show what a document would change, and what it would prune
   vaultkube.platform.vault_config:
     config: "{{ vault_document }}"
@@ -232,6 +273,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
 from ansible_collections.vaultkube.platform.plugins.module_utils._config import (
     ConfigRun,
+    PruneScope,
     diff_entries,
     secret_values,
     summarise,
@@ -245,6 +287,11 @@ def main():
     argument_spec.update(
         config=dict(type='dict', required=True),
         prune=dict(type='bool', default=False),
+        prune_scope=dict(type='dict', options=dict(
+            name_prefix=dict(type='list', elements='str'),
+            kubernetes_auth_mounts=dict(type='list', elements='str'),
+            auth_methods=dict(type='bool', default=False),
+        )),
         parallelism=dict(type='int', default=4),
     )
     # no_log=True keeps the whole invocation (which holds KV values) out of the system log.
@@ -261,7 +308,8 @@ def main():
         connection = dict((k, module.params[k]) for k in CONNECTION_ARGSPEC)
         run = ConfigRun(api, sections(), module.params['config'], connection,
                         check_mode=module.check_mode, prune=module.params['prune'],
-                        parallelism=module.params['parallelism'])
+                        parallelism=module.params['parallelism'],
+                        prune_scope=PruneScope.from_params(module.params['prune_scope']))
         reports = run.run()
     except (VaultRequestError, FieldError) as exc:
         # Entries are validated and checked against Vault before any write, so a failure

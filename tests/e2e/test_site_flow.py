@@ -13,6 +13,10 @@ private lab's runs/ folder (copied aside when a test failed).
  3b dynamic PostgreSQL credentials: ESO's Vault generator fills demo/demo-pg, they
     log in to the real PostgreSQL server, and no longer once Vault revoked them;
     a forced refresh issues new ones that log in
+ 3c tenants (vault_tenants): each tenant's Secret holds its own folder's value; tenant A's
+    ExternalSecret for tenant B's path is refused by Vault (403 in ESO's event); removing B
+    with prune removes its Vault policy and role, store, ServiceAccount and binding, nothing
+    else; the pruning run re-run is changed=0
  4  a ServiceAccount the Vault role does not bind is refused (Vault and ESO)
  5  reviewer_jwt mode switched in place: Vault reviews with the reviewer JWT
  6  sealed Vault: ESO reports the failure with Vault's error
@@ -35,6 +39,7 @@ from lab_helpers import LAB_ADMIN_USER, AuditLog
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from vaultkube_postgres import PostgresServer, new_password  # noqa: E402  pylint: disable=wrong-import-position
+from vaultkube_testlib import read_or_none  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0,
@@ -185,11 +190,22 @@ def assert_run_ok(run):
         run.name, run.returncode, run.recap, run.log, run.failure())
 
 
-def eso_login(site, namespace, service_account):
+def changed_tasks(run):
+    """Names of the tasks a run reported changed."""
+    task, out = None, []
+    for line in run.output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK ["):].split("]")[0]
+        elif line.startswith("changed:") and task:
+            out.append(task)
+    return out
+
+
+def eso_login(site, namespace, service_account, role="external-secrets"):
     """Logs in to Vault's kubernetes auth as that ServiceAccount (TokenRequest token)."""
     jwt = site.service_account_token(namespace, service_account)
     client = site.vault(token=False)
-    return client.auth.kubernetes.login(role="external-secrets", jwt=jwt, mount_point=site.auth_mount,
+    return client.auth.kubernetes.login(role=role, jwt=jwt, mount_point=site.auth_mount,
                                         use_token=False)
 
 
@@ -342,6 +358,99 @@ def test_03b_dynamic_database_credentials(flow):
     flow.dynamic_passwords.append(fresh["password"])
     note("forced refresh", "new user %s logs in (%.1f s)" % (fresh["username"], seconds))
     flow.done.add("database")
+
+
+# ------------------------------------------------------------------ 3c
+TENANTS = ("team-a", "team-b")
+TENANT_SA = "vault-secrets"
+
+
+def tenant_entry(name):
+    """An entry of inventory/lab's vault_tenants_list."""
+    return {"name": name, "kv_prefix": "tenants/%s" % name,
+            "external_secrets": [{"name": "app-db", "refresh_interval": REFRESH_INTERVAL,
+                                  "data_from": [{"extract": {"key": "tenants/%s/db" % name}}]}]}
+
+
+def test_03c_tenants_read_only_their_own_folder(flow):
+    flow.need("converged")
+    site = flow.site
+    vault = site.vault()
+    for name in TENANTS:
+        assert site.secret_data(name, "app-db") == site.kv_read("tenants/%s/db" % name), name
+        role = vault.read("auth/%s/role/tenant-%s" % (site.auth_mount, name))["data"]
+        assert role["bound_service_account_namespaces"] == [name]
+        assert role["bound_service_account_names"] == [TENANT_SA]
+        assert role["token_policies"] == ["tenant-%s" % name]
+
+    # Vault's own verdict on a token of team-a's ServiceAccount: its folder, not team-b's.
+    login = eso_login(site, "team-a", TENANT_SA, role="tenant-team-a")
+    tenant_client = site.vault(token=False)
+    tenant_client.token = login["auth"]["client_token"]
+    assert tenant_client.secrets.kv.v2.read_secret_version(
+        path="tenants/team-a/db", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+    with pytest.raises(hvac.exceptions.Forbidden):
+        tenant_client.secrets.kv.v2.read_secret_version(path="tenants/team-b/db", mount_point="secret",
+                                                        raise_on_deleted_version=True)
+    with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)):
+        eso_login(site, "team-b", TENANT_SA, role="tenant-team-a")
+
+    # ESO: team-a asks for team-b's folder through its own store.
+    group, version = "external-secrets.io", "v1"
+    since = time.time()
+    site.custom().create_namespaced_custom_object(group, version, "team-a", "externalsecrets", {
+        "apiVersion": "%s/%s" % (group, version), "kind": "ExternalSecret", "metadata": {"name": "steal-b"},
+        "spec": {"refreshInterval": REFRESH_INTERVAL, "secretStoreRef": {"kind": "SecretStore", "name": "vault"},
+                 "target": {"name": "steal-b"}, "dataFrom": [{"extract": {"key": "tenants/team-b/db"}}]}})
+    try:
+        def refused():
+            cond = site.ready("externalsecrets", "steal-b", "team-a")
+            events = [m for m in site.warning_events("ExternalSecret", "steal-b", "team-a", since)
+                      if "403" in m and "permission denied" in m]
+            return (cond, events) if cond.get("status") == "False" and events else None
+
+        (cond, events), seconds = wait_until("ExternalSecret team-a/steal-b to be refused", refused, 60)
+        assert cond.get("reason") == "SecretSyncedError", cond
+        assert "tenants/team-b/db" in events[-1]
+        note("team-a reading team-b's folder", "refused in %.1f s; Ready=%s %s; event: %s" % (
+            seconds, cond["status"], cond.get("reason"), " ".join(events[-1].split())[:300]))
+        assert site.secret_data("team-a", "steal-b") is None
+        assert site.ready("secretstores", "vault", "team-a").get("status") == "True"
+    finally:
+        site.custom().delete_namespaced_custom_object(group, version, "team-a", "externalsecrets", "steal-b")
+
+    # team-b leaves the list; prune removes what was made for it, and nothing else.
+    overrides = {"vault_tenants_prune": True, "vault_tenants_list": [tenant_entry("team-a")]}
+    run = site.site("tenant-prune", overrides=overrides)
+    assert_run_ok(run)
+    note("site.yml without team-b, prune", "%.1f s, changed=%d" % (run.seconds, run.changed))
+    tenant_changes = [task for task in changed_tasks(run) if "vault_tenants" in task]
+    assert len(tenant_changes) == 2, tenant_changes  # one Vault call, one cluster call
+    assert read_or_none(vault, "sys/policies/acl/tenant-team-b") is None
+    assert read_or_none(vault, "auth/%s/role/tenant-team-b" % site.auth_mount) is None
+    assert read_or_none(vault, "sys/policies/acl/tenant-team-a") is not None
+    assert read_or_none(vault, "sys/policies/acl/%s-eso-read" % site.environment) is not None
+    assert read_or_none(vault, "auth/%s/role/external-secrets" % site.auth_mount) is not None
+    roles = vault.list("auth/%s/role" % site.auth_mount)["data"]["keys"]
+    assert "tenant-team-a" in roles and "external-secrets" in roles and "tenant-team-b" not in roles, roles
+    for plural in ("secretstores", "externalsecrets"):
+        with pytest.raises(Exception) as gone:
+            site.eso_object(plural, "vault" if plural == "secretstores" else "app-db", "team-b")
+        assert site.not_found(gone.value), gone.value
+    with pytest.raises(Exception) as gone:
+        site.core().read_namespaced_service_account(TENANT_SA, "team-b")
+    assert site.not_found(gone.value)
+    with pytest.raises(Exception) as gone:
+        site.rbac().read_cluster_role_binding("vault-tenant-team-b-auth-delegator")
+    assert site.not_found(gone.value)
+    site.rbac().read_cluster_role_binding("vault-tenant-team-a-auth-delegator")
+    assert site.ready("secretstores", "vault", "team-a").get("status") == "True"
+    assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
+    assert site.secret_data("team-a", "app-db") == site.kv_read("tenants/team-a/db")
+    again = site.site("tenant-prune-again", overrides=overrides)
+    assert_run_ok(again)
+    assert again.changed == 0, again.recap
+    flow.done.add("tenants")
 
 
 # ------------------------------------------------------------------ 4
@@ -505,6 +614,9 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
         "rotated password in Vault": rotated,
         "PostgreSQL root password (Vault's connection)": site.lab_value(PG_ROOT_PASSWORD_FILE),
     })
+    # The tenants' seeded values (vault_tenants; team-b comes back in this run).
+    secret_values.update({"seeded secret/tenants/%s/db password" % name: site.lab_value("%s-db-password" % name)
+                          for name in TENANTS})
     secret_values.update({"dynamic PostgreSQL password %d" % i: p for i, p in enumerate(flow.dynamic_passwords)})
     current = site.secret_data(ES_NAMESPACE, PG_SECRET) or {}
     secret_values["dynamic PostgreSQL password in the Secret"] = current.get("password")

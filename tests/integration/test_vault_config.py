@@ -119,6 +119,80 @@ def test_prune_removes_only_unlisted_objects(conn, vault, names):
     assert read(vault, 'sys/policies/acl/default') is not None
 
 
+def test_prune_scope_prunes_only_the_owners_objects(conn, vault, names):
+    tag = names['tag']
+    owned = 'tenant-%s-' % tag
+
+    def tenants_doc(*tenants):
+        return {
+            # Declared under another spelling than Vault stores: never pruned.
+            'policies': [{'name': ('%s%s' % (owned, t)).upper(), 'policy': 'path "x/%s" { capabilities = ["read"] }' % t}
+                         for t in tenants],
+            'kubernetes_auth_roles': [{'mount_path': names['k8s'], 'name': owned + t,
+                                       'bound_service_account_names': [t], 'bound_service_account_namespaces': [t],
+                                       'token_policies': [owned + t]} for t in tenants],
+        }
+
+    base = {'auth_methods': [{'path': names['k8s'], 'method_type': 'kubernetes'}]}
+    assert run_module('vault_config', dict(conn, config=dict(base, **tenants_doc('a', 'b'))))['changed']
+    # Another owner's objects in the same Vault and the same mount.
+    vault.sys.create_or_update_acl_policy('cfg-%s-other' % tag, 'path "y" { capabilities = ["read"] }')
+    vault.adapter.post('/v1/auth/%s/role/eso-other' % names['k8s'],
+                       json={'bound_service_account_names': ['x'], 'bound_service_account_namespaces': ['y']})
+    scope = {'name_prefix': [owned.upper()]}
+
+    dropped = run_module('vault_config', dict(conn, config=tenants_doc('a'), prune=True, prune_scope=scope))
+    assert not dropped.get('failed'), dropped.get('msg')
+    assert read(vault, 'sys/policies/acl/%sb' % owned) is None
+    assert read(vault, 'auth/%s/role/%sb' % (names['k8s'], owned)) is None
+    assert read(vault, 'sys/policies/acl/%sa' % owned) is not None
+    assert read(vault, 'auth/%s/role/%sa' % (names['k8s'], owned)) is not None
+    assert read(vault, 'sys/policies/acl/cfg-%s-other' % tag) is not None, 'pruned outside the scope'
+    assert read(vault, 'auth/%s/role/eso-other' % names['k8s']) is not None, 'pruned outside the scope'
+
+    # The last tenant removed: no role names the mount any more, the scope does.
+    empty = tenants_doc()
+    no_mount = run_module('vault_config', dict(conn, config=empty, prune=True, prune_scope=scope))
+    assert read(vault, 'auth/%s/role/%sa' % (names['k8s'], owned)) is not None
+    assert [o['name'] for o in no_mount['objects']] == ['%sa' % owned]
+    emptied = run_module('vault_config', dict(conn, config=empty, prune=True,
+                                              prune_scope=dict(scope, kubernetes_auth_mounts=[names['k8s']])))
+    assert not emptied.get('failed'), emptied.get('msg')
+    assert read(vault, 'auth/%s/role/%sa' % (names['k8s'], owned)) is None
+    assert read(vault, 'sys/policies/acl/%sa' % owned) is None
+    assert read(vault, 'auth/%s/role/eso-other' % names['k8s']) is not None
+    again = run_module('vault_config', dict(conn, config=empty, prune=True,
+                                            prune_scope=dict(scope, kubernetes_auth_mounts=[names['k8s']])))
+    assert again['changed'] is False and again['requests'].get('delete', 0) == 0
+
+
+def test_prune_scope_disables_only_owned_auth_mounts(conn, vault, names):
+    tag = names['tag']
+    mounts = ['cl-%s-%d' % (tag, i) for i in range(2)] + ['keep-%s' % tag]
+    doc = {'auth_methods': [{'path': m, 'method_type': 'kubernetes'} for m in mounts]}
+    try:
+        assert run_module('vault_config', dict(conn, config=doc))['changed']
+        refused = run_module('vault_config', dict(conn, config={'auth_methods': []}, prune=True,
+                                                  prune_scope={'auth_methods': True}))
+        assert_failed_cleanly(refused, 'prune_scope.auth_methods needs prune_scope.name_prefix')
+        kept = {'auth_methods': doc['auth_methods'][:1]}
+        scope = {'name_prefix': ['cl-%s-' % tag], 'auth_methods': True}
+        check = run_module('vault_config', dict(conn, config=kept, prune=True, prune_scope=scope), check=True)
+        assert [(o['name'], o['pruned']) for o in check['objects']] == [('cl-%s-1/' % tag, True)], check['objects']
+        assert 'cl-%s-1/' % tag in vault.sys.list_auth_methods()['data'], 'check mode disabled a mount'
+        run_module('vault_config', dict(conn, config=kept, prune=True, prune_scope=scope))
+        listed = vault.sys.list_auth_methods()['data']
+        assert 'cl-%s-1/' % tag not in listed
+        assert 'cl-%s-0/' % tag in listed and 'keep-%s/' % tag in listed and 'token/' in listed
+        # Without the flag, mounts stay out of prune even in scope.
+        run_module('vault_config', dict(conn, config={'auth_methods': []}, prune=True,
+                                        prune_scope={'name_prefix': ['cl-%s-' % tag]}))
+        assert 'cl-%s-0/' % tag in vault.sys.list_auth_methods()['data']
+    finally:
+        for mount in mounts:
+            vault.sys.disable_auth_method(mount)
+
+
 def test_bad_entry_fails_before_any_write(conn, vault, names):
     doc = document(names, 'bad-' + uuid.uuid4().hex)
     doc['kubernetes_auth_roles'][1]['token_ttl'] = 'soon'

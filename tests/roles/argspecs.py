@@ -23,6 +23,7 @@ SHORT = {
     'vault_kubernetes_auth': 'KV v2, the ESO policy, Kubernetes auth (reviewer or client JWT), ESO role, KV seeds.',
     'eso_deploy': 'Deploy External Secrets Operator, its stores and ExternalSecrets, and wait until synced.',
     'vault_database_credentials': 'Database secrets engine, connections, roles, and ESO generators filling Secrets.',
+    'vault_tenants': 'Tenants from one list: least-privilege policy, Kubernetes auth role, ServiceAccount, SecretStore.',
     'reloader': 'Stakater Reloader from its own chart; annotates workloads to restart when their Secrets change.',
 }
 
@@ -39,6 +40,7 @@ SECRET_OPTIONS = {
     'vault_unseal_keys_password', 'vault_unseal_keys', 'vault_unseal_root_token_override',
     'vault_kubernetes_auth_token', 'vault_kubernetes_auth_kv_secrets', 'vault_install_seal_transit_token',
     'vault_database_credentials_token', 'vault_database_credentials_connections',
+    'vault_tenants_token',
 }
 
 
