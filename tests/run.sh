@@ -37,7 +37,7 @@ case " ${stages[*]} " in
       echo "$rc" > "$results/lab-build.rc"
       if [ "$rc" = 0 ] && [ "$node_build" = 1 ]; then
         rc=0
-        bash tests/lab/build.sh node coredns images > "$results/node-build.log" 2>&1 || rc=$?
+        bash tests/lab/build.sh node coredns reloader images > "$results/node-build.log" 2>&1 || rc=$?
         echo "$rc" > "$results/node-build.rc"
       fi
     ) &

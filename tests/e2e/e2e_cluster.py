@@ -40,6 +40,8 @@ VAULT_PORT = 8200
 VAULT_SELECTOR = "app.kubernetes.io/name=vault,app.kubernetes.io/instance=vault,component=server"
 ESO_NS = "external-secrets"
 DEMO_NS = "demo"
+# Stakater Reloader (inventory/lab-cluster enables the reloader role).
+RELOADER_NS = "reloader"
 GUARD_CHAIN = "VAULTKUBE-E2E-NO-POD-ROUTE"
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> \d+")
 
@@ -193,9 +195,9 @@ class ClusterSite(PrivateSite):
         # ESO's objects first, while its controller still runs to remove their finalizers.
         kubectl("delete", "namespace", DEMO_NS, "--ignore-not-found", "--wait=true", "--timeout=120s")
         kubectl("delete", "clustersecretstore", "--all", "--ignore-not-found")
-        for release, ns in (("external-secrets", ESO_NS), (VAULT_RELEASE, VAULT_NS)):
+        for release, ns in (("reloader", RELOADER_NS), ("external-secrets", ESO_NS), (VAULT_RELEASE, VAULT_NS)):
             helm("uninstall", release, "-n", ns, "--wait", "--timeout", "120s")
-        kubectl("delete", "namespace", VAULT_NS, ESO_NS, "vault-auth", "--ignore-not-found",
+        kubectl("delete", "namespace", VAULT_NS, ESO_NS, RELOADER_NS, "vault-auth", "--ignore-not-found",
                 "--wait=true", "--timeout=180s")
         kubectl("delete", "clusterrolebinding", "-l", "app.kubernetes.io/managed-by=vaultkube.platform",
                 "--ignore-not-found")
@@ -206,6 +208,8 @@ class ClusterSite(PrivateSite):
                      ("get", "events", "-A", "--sort-by=.lastTimestamp"),
                      ("-n", VAULT_NS, "logs", "-l", VAULT_SELECTOR, "--tail=80", "--prefix"),
                      ("-n", ESO_NS, "logs", "-l", "app.kubernetes.io/name=external-secrets", "--tail=80",
+                      "--prefix"),
+                     ("-n", RELOADER_NS, "logs", "-l", "app.kubernetes.io/instance=reloader", "--tail=80",
                       "--prefix")):
             res = self.kubectl(*args)
             out.append("$ kubectl %s\n%s%s" % (" ".join(args), res.stdout, res.stderr))

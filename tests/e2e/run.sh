@@ -23,7 +23,7 @@ elif [ "${1:-}" = --cluster ]; then
   shift
   test_file=test_cluster_flow.py
   junit_name=e2e-cluster
-  build_args=(node coredns images)
+  build_args=(node coredns reloader images)
   export LAB_NODE=1
 fi
 

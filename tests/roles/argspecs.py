@@ -24,6 +24,7 @@ SHORT = {
     'eso_deploy': 'Deploy External Secrets Operator, its stores and ExternalSecrets, and wait until synced.',
     'vault_database_credentials': 'Database secrets engine, connections, roles, and ESO generators filling Secrets.',
     'vault_tenants': 'Tenants from one list: least-privilege policy, Kubernetes auth role, ServiceAccount, SecretStore.',
+    'reloader': 'Stakater Reloader from its own chart; annotates workloads to restart when their Secrets change.',
 }
 
 

@@ -25,7 +25,8 @@ def test_only_where_variables_differ():
     kind, lab = yaml.safe_load(group_vars('kind')), yaml.safe_load(group_vars('lab-cluster'))
     head_kind = yaml.safe_load(group_vars('kind').split(MARKER)[0])
     head_lab = yaml.safe_load(group_vars('lab-cluster').split(MARKER)[0])
-    role_prefixes = ('vault_install_', 'vault_unseal_', 'ca_cert_export_', 'vault_kubernetes_auth_', 'eso_deploy_')
+    role_prefixes = ('vault_install_', 'vault_unseal_', 'ca_cert_export_', 'vault_kubernetes_auth_', 'eso_deploy_',
+                     'vault_database_credentials_', 'reloader_')
     for name in (kind, lab):
         assert not [key for key in (head_kind if name is kind else head_lab) if key.startswith(role_prefixes)]
     # Every "where" variable of the lab is either lab-only plumbing or also set by kind.

@@ -1,6 +1,7 @@
 """Vault in the cluster after site.yml: every pod unsealed and Ready in one raft
 cluster, TLS verified through a port-forward, Kubernetes auth with Vault's own
-ServiceAccount, ESO pods Ready and the Secret equal to Vault's value."""
+ServiceAccount, ESO pods Ready and the Secret equal to Vault's value, Reloader Ready and the
+demo Deployment annotated for it."""
 import base64
 import json
 import os
@@ -84,3 +85,14 @@ def test_eso_pods_ready_and_secret_synced():
     finally:
         fwd.__exit__()
     assert data == want
+
+
+def test_reloader_ready_and_the_workload_annotated():
+    # Stakater Reloader from its chart with the lab's image, and the annotation the role put
+    # on the Deployment that reads the synced Secret (the rollout itself: tests/e2e cluster step 3).
+    deploys = kube_get("-n", "reloader", "deployment", "-l", "app.kubernetes.io/instance=reloader")["items"]
+    assert len(deploys) == 1
+    assert deploys[0]["status"].get("readyReplicas") == deploys[0]["spec"]["replicas"]
+    assert deploys[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "vaultkube.local/reloader:v1.4.10"
+    app = kube_get("-n", "demo", "deployment", "demo-app")
+    assert app["metadata"]["annotations"].get("reloader.stakater.com/auto") == "true"
