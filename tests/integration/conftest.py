@@ -1,16 +1,37 @@
 # -*- coding: utf-8 -*-
-"""Fixtures: real OpenBao servers started for the tests and stopped after."""
+"""Fixtures: real OpenBao (or, with VAULTKUBE_TEST_SERVER=vault, HashiCorp Vault) servers
+started for the tests and stopped after.
+
+A test that holds for one server only says so with ``@pytest.mark.only_on(server, reason)``;
+on the other server it is reported as skipped with that reason (never as passed).
+"""
 
 import shutil
 
 import pytest
 
-from vaultkube_testlib import BaoServer, tmpdir
+from vaultkube_testlib import SERVER, BaoServer, tmpdir
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'only_on(server, reason): runs on that server only (openbao or vault), '
+                                       'because the two differ there on purpose')
+
+
+def pytest_report_header(config):
+    return 'vaultkube server under test: %s' % SERVER
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marker = item.get_closest_marker('only_on')
+        if marker is not None and marker.args[0] != SERVER:
+            item.add_marker(pytest.mark.skip(reason='%s only: %s' % (marker.args[0], marker.args[1])))
 
 
 @pytest.fixture(scope='session')
 def bao_dev():
-    """One dev-mode OpenBao for the object modules (fast, already unsealed)."""
+    """One dev-mode server for the object modules (fast, already unsealed)."""
     work = tmpdir('vaultkube-dev-')
     server = BaoServer(work, dev=True).start()
     yield server

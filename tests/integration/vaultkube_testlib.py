@@ -22,10 +22,28 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
+# The server the suite runs on: OpenBao (default) or HashiCorp Vault (VAULTKUBE_TEST_SERVER=vault,
+# binary from VAULTKUBE_VAULT_BINARY or the lab's cache, built by tests/lab/build.sh vault).
+SERVER = os.environ.get('VAULTKUBE_TEST_SERVER', 'openbao')
+if SERVER not in ('openbao', 'vault'):
+    raise RuntimeError('VAULTKUBE_TEST_SERVER must be openbao or vault, got %r' % SERVER)
+ON_VAULT = SERVER == 'vault'
+
+
 def bao_binary() -> str:
+    if ON_VAULT:
+        return vault_binary()
     found = shutil.which('bao') or str(VENV_BIN / 'bao')
     if not os.path.exists(found):
         raise RuntimeError('the OpenBao "bao" binary is missing: run bash tests/setup.sh')
+    return found
+
+
+def vault_binary() -> str:
+    cache = os.environ.get('VAULTKUBE_CACHE') or os.path.expanduser('~/.cache/vaultkube')
+    found = os.environ.get('VAULTKUBE_VAULT_BINARY') or os.path.join(cache, 'lab', 'bin', 'vault')
+    if not os.path.exists(found):
+        raise RuntimeError('the HashiCorp Vault binary is missing (%s): run bash tests/lab/build.sh vault' % found)
     return found
 
 
@@ -144,6 +162,12 @@ class AuditedDevServer(BaoServer):
 
     def start(self):
         self.audit_log = self.workdir / 'audit.log'
+        options = {'file_path': str(self.audit_log), 'hmac_accessor': 'false'}
+        if ON_VAULT:
+            # HashiCorp Vault has no audit stanza in its configuration: through the API.
+            super().start()
+            self.client().sys.enable_audit_device('file', path='corpus', options=options)
+            return self
         self.extra_config = textwrap.dedent('''\
             audit "file" "corpus" {
               options {

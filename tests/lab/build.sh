@@ -3,9 +3,10 @@
 #   ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/bin/
 # and copy the ESO Helm chart to .../lab/charts/external-secrets.
 #
-# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [reloader] [images]
+# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [reloader] [images] [vault]
 #        tests/lab/build.sh            the control plane (etcd kube eso kubectl chart)
 #        tests/lab/build.sh --node     ... and the worker node (node coredns reloader images)
+#        tests/lab/build.sh vault      HashiCorp Vault, the second server the tests run on
 #        tests/lab/build.sh --force ...   rebuild even if present
 #
 # Everything comes from package registries: Go modules through the Go module
@@ -38,7 +39,7 @@ targets=()
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    etcd|kube|eso|kubectl|chart|node|coredns|reloader|images) targets+=("$a") ;;
+    etcd|kube|eso|kubectl|chart|node|coredns|reloader|images|vault) targets+=("$a") ;;
     --node) WITH_NODE=1 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
@@ -215,6 +216,35 @@ build_eso() {
   (cd "$dir" && timed external-secrets gobuild "$BIN/external-secrets" \
     github.com/external-secrets/external-secrets)
   stamp external-secrets "$LAB_ESO_VERSION"
+}
+
+# ------------------------------------------------------------- HashiCorp Vault
+# github.com/hashicorp/vault through a wrapper module. Vault's own go.mod replaces
+# its api/sdk modules with folders the module zip does not hold (so the wrapper
+# takes the published api/sdk versions Vault requires) and two modules with forks:
+# those two replace lines are repeated here, as a dependency cannot impose them.
+build_vault() {
+  if fresh vault "$LAB_VAULT_VERSION"; then log "vault $LAB_VAULT_VERSION present"; return; fi
+  need go
+  local dir=$SRC/vault vmod
+  rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$dir" && GOFLAGS='' go mod download github.com/hashicorp/vault@"$LAB_VAULT_VERSION")
+  vmod=$(modcache)/github.com/hashicorp/vault@$LAB_VAULT_VERSION/go.mod
+  {
+    echo "module vaultkube.local/lab/vault"
+    echo
+    echo "go 1.25"
+    echo
+    echo "require github.com/hashicorp/vault $LAB_VAULT_VERSION"
+    echo
+    grep -E '^replace [^(]' "$vmod" | grep -v '=> \.' || true
+    awk '/^replace \($/{f=1;next} f&&/^\)/{f=0} f{print "replace " $0}' "$vmod" | grep -v '=> \.' || true
+  } > "$dir/go.mod"
+  cp "$(dirname "$vmod")/go.sum" "$dir/go.sum"
+  chmod u+w "$dir/go.sum"
+  log "building vault $LAB_VAULT_VERSION (about 20 min on 2 cores with an empty Go cache)"
+  (cd "$dir" && timed vault gobuild "$BIN/vault" github.com/hashicorp/vault)
+  stamp vault "$LAB_VAULT_VERSION"
 }
 
 # ------------------------------------------------------------------- Reloader
@@ -437,6 +467,7 @@ for t in "${targets[@]}"; do
     coredns) build_coredns ;;
     reloader) build_reloader ;;
     images) build_images ;;
+    vault) build_vault ;;
   esac
 done
 log "binaries in $BIN:"
