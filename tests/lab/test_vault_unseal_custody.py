@@ -218,3 +218,44 @@ def test_unusable_secret_namespace_fails_before_sys_init(lab, bao, tmp_path):
     assert failed is not None
     assert server.client().sys.read_seal_status()['initialized'] is False
     assert not os.path.exists(extra['vault_unseal_keys_file'])
+
+
+@pytest.mark.parametrize('storage', ['kubernetes_secret', 'ansible_vault_file'])
+def test_keys_kept_by_bank_vaults_are_adopted(lab, bao, keys_namespace, tmp_path, storage):
+    """A Vault the Bank-Vaults operator initialised: its keys in Bank-Vaults' Secret layout."""
+    server, work = bao
+    init = server.client().sys.initialize(secret_shares=3, secret_threshold=2)
+    core = lab['client'].CoreV1Api(lab['api_client'])
+    core.create_namespace({'metadata': {'name': keys_namespace}})
+    layout = {'vault-unseal-%d' % i: key for i, key in enumerate(init['keys'])}
+    layout['vault-root'] = init['root_token']
+    core.create_namespaced_secret(keys_namespace, {
+        'metadata': {'name': 'vault-unseal-keys-bv'},
+        'stringData': layout})
+    before = core.read_namespaced_secret('vault-unseal-keys-bv', keys_namespace).metadata.resource_version
+    extra = role_vars(server, work, storage, keys_namespace)
+
+    # Not asked to adopt: the keys are nowhere in this inventory's custody.
+    _proc, refused = run_role(tmp_path, extra)
+    assert failure(refused) is not None
+    assert server.client().sys.read_seal_status()['sealed'] is True
+
+    extra.update(vault_unseal_adopt_bank_vaults=True, vault_unseal_bank_vaults_secret_namespace=keys_namespace,
+                 vault_unseal_bank_vaults_secret_name='vault-unseal-keys-bv')
+    proc, doc = run_role(tmp_path, extra)
+    assert failure(doc) is None, failure(doc)
+    assert server.client().sys.read_seal_status()['sealed'] is False
+    kept = decrypt_file(extra['vault_unseal_keys_file'])
+    assert sorted(kept['keys']) == sorted(init['keys']) and kept['root_token'] == init['root_token']
+    assert oct(os.stat(extra['vault_unseal_keys_file']).st_mode & 0o777) == '0o600'
+    if storage == 'kubernetes_secret':
+        assert secret_init_json(lab, keys_namespace) == kept
+    assert core.read_namespaced_secret('vault-unseal-keys-bv', keys_namespace).metadata.resource_version == before
+    assert init['root_token'] not in proc.stdout and not any(k in proc.stdout for k in init['keys'])
+
+    server.client(init['root_token']).sys.seal()
+    _proc, again = run_role(tmp_path, extra)
+    assert failure(again) is None, failure(again)
+    assert server.client().sys.read_seal_status()['sealed'] is False
+    _proc, third = run_role(tmp_path, extra)
+    assert failure(third) is None and changed(third) == 0
