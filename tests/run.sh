@@ -177,8 +177,13 @@ stage_vault() {
   wait_vault_build || return 1
   # The integration suite again, on HashiCorp Vault (tests that hold for one server only say
   # which and why, and are reported skipped on the other).
+  local rc=0
   (cd tests/integration && VAULTKUBE_TEST_SERVER=vault python -m pytest -q -rs . \
-    --junitxml="$results/integration-vault.xml")
+    --junitxml="$results/integration-vault.xml") || rc=1
+  wait_lab_build || return 1
+  # site.yml on Vault (inventory/lab, the external topology).
+  bash tests/e2e/run.sh --vault || rc=1
+  return $rc
 }
 
 # The fault stage (a private lab without a node, about 20 minutes) runs beside the node and

@@ -115,6 +115,8 @@ class PrivateSite:
     """The private lab + OpenBao; start() brings the lab up, stop() removes everything."""
 
     inventory = INVENTORY
+    #: the server binary vault_install copies to <vault_root>/bin
+    binary_name = "bao"
 
     def __init__(self, service_user=SERVICE_USER):
         # Another user per concurrent instance: stop() deletes it.
@@ -175,7 +177,7 @@ class PrivateSite:
 
     def _kill_leftover_vault(self):
         """Only a process whose binary is this instance's copy (never the shared one)."""
-        binary = os.path.join(self.vault_root, "bin", "bao")
+        binary = os.path.join(self.vault_root, "bin", self.binary_name)
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 exe = os.readlink("/proc/%s/exe" % pid)

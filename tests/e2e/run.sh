@@ -4,6 +4,8 @@
 #                                                      the cluster) on a private lab (~5 min)
 #   bash tests/e2e/run.sh --cluster [pytest options]  site.yml with inventory/lab-cluster (Vault
 #                                                      and ESO as pods) on a lab with a node
+#   bash tests/e2e/run.sh --vault [pytest options]    site.yml with inventory/lab on HashiCorp Vault
+#                                                      (tests/lab/build.sh vault) instead of OpenBao
 #   bash tests/e2e/run.sh --fleet [pytest options]    site.yml with inventory/lab-fleet: one OpenBao,
 #                                                      three lab clusters (tests/lab/fleet.sh)
 # Both need root. The cluster test starts its own lab with a node, or uses the one
@@ -15,7 +17,11 @@ repo=$(cd "$here/../.." && pwd)
 test_file=test_site_flow.py
 junit_name=e2e
 build_args=()
-if [ "${1:-}" = --fleet ]; then
+if [ "${1:-}" = --vault ]; then
+  shift
+  test_file=test_site_vault.py
+  junit_name=e2e-vault
+elif [ "${1:-}" = --fleet ]; then
   shift
   test_file=test_fleet_flow.py
   junit_name=e2e-fleet

@@ -20,12 +20,14 @@ from vaultkube_testlib import ON_VAULT, BaoServer, assert_failed_cleanly, run_mo
 @pytest.fixture(scope='module')
 def audit_server():
     work = tmpdir('vaultkube-audit-')
-    config = '' if ON_VAULT else ('unsafe_allow_api_audit_creation = true\n'
+    config = ('unsafe_allow_api_audit_creation = true\n'
               'audit "file" "declared" {\n'
               '  options {\n'
               '    file_path = "%s"\n'
               '  }\n'
               '}\n' % (work / 'declared.log'))
+    if ON_VAULT:
+        config = ''
     server = BaoServer(work, dev=True, extra_config=config).start()
     yield server, work
     server.stop()

@@ -1,0 +1,109 @@
+"""End-to-end on HashiCorp Vault: `ansible-playbook -i inventory/lab playbooks/site.yml`
+with the lab's Vault binary (tests/lab/build.sh vault) installed by vault_install in place
+of OpenBao, on a private lab. State read back from Vault and the API server.
+
+ 1  first run: Vault (not OpenBao) answers; the synced Secret equals the Vault value; the
+    tenants' Secrets too; the default file audit device was enabled through the API (Vault
+    has no audit stanza) and records this test's requests, 0600, owned by the service user
+ 2  second run: PLAY RECAP changed=0
+"""
+
+import json
+import os
+import pwd
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, REPORT
+from e2e_site import PrivateSite
+
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from vaultkube_testlib import vault_binary  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the lab inventory creates a system user and runs Vault as it: needs root")
+
+
+class VaultSite(PrivateSite):
+    binary_name = "vault"
+
+    def __init__(self):
+        super().__init__(service_user="vkube-e2e-vault")
+        self.service_name = "vault-e2e"
+
+    def _write_extra_vars(self):
+        super()._write_extra_vars()
+        self.set_extra_vars(vault_install_binary_name="vault", vault_install_binary_src=vault_binary(),
+                            vault_install_service_name=self.service_name)
+
+
+def exe_of(pid):
+    try:
+        return os.readlink("/proc/%s/exe" % pid)
+    except OSError:  # gone, or a kernel thread
+        return None
+
+
+def note(label, text):
+    REPORT.append((label, " ".join(str(text).split())))
+    print("%s: %s" % (label, text))
+
+
+@pytest.fixture(scope="module")
+def site(request):
+    site_ = VaultSite()
+    failed_before = request.session.testsfailed
+    try:
+        note("private lab start (up.sh)", "%.1f s" % site_.start())
+        yield site_
+    finally:
+        site_.stop(keep_logs=request.session.testsfailed > failed_before)
+        if site_.kept_logs:
+            note("logs kept in", site_.kept_logs)
+
+
+def test_01_site_yml_on_hashicorp_vault(site):
+    run = site.site("first")
+    note("site.yml first run on Vault", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert run.ok, run.failure()
+    vault = site.vault()
+    health = vault.sys.read_health_status(method="GET")
+    assert health["version"] == "1.21.0" and health["initialized"] and not health["sealed"], health
+    binary = os.path.join(site.vault_root, "bin", "vault")
+    running = [pid for pid in filter(str.isdigit, os.listdir("/proc")) if exe_of(pid) == binary]
+    assert running, "no process runs %s" % binary
+    assert site.secret_data("demo", "demo-db") == site.kv_read("%s/demo/db" % site.environment)
+    for tenant in ("team-a", "team-b"):
+        assert site.secret_data(tenant, "app-db") == site.kv_read("tenants/%s/db" % tenant), tenant
+
+    devices = vault.sys.list_enabled_audit_devices()["data"]
+    audit_log = os.path.join(site.vault_root, "log", "audit.log")
+    assert devices["file/"]["options"]["file_path"] == audit_log, devices
+    config = open(os.path.join(site.vault_root, "etc", "%s.hcl" % site.service_name), encoding="utf-8").read()
+    assert 'audit "' not in config, "Vault has no audit stanza: the device must come through the API"
+    canary = "/%s/demo/db" % site.environment
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        site.kv_read("%s/demo/db" % site.environment)
+        with open(audit_log, encoding="utf-8") as handle:
+            entries = [json.loads(line) for line in handle if line.strip()]
+        if any(e["type"] == "response" and e["request"].get("path", "").endswith(canary) for e in entries):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the test's KV read is not in Vault's audit log %s" % audit_log)
+    info = os.stat(audit_log)
+    assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name) == ("0o600", site.service_user)
+    password = site.kv_read("%s/demo/db" % site.environment)["password"]
+    with open(audit_log, encoding="utf-8") as handle:
+        assert password not in handle.read(), "a KV value in plain text in the audit log"
+    note("Vault audit device", "file/ through the API, 0600 %s, %d entries" % (site.service_user, len(entries)))
+
+
+def test_02_second_run_changes_nothing(site):
+    run = site.site("second")
+    note("site.yml second run on Vault", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert run.ok, run.failure()
+    assert run.changed == 0, [line for line in run.output.splitlines() if line.startswith("changed:")]
