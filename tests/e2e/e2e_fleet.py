@@ -44,9 +44,20 @@ def _free(port):
     return True
 
 
-def free_port_base(clusters, start=53000, stop=64000, step=100):
+def ephemeral_low():
+    """The first port the kernel hands out to outgoing connections: a listener chosen at or above
+    it can be taken by any client between the check and the bind (seen in CI: an ESO metrics port)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="utf-8") as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port_base(clusters, start=20000, stop=None, step=100):
     """A base B such that B+10*i+0..5 (i = 1..CLUSTERS, fleet.sh's layout) and B+90, B+91
-    (OpenBao's API and cluster ports) are all free."""
+    (OpenBao's API and cluster ports) are all free, below the kernel's ephemeral range."""
+    stop = stop or ephemeral_low() - 100
     for base in range(start, stop, step):
         ports = [base + 10 * i + k for i in range(1, clusters + 1) for k in range(6)] + [base + 90, base + 91]
         if all(_free(p) for p in ports):
