@@ -67,7 +67,7 @@ def test_site_killed_at_task_boundaries_converges(site):
     for group in points:
         say("  kill at %s, covers %s" % (group[-1].label(), ", ".join("#%d" % b.n for b in group)))
     if ONLY:
-        points = [g for g in points if any(b.role in ONLY for b in g)]
+        points = [g for g in points if any((b.role or "(play)") in ONLY for b in g)]
         say("VAULTKUBE_FAULT_ONLY=%s: only the %d points in those roles are tried" % (",".join(ONLY), len(points)))
     if LIMIT:
         points = points[:LIMIT]
@@ -81,7 +81,14 @@ def test_site_killed_at_task_boundaries_converges(site):
         reset_seconds = site.reset(point.role)
         killed, logged, processes = site.run("kill-%d" % point.n, kill_at=point.n)
         problems = []
-        if not logged or logged[-1].n != point.n or processes < 1:
+        # A point in the quiet tail of site.yml can lie past the end of a run that has fewer
+        # boundaries than the baseline (a handler the baseline ran, say): a run that ended inside
+        # the point's own class left the class's state, which is what the point tests.
+        ended_in_class = (killed.ok and processes < 1 and logged
+                          and logged[-1].n in set(b.n for b in group))
+        if ended_in_class:
+            say("  #%d: the run ended at #%d, inside the point's class (quiet tasks only)" % (point.n, logged[-1].n))
+        elif not logged or logged[-1].n != point.n or processes < 1:
             problems.append("not killed at the boundary (last logged %s)" % (logged[-1].label() if logged else None))
         initialised = site.vault_initialized()
         digest = site.keys_digest()
