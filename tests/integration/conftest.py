@@ -29,14 +29,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason='%s only: %s' % (marker.args[0], marker.args[1])))
 
 
-@pytest.fixture(scope='session')
-def bao_dev():
-    """One dev-mode server for the object modules (fast, already unsealed)."""
-    work = tmpdir('vaultkube-dev-')
+def dev_server(prefix):
+    """A dev-mode server in a folder of its own, stopped and removed after (a generator for fixtures)."""
+    work = tmpdir(prefix)
     server = BaoServer(work, dev=True).start()
     yield server
     server.stop()
     shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope='session')
+def bao_dev():
+    """One dev-mode server for the object modules (fast, already unsealed)."""
+    yield from dev_server('vaultkube-dev-')
+
+
+@pytest.fixture
+def fresh_dev():
+    """A dev server for one test, for documents that reconfigure what the shared one has (its secret/ mount)."""
+    yield from dev_server('vaultkube-fresh-')
 
 
 @pytest.fixture

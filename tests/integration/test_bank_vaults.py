@@ -4,14 +4,13 @@ the bank_vaults_config filter: the same Vault as the hand-written document, re-r
 HashiCorp Vault only: the document has GitHub auth, which OpenBao lacks."""
 
 import json
-import shutil
 import sys
 import uuid
 
 import pytest
 import yaml
 
-from vaultkube_testlib import REPO, BaoServer, make_tls, read_or_none, run_playbook, tmpdir
+from vaultkube_testlib import REPO, make_tls, read_or_none, run_playbook, tmpdir
 
 sys.path.insert(0, str(REPO / 'tests' / 'data'))
 from bank_vaults_hand_written import hand_written  # noqa: E402  pylint: disable=wrong-import-position
@@ -40,18 +39,8 @@ PLAYBOOK = '''\
 '''
 
 
-@pytest.fixture
-def fresh_vault():
-    """A dev server of its own: the document reconfigures its secret/ mount."""
-    work = tmpdir('vaultkube-bv-')
-    server = BaoServer(work, dev=True).start()
-    yield server
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
-
-
-def test_seed_000_external_config_converges_on_vault(fresh_vault, tmp_path):
-    vault = fresh_vault.client()
+def test_seed_000_external_config_converges_on_vault(fresh_dev, tmp_path):
+    vault = fresh_dev.client()
     with open(REPO / 'tests' / 'data' / 'bank_vaults_external_config.yml', encoding='utf-8') as handle:
         text = handle.read()
     ca = make_tls(tmpdir('vaultkube-bv-ca-'))['ca']
@@ -64,7 +53,7 @@ def test_seed_000_external_config_converges_on_vault(fresh_vault, tmp_path):
     resource['spec']['externalConfig']['auth'][0]['config']['kubernetes_ca_cert'] = pem
     playbook = tmp_path / 'converge.yml'
     playbook.write_text(PLAYBOOK)
-    extra = {'url': fresh_vault.url, 'token': fresh_vault.root_token, 'resource': resource}
+    extra = {'url': fresh_dev.url, 'token': fresh_dev.root_token, 'resource': resource}
     first = run_playbook(playbook, extra)
     assert first.returncode == 0, first.stdout[-3000:]
     assert jwt not in first.stdout and startup not in first.stdout
