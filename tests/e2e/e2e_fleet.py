@@ -26,7 +26,7 @@ import hvac
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from e2e_site import RUN_TIMEOUT, SiteRun
+from e2e_site import RUN_TIMEOUT, SiteRun, pids_running
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET_SH = os.path.join(REPO, "tests", "lab", "fleet.sh")
@@ -171,14 +171,8 @@ class Fleet:
             ctl = os.path.join(self.vault_root, "etc", "openbao-fleet-test-ctl.sh")
             if os.path.exists(ctl):
                 self.sh([ctl, "stop"], timeout=60)
-            binary = os.path.join(self.vault_root, "bin", "bao")
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    exe = os.readlink("/proc/%s/exe" % pid)
-                except OSError:
-                    continue
-                if exe.replace(" (deleted)", "") == binary:
-                    os.kill(int(pid), 9)
+            for pid in pids_running(os.path.join(self.vault_root, "bin", "bao")):
+                os.kill(pid, 9)
         self.sh(["bash", FLEET_SH, "down", "--purge"] + self.names, timeout=300)
         if self.vault_base:
             shutil.rmtree(self.vault_base, ignore_errors=True)

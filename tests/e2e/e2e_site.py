@@ -111,6 +111,19 @@ class SiteRun:
         return "\n".join(lines[max(0, hits[0] - 3):hits[0] + 12]) + "\n...\n" + self.tail(6)
 
 
+def pids_running(binary):
+    """The processes whose executable is that file (also when it was deleted since)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            exe = os.readlink("/proc/%s/exe" % pid)
+        except OSError:  # gone, or a kernel thread
+            continue
+        if exe.replace(" (deleted)", "") == binary:
+            pids.append(int(pid))
+    return pids
+
+
 class PrivateSite:
     """The private lab + OpenBao; start() brings the lab up, stop() removes everything."""
 
@@ -177,14 +190,8 @@ class PrivateSite:
 
     def _kill_leftover_vault(self):
         """Only a process whose binary is this instance's copy (never the shared one)."""
-        binary = os.path.join(self.vault_root, "bin", self.binary_name)
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                exe = os.readlink("/proc/%s/exe" % pid)
-            except OSError:
-                continue
-            if exe.replace(" (deleted)", "") == binary:
-                os.kill(int(pid), 9)
+        for pid in pids_running(os.path.join(self.vault_root, "bin", self.binary_name)):
+            os.kill(pid, 9)
 
     def env(self):
         env = dict(os.environ)

@@ -14,14 +14,13 @@ read back from Vault and from each API server, never taken from `changed`.
     are as before (Vault listed before and after), A and B still log in
 """
 import os
-import time
 
 import hvac
 import pytest
 
 from conftest import REPORT
 from e2e_fleet import Fleet, audit_entries, root_requests, root_writes
-from lab_helpers import LAB_ADMIN_USER, AuditLog
+from lab_helpers import LAB_ADMIN_USER, AuditLog, wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="the lab inventory creates a system user and runs OpenBao as it: needs root")
@@ -67,21 +66,6 @@ def flow(request):
 def assert_ok(run):
     assert run.ok, "site.yml %s failed (rc=%s, recap %s, log %s):\n%s" % (
         run.name, run.returncode, run.recap, run.log, run.failure())
-
-
-def wait_for(what, fn, timeout=90, interval=1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except Exception as exc:  # noqa: BLE001 - reported on timeout
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    pytest.fail("timed out after %ss waiting for %s; last: %r" % (timeout, what, last))
 
 
 def kv(vault, path):
@@ -132,7 +116,8 @@ def test_01_first_run_syncs_every_cluster(flow):
         want = kv(vault, "clusters/%s/demo" % name)
         assert want["cluster"] == name
         got = wait_for("%s: Secret %s/%s equal to Vault" % (name, ES_NAMESPACE, ES_NAME),
-                       lambda n=name, w=want: fleet.secret_data(n, ES_NAMESPACE, ES_NAME) == w and w)
+                       lambda n=name, w=want: fleet.secret_data(n, ES_NAMESPACE, ES_NAME) == w and w,
+                       timeout=90, interval=1.0)
         assert got == want
     note("first run: each cluster's Secret", "equal to its own clusters/<name>/demo in Vault (3 of 3)")
     flow.done.add("converged")

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import REPO, REPORT
-from e2e_site import PrivateSite
+from e2e_site import PrivateSite, pids_running
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from vaultkube_testlib import vault_binary  # noqa: E402  pylint: disable=wrong-import-position
@@ -37,13 +37,6 @@ class VaultSite(PrivateSite):
         super()._write_extra_vars()
         self.set_extra_vars(vault_install_binary_name="vault", vault_install_binary_src=vault_binary(),
                             vault_install_service_name=self.service_name)
-
-
-def exe_of(pid):
-    try:
-        return os.readlink("/proc/%s/exe" % pid)
-    except OSError:  # gone, or a kernel thread
-        return None
 
 
 def note(label, text):
@@ -72,8 +65,7 @@ def test_01_site_yml_on_hashicorp_vault(site):
     health = vault.sys.read_health_status(method="GET")
     assert health["version"] == "1.21.0" and health["initialized"] and not health["sealed"], health
     binary = os.path.join(site.vault_root, "bin", "vault")
-    running = [pid for pid in filter(str.isdigit, os.listdir("/proc")) if exe_of(pid) == binary]
-    assert running, "no process runs %s" % binary
+    assert pids_running(binary), "no process runs %s" % binary
     assert site.secret_data("demo", "demo-db") == site.kv_read("%s/demo/db" % site.environment)
     for tenant in ("team-a", "team-b"):
         assert site.secret_data(tenant, "app-db") == site.kv_read("tenants/%s/db" % tenant), tenant
