@@ -81,7 +81,10 @@ wait_node_build() {
   wait_lab_build || return 1
   [ -n "$lab_build_pid" ] && wait "$lab_build_pid"
   lab_build_pid=
-  [ -f "$results/node-build.log" ] && cat "$results/node-build.log"
+  if [ -f "$results/node-build.log" ] && [ ! -f "$results/node-build.shown" ]; then
+    cat "$results/node-build.log"
+    touch "$results/node-build.shown"
+  fi
   [ "$(cat "$results/node-build.rc" 2>/dev/null)" = 0 ]
 }
 
@@ -183,6 +186,10 @@ stage_vault() {
   wait_lab_build || return 1
   # site.yml on Vault (inventory/lab, the external topology).
   bash tests/e2e/run.sh --vault || rc=1
+  # ... and inside the cluster (inventory/lab-cluster on a lab with a node): the chart's pods
+  # run the image built from the same Vault binary.
+  if [ "$node_build" = 1 ]; then wait_node_build || return 1; fi
+  bash tests/e2e/run.sh --cluster-vault || rc=1
   return $rc
 }
 

@@ -12,6 +12,9 @@ needs:
   controller's and, as containers share the host's process table, the pods') is
   sampled, to prove no unseal key or root token is ever an argument.
 
+With VAULTKUBE_TEST_SERVER=vault the pods run HashiCorp Vault (the image `tests/lab/build.sh
+vault-image` builds) instead of the lab's OpenBao image; everything else is the same.
+
 The lab is either the one named by VAULTKUBE_E2E_NODE_LAB_HOME (an instance that
 `tests/lab/up.sh --node` started, with VAULTKUBE_CACHE the folder above it or
 VAULTKUBE_E2E_NODE_LAB_CACHE: used, cleaned after, never stopped) or a private one
@@ -139,6 +142,12 @@ class ClusterSite(PrivateSite):
         self.environment = self.inv["vaultkube_environment"]
         self.auth_mount = "%s-kubernetes" % self.environment
         self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+        # The server inside the cluster: the lab's OpenBao image (the inventory's), or with
+        # VAULTKUBE_TEST_SERVER=vault the image of HashiCorp Vault that tests/lab/build.sh
+        # vault-image builds from the same binary the integration suite runs on.
+        self.server = os.environ.get("VAULTKUBE_TEST_SERVER", "openbao")
+        if self.server not in ("openbao", "vault"):
+            raise ValueError("VAULTKUBE_TEST_SERVER=%s: openbao or vault" % self.server)
         self.runs = []
         self.command_lines = set()
         self.samples = 0
@@ -228,10 +237,20 @@ class ClusterSite(PrivateSite):
     def _write_extra_vars(self):
         external_secrets = [dict(item, refresh_interval="10s") for item in self.inv["eso_deploy_external_secrets"]]
         self.extra_vars = {"vaultkube_files": self.site_dir, "eso_deploy_external_secrets": external_secrets}
+        if self.server == "vault":
+            repository, _sep, tag = LAB["LAB_IMAGE_VAULT"].rpartition(":")
+            self.extra_vars["vaultkube_vault_image"] = {"repository": repository, "tag": tag, "pullPolicy": "Never"}
         os.makedirs(self.work, exist_ok=True)
         self.extra_vars_file = os.path.join(self.work, "e2e-vars.json")
         with open(os.open(self.extra_vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
             json.dump(self.extra_vars, fh, indent=1)
+
+    @property
+    def server_version(self):
+        """The version the server in the pods should report."""
+        if self.server == "vault":
+            return LAB["LAB_VAULT_VERSION"].lstrip("v")
+        return self.inv["vaultkube_vault_image"]["tag"]
 
     # ------------------------------------------------------------ tools
     def kubectl(self, *args, stdin=None, timeout=240):

@@ -6,6 +6,8 @@
 #                                                      and ESO as pods) on a lab with a node
 #   bash tests/e2e/run.sh --vault [pytest options]    site.yml with inventory/lab on HashiCorp Vault
 #                                                      (tests/lab/build.sh vault) instead of OpenBao
+#   bash tests/e2e/run.sh --cluster-vault [...]       the --cluster flow with HashiCorp Vault's image
+#                                                      (tests/lab/build.sh vault-image) in the pods
 #   bash tests/e2e/run.sh --fleet [pytest options]    site.yml with inventory/lab-fleet: one OpenBao,
 #                                                      three lab clusters (tests/lab/fleet.sh)
 # Both need root. The cluster test starts its own lab with a node, or uses the one
@@ -30,7 +32,13 @@ elif [ "${1:-}" = --cluster ]; then
   test_file=test_cluster_flow.py
   junit_name=e2e-cluster
   build_args=(node coredns reloader images)
-  export LAB_NODE=1
+  export LAB_NODE=1 VAULTKUBE_TEST_SERVER=openbao
+elif [ "${1:-}" = --cluster-vault ]; then
+  shift
+  test_file=test_cluster_flow.py
+  junit_name=e2e-cluster-vault
+  build_args=(node coredns reloader images vault-image)
+  export LAB_NODE=1 VAULTKUBE_TEST_SERVER=vault
 fi
 
 bash "$repo/tests/setup.sh" >/dev/null

