@@ -283,6 +283,6 @@ lab_log "ESO chart:   $LAB_CHART_DIR"
 lab_log "logs:        $LAB_LOGS"
 if [ "$LAB_NODE" = 1 ]; then
   lab_log "node:        $LAB_NODE_NAME ($LAB_NODE_IP), pods $LAB_NODE_POD_CIDR, services $LAB_SERVICE_CIDR, DNS $LAB_NODE_IP"
-  lab_log "images:      $LAB_IMAGE_PAUSE $LAB_IMAGE_OPENBAO $LAB_IMAGE_ESO $LAB_IMAGE_RELOADER (imagePullPolicy: Never)"
+  lab_log "images:      $LAB_IMAGE_PAUSE $LAB_IMAGE_OPENBAO $LAB_IMAGE_ESO $LAB_IMAGE_RELOADER$([ -s "$LAB_IMAGES/vault.tar" ] && printf " %s" "$LAB_IMAGE_VAULT") (imagePullPolicy: Never)"
 fi
 lab_log "use it:      source tests/lab/env.sh"
