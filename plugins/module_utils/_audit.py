@@ -22,6 +22,7 @@ __metaclass__ = type
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
     FieldError,
+    checked_path,
     differences,
     normalise,
 )
@@ -73,6 +74,8 @@ class AuditDevice(TableEntryObject):
         if not self.name:
             raise FieldError('path must name the audit device, for example "file", got %r'
                              % self.params.get('path'))
+        if not self.params.get('_listed'):
+            checked_path(self.name, 'path')
         if self.state not in STATES:
             raise FieldError('state must be present or absent, got %r' % self.state)
         if self.state == 'present' and not self.params.get('device_type'):
@@ -94,7 +97,7 @@ class AuditDevice(TableEntryObject):
 
     @classmethod
     def list_prunable(cls, api, entries):
-        return [{'path': path, 'state': 'absent'} for path in sorted(cls.read_table(api))]
+        return [{'path': path, 'state': 'absent', '_listed': True} for path in sorted(cls.read_table(api))]
 
     def read(self):
         entry = self.table_entry()

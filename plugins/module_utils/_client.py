@@ -122,7 +122,7 @@ def describe_vault_error(exc, method=None, path=None):
 
 # What OpenSSL says after "certificate verify failed: ", e.g. "Hostname mismatch,
 # certificate is not valid for 'vault'. (_ssl.c:1006)".
-_VERIFY_DETAIL = re.compile(r'certificate verify failed: (?P<detail>.*?)(?: \(_ssl\.c:\d+\))?[\'")\]]*$')
+_VERIFY_DETAIL = re.compile(r'certificate verify failed: (?P<detail>.*?)(?: \(_ssl\.c:\d+\))?[\'")\]]*\Z')
 
 
 def describe_tls_error(text, url, name='SSLError'):

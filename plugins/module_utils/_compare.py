@@ -19,12 +19,33 @@ import re
 
 from ansible.module_utils.six import integer_types, string_types
 
+from ansible_collections.vaultkube.platform.plugins.module_utils._names import InvalidName, vault_name, vault_path
+
 _DURATION_PART = re.compile(r'(\d+(?:\.\d+)?)(ms|s|m|h|d)')
 _UNITS = {'ms': 0.001, 's': 1, 'm': 60, 'h': 3600, 'd': 86400}
 
 
 class FieldError(ValueError):
     """A user value that cannot mean what its field needs."""
+
+
+def checked_name(value, field):
+    """``value`` if it is one Vault object name (policy, role, connection: no slash, no
+    wildcard, glob, template or URL character, checked whole); else FieldError naming field."""
+    try:
+        return vault_name(value, field)
+    except InvalidName as exc:
+        raise FieldError(str(exc))
+
+
+def checked_path(value, field):
+    """``value`` without its end slashes if every segment is a plain Vault path segment
+    (no ``+``/``*`` wildcard, no ``.``/``..``, no ``?``, ``#``, ``%``, ``{``, space or newline);
+    else FieldError naming field. Used for mount paths and KV paths that go into a URL."""
+    try:
+        return vault_path(value, field)
+    except InvalidName as exc:
+        raise FieldError(str(exc))
 
 
 def secret_leaves(value):
@@ -82,7 +103,7 @@ def ttl_seconds(value, field='ttl'):
     if isinstance(value, float):
         return int(value)
     text = str(value).strip().lower()
-    if re.match(r'^\d+$', text):
+    if re.fullmatch(r'\d+', text):
         return int(text)
     pos = 0
     total = 0.0
@@ -204,7 +225,7 @@ def merge_for_diff(current, wanted):
 _GO_DURATION_PART = re.compile(r'(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)')
 _GO_UNITS_NS = {'ns': 1, 'us': 1000, u'\u00b5s': 1000, u'\u03bcs': 1000, 'ms': 10 ** 6,
                 's': 10 ** 9, 'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
-_QUANTITY = re.compile(r'^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)$')
+_QUANTITY = re.compile(r'([+-]?(?:\d+(?:\.\d*)?|\.\d+))(|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)')
 _QUANTITY_FACTORS = {'': 1, 'm': 0.001, 'k': 10 ** 3, 'M': 10 ** 6, 'G': 10 ** 9, 'T': 10 ** 12,
                      'P': 10 ** 15, 'E': 10 ** 18, 'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30,
                      'Ti': 2 ** 40, 'Pi': 2 ** 50, 'Ei': 2 ** 60}
@@ -270,7 +291,7 @@ def quantity_value(text):
         return float(text)
     if not isinstance(text, string_types):
         return None
-    match = _QUANTITY.match(text.strip())
+    match = _QUANTITY.fullmatch(text.strip())
     if not match:
         return None
     number, suffix = float(match.group(1)), match.group(2)

@@ -36,7 +36,7 @@ import re
 from ansible.module_utils.six import string_types, text_type
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, normalise
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, checked_path, normalise
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import MountKind, VaultObject, cached_check
 
 DEFAULT_MOUNT = 'database'
@@ -44,7 +44,7 @@ POSTGRES_PLUGIN = 'postgresql-database-plugin'
 PASSWORD_AUTHENTICATION = ('password', 'scram-sha-256')
 
 # Vault's framework.GenericNameRegex for config/<name> and roles/<name> (Go's \w is ASCII only).
-OBJECT_NAME = re.compile(r'^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$')
+OBJECT_NAME = re.compile(r'[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?')
 
 # What the compared state holds instead of the password, which never leaves the module:
 # the password is written by this run (created, rewritten, or sent with a new username).
@@ -62,7 +62,7 @@ def mount_of(params):
 
 
 def validate_name(value, field, example):
-    if not value or not OBJECT_NAME.match(value):
+    if not value or not isinstance(value, str) or not OBJECT_NAME.fullmatch(value):
         raise FieldError('%s must be ASCII letters, digits and _ - . (starting and ending with a letter, digit or _), '
                          'as Vault accepts them, for example %r; got %r' % (field, example, value))
 
@@ -70,6 +70,7 @@ def validate_name(value, field, example):
 def validate_mount(mount):
     if not mount:
         raise FieldError('mount_path must name the database secrets engine mount, for example "database"')
+    checked_path(mount, 'mount_path')
 
 
 def clear_passwords(url):

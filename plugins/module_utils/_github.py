@@ -17,6 +17,8 @@ from ansible.module_utils.six import string_types
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
     FieldError,
+    checked_name,
+    checked_path,
     normalise,
     normalise_fields,
 )
@@ -63,12 +65,14 @@ class GithubAuth(VaultObject):
         return self.mount
 
     def validate(self):
+        checked_path(self.mount, 'mount_path')
         if not self.params.get('organization'):
             raise FieldError('organization is required for the github auth method at %r' % self.mount)
         for kind in MAP_KINDS:
             for key, value in (self.params.get(kind) or {}).items():
-                if not key or '/' in key:
+                if not isinstance(key, str) or not key or '/' in key:
                     raise FieldError('%s must map names without "/" to policies, got %r' % (kind, key))
+                checked_name(key, '%s key' % kind)
                 _policies(value, '%s.%s' % (kind, key))
         self.desired()
 

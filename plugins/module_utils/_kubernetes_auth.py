@@ -35,6 +35,7 @@ from ansible.module_utils.six import string_types, text_type
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
     FieldError,
+    checked_path,
     normalise,
     read_text_file,
 )
@@ -59,6 +60,7 @@ def validate_mount(mount):
         raise FieldError('mount_path must name the kubernetes auth mount, for example "kubernetes"')
     if mount.startswith('auth/'):
         raise FieldError('mount_path is relative to auth/: write %r, not %r' % (mount[len('auth/'):], mount))
+    checked_path(mount, 'mount_path')
 
 
 KUBERNETES_AUTH_MOUNT = MountKind('auth', 'kubernetes', 'auth/%s', 'auth/%s/role', {
@@ -255,7 +257,7 @@ ROLE_KINDS = {
 }
 
 # The names Vault's kubernetes auth accepts in role/<name> (Go's \w is ASCII only).
-ROLE_NAME = re.compile(r'^[A-Za-z0-9_](?:[A-Za-z0-9_.@-]*[A-Za-z0-9_])?$')
+ROLE_NAME = re.compile(r'[A-Za-z0-9_](?:[A-Za-z0-9_.@-]*[A-Za-z0-9_])?')
 
 # Written back unchanged on update so that a merged write loses nothing.
 ROLE_PRESERVED = ('token_strictly_bind_ip',)
@@ -364,13 +366,13 @@ class KubernetesAuthRole(VaultObject):
         prunable = []
         for mount in sorted(set(mount_of(entry) for entry in entries)):
             for role in KUBERNETES_AUTH_MOUNT.call(mount, api.list, 'auth/%s/role' % mount):
-                prunable.append({'mount_path': mount, 'name': role, 'state': 'absent'})
+                prunable.append({'mount_path': mount, 'name': role, 'state': 'absent', '_listed': True})
         return prunable
 
     def validate(self):
         validate_mount(self.mount)
         role = self.params.get('name')
-        if not role or not ROLE_NAME.match(role):
+        if not self.params.get('_listed') and (not role or not isinstance(role, str) or not ROLE_NAME.fullmatch(role)):
             raise FieldError('name must be a role name of ASCII letters, digits and _ - . @ (starting and '
                              'ending with a letter, digit or _), as Vault accepts them; got %r' % role)
         if (self.params.get('state') or 'present') != 'present':

@@ -26,7 +26,7 @@ __metaclass__ = type
 import posixpath
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, normalise
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, checked_path, normalise
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import (
     HIDDEN,
     HIDDEN_CHANGED,
@@ -109,7 +109,9 @@ class KV2Secret(VaultObject):
             raise FieldError('mount_path must name a kv version 2 mount, for example "secret"')
         if not self.secret_path:
             raise FieldError('path must name the secret inside mount_path, for example "myapp/db"')
+        checked_path(self.mount, 'mount_path')
         if not self.params.get('_listed'):
+            checked_path(self.secret_path, 'path')
             self._refuse_api_prefix()
         if not self.absent_wanted and not isinstance(self.params.get('data'), dict):
             raise FieldError('data must be a mapping of keys to values when state=present')

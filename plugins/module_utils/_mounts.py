@@ -24,6 +24,7 @@ from ansible.module_utils.six import integer_types, string_types
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
     FieldError,
+    checked_path,
     differences,
     normalise,
 )
@@ -145,6 +146,8 @@ class Mount(TableEntryObject):
     def validate(self):
         if not self.name:
             raise FieldError('path must name the mount, for example "secret", got %r' % self.params.get('path'))
+        if not self.params.get('_listed'):
+            checked_path(self.name, 'path')
         if self.state not in STATES:
             raise FieldError('state must be present or absent, got %r' % self.state)
         if self.state == 'absent' and self.name in self.undeletable:
@@ -187,7 +190,8 @@ class Mount(TableEntryObject):
     @classmethod
     def list_prunable(cls, api, entries):
         keep = set(cls.undeletable) | set(cls.untunable)
-        return [{'path': path, 'state': 'absent'} for path in sorted(cls.read_table(api)) if path not in keep]
+        return [{'path': path, 'state': 'absent', '_listed': True} for path in sorted(cls.read_table(api))
+                if path not in keep]
 
     def read(self):
         entry = self.table_entry()

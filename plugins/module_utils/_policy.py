@@ -9,11 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, normalise
+from ansible_collections.vaultkube.platform.plugins.module_utils._names import VAULT_NAME, matches
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import VaultObject
 
 import re
 
-POLICY_NAME = re.compile(r'^[\w.@-]+$', re.UNICODE)
 
 # Vault manages these itself: "root" cannot be written, "default" cannot be deleted.
 BUILTIN_POLICIES = ('root',)
@@ -49,7 +49,7 @@ def _hcl_tokens(text):
         kind = match.lastgroup if match.lastgroup != 'marker' else 'heredoc'
         if kind == 'heredoc':
             marker = match.group('marker')
-            end = re.compile(r'^[ \t]*%s[ \t]*$' % re.escape(marker), re.M).search(text, match.end())
+            end = re.compile(r'^[ \t]*%s[ \t]*(?=\n|\Z)' % re.escape(marker), re.M).search(text, match.end())
             if not end:
                 raise HCLError('line %d: heredoc <<%s is never closed' % (line, marker))
             tokens.append(('string', '', line))
@@ -171,7 +171,7 @@ class Policy(VaultObject):
     @classmethod
     def list_prunable(cls, api, entries):
         # "default" is Vault's own and cannot be deleted; "root" is not listed.
-        return [{'name': name, 'state': 'absent'} for name in api.list('sys/policies/acl')
+        return [{'name': name, 'state': 'absent', '_listed': True} for name in api.list('sys/policies/acl')
                 if name not in ('default',) + BUILTIN_POLICIES]
 
     @property
@@ -188,9 +188,10 @@ class Policy(VaultObject):
         name = self.params.get('name')
         # Vault takes almost any text, but a name with spaces, quotes or brackets is a
         # mistake (a list given where one name belongs arrives as "['a', 'b']").
-        if not name or not POLICY_NAME.match(name):
-            raise FieldError('name must be one policy name of letters, digits and _ - . @ (no "/", spaces, '
-                             'quotes or brackets), got %r' % name)
+        # Checked whole (a trailing newline is refused too); a name listed by Vault for prune is Vault's own.
+        if not self.params.get('_listed') and not (matches(VAULT_NAME, name) and len(name) <= 128):
+            raise FieldError('name must be one policy name of ASCII letters, digits and _ - . @, starting with a '
+                             'letter, digit or _ (no "/", wildcard, spaces, quotes or brackets), got %r' % name)
         if self.name in BUILTIN_POLICIES:
             raise FieldError('name %r is built into Vault and cannot be managed' % name)
         if self.params.get('state', 'present') == 'present':

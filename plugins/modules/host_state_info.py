@@ -265,7 +265,7 @@ def main():
     if module.params['certificates'] and not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     for endpoint in module.params['ports']:
-        if not re.match(r'^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):[0-9]+$', endpoint):
+        if not re.fullmatch(r'(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):[0-9]+', endpoint):
             module.fail_json(msg="ports: %r is not host:port (write an IPv6 address as [address]:port)" % endpoint)
     module.exit_json(
         changed=False,

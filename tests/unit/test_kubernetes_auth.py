@@ -304,7 +304,7 @@ def test_list_prunable_offers_every_role_of_the_named_mounts_only():
     api = FakeAPI({'LIST auth/kubernetes/role': ['eso', 'old'], 'LIST auth/other/role': ['x']})
     entries = [{'mount_path': 'kubernetes', 'name': 'eso'}, {'mount_path': '/kubernetes/', 'name': 'new'}]
     assert KubernetesAuthRole.list_prunable(api, entries) == [
-        {'mount_path': 'kubernetes', 'name': 'eso', 'state': 'absent'},
-        {'mount_path': 'kubernetes', 'name': 'old', 'state': 'absent'},
+        {'mount_path': 'kubernetes', 'name': 'eso', 'state': 'absent', '_listed': True},
+        {'mount_path': 'kubernetes', 'name': 'old', 'state': 'absent', '_listed': True},
     ]
     assert api.calls == [('list', 'auth/kubernetes/role')]
