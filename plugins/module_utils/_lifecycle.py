@@ -188,10 +188,13 @@ def check_pgp_public_key(value, field):
     key there leaves Vault initialised and its keys never returned. So every key is
     checked here: base64 of a binary OpenPGP transferable public key (a public-key
     packet first, and a user ID, which Vault's parser requires). Signatures are not
-    verified; keybase:<user> names are left to Vault."""
+    verified. A keybase:<user> name is refused: Vault's HTTP API takes no keybase names (the
+    vault CLI fetches them from keybase.io), a run cannot fetch them offline, and a key kept
+    by a third party is not the operator's custody."""
     text = (value or '').strip()
-    if text.startswith('keybase:'):
-        return
+    if text.lower().startswith('keybase:'):
+        raise FieldError('%s %r is a keybase name: give the base64-encoded binary public PGP key itself '
+                         '(for example gpg --export <id> | base64 -w0); keybase keys are not fetched' % (field, text))
     hint = ('%s must be a base64-encoded binary public PGP key (for example gpg --export <id> | base64 -w0)'
             % field)
     if text.startswith('-----BEGIN'):
