@@ -23,7 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, secret_leaves
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
+    FieldError,
+    checked_path,
+    secret_leaves,
+)
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
 
 
@@ -107,6 +111,14 @@ def _prefetch(object_class, api, objects):
         obj.known_to_exist = obj.name in existing
 
 
+#: how many objects one prune may delete unless prune_scope.max_deletions says otherwise
+DEFAULT_MAX_DELETIONS = 10
+#: Vault's own policies: never pruned, and a scope that would cover them is refused
+BUILTIN_POLICIES = ('root', 'default')
+#: names listed in a refusal before "and N more"
+LISTED_IN_REFUSAL = 25
+
+
 class PruneScope(object):
     """What prune may remove, so that several owners can share one Vault.
 
@@ -115,28 +127,44 @@ class PruneScope(object):
     names compare lower-cased, as Vault stores them. ``kubernetes_auth_mounts``: auth mounts whose roles are looked at even
     when the document declares no role in them any more (the last one was removed).
     ``auth_methods``: also disable undeclared auth mounts, which needs prefixes.
+    ``max_deletions``: a prune that would delete more objects than this is refused whole.
     """
 
-    def __init__(self, name_prefixes=None, kubernetes_auth_mounts=None, auth_methods=False):
-        self.name_prefixes = [p for p in (name_prefixes or []) if p]
-        self.kubernetes_auth_mounts = [m.strip().strip('/') for m in (kubernetes_auth_mounts or []) if m]
+    def __init__(self, name_prefixes=None, kubernetes_auth_mounts=None, auth_methods=False,
+                 max_deletions=DEFAULT_MAX_DELETIONS):
+        self.name_prefixes = list(name_prefixes or [])
+        self.kubernetes_auth_mounts = [m.strip().strip('/') for m in (kubernetes_auth_mounts or [])]
         self.auth_methods = bool(auth_methods)
+        self.max_deletions = DEFAULT_MAX_DELETIONS if max_deletions is None else max_deletions
 
     @classmethod
     def from_params(cls, params):
-        if not params:
-            return None
-        prefixes = params.get('name_prefix') or []
-        if isinstance(prefixes, str):
-            prefixes = [prefixes]
-        scope = cls(prefixes, params.get('kubernetes_auth_mounts'), params.get('auth_methods'))
+        """The scope of prune_scope (None: no scope, every undeclared object, still at most
+        DEFAULT_MAX_DELETIONS). Refuses, before any request, a scope that would match every name
+        (an empty or blank prefix: an unset variable) or Vault's own policies."""
+        params = params or {}
+        prefixes = params.get('name_prefix')
+        if prefixes is not None:
+            prefixes = check_prefixes([prefixes] if isinstance(prefixes, str) else prefixes)
+        mounts = params.get('kubernetes_auth_mounts')
+        for index, mount in enumerate(mounts or []):
+            where = 'prune_scope.kubernetes_auth_mounts[%d]' % index
+            if not isinstance(mount, str) or not mount.strip().strip('/'):
+                raise FieldError('%s is empty or blank (%r): name a kubernetes auth mount such as "kubernetes" '
+                                 '(an unset variable?) or leave the entry out' % (where, mount))
+            if mount.strip().strip('/').startswith('auth/'):
+                raise FieldError('prune_scope.kubernetes_auth_mounts is relative to auth/: write %r, not %r'
+                                 % (mount.strip().strip('/')[len('auth/'):], mount))
+            checked_path(mount.strip(), where)
+        max_deletions = params.get('max_deletions')
+        if max_deletions is not None and (isinstance(max_deletions, bool) or not isinstance(max_deletions, int)
+                                          or max_deletions < 0):
+            raise FieldError('prune_scope.max_deletions must be 0 or more (how many objects one prune may delete), '
+                             'got %r' % (max_deletions,))
+        scope = cls(prefixes, mounts, params.get('auth_methods'), max_deletions)
         if scope.auth_methods and not scope.name_prefixes:
             raise FieldError('prune_scope.auth_methods needs prune_scope.name_prefix: disabling every undeclared '
                              'auth mount would destroy the roles of mounts this document does not own')
-        for mount in scope.kubernetes_auth_mounts:
-            if mount.startswith('auth/'):
-                raise FieldError('prune_scope.kubernetes_auth_mounts is relative to auth/: write %r, not %r'
-                                 % (mount[len('auth/'):], mount))
         return scope
 
     def prunes_mounts(self, section):
@@ -148,14 +176,44 @@ class PruneScope(object):
         return []
 
     def covers(self, section, params):
+        name = params.get('name') or params.get('path') or ''
+        if section.key == 'policies' and name.lower() in BUILTIN_POLICIES:
+            return False
         if not self.name_prefixes:
             return True
-        name = params.get('name') or params.get('path') or ''
         if section.key in ('policies', 'kubernetes_auth_roles'):
             return any(name.lower().startswith(p.lower()) for p in self.name_prefixes)
         if section.key == 'auth_methods':
             name = name.strip('/')
         return any(name.startswith(p) for p in self.name_prefixes)
+
+
+def check_prefixes(prefixes):
+    """prune_scope.name_prefix, refused when one of them would match more than meant."""
+    if not isinstance(prefixes, list) or not prefixes:
+        raise FieldError('prune_scope.name_prefix is an empty list, which would prune every undeclared object: '
+                         'give the prefix of the names this document owns, for example [tenant-]')
+    for index, prefix in enumerate(prefixes):
+        where = 'prune_scope.name_prefix[%d]' % index
+        if not isinstance(prefix, str) or not prefix.strip():
+            raise FieldError('%s is empty or blank (%r), which would prune every undeclared object: set it to the '
+                             'prefix of the names this document owns (an unset variable?)' % (where, prefix))
+        if any(char.isspace() for char in prefix) or any(char in prefix for char in '*+?{}[]'):
+            raise FieldError('%s %r holds whitespace or a wildcard: it is a literal name prefix such as "tenant-"'
+                             % (where, prefix))
+        for builtin in BUILTIN_POLICIES:
+            if builtin.startswith(prefix.lower()):
+                raise FieldError('%s %r matches Vault\'s own policy %r: use a prefix that names only this '
+                                 'document\'s objects, such as "tenant-"' % (where, prefix, builtin))
+    return prefixes
+
+
+def describe_objects(objects):
+    """kind name, kind name, ... (and N more): names only, never a value."""
+    shown = ['%s %s' % (kind, name) for kind, name in objects[:LISTED_IN_REFUSAL]]
+    if len(objects) > LISTED_IN_REFUSAL:
+        shown.append('and %d more' % (len(objects) - LISTED_IN_REFUSAL))
+    return ', '.join(shown)
 
 
 class ConfigRun(object):
@@ -175,6 +233,8 @@ class ConfigRun(object):
         self.reports = []
         #: objects that failed after one of their writes had gone through
         self.partial = []
+        #: (kind, name) of every object prune deletes (or would delete), known before the first write
+        self.prune_candidates = []
         self._lock = threading.Lock()
 
     def validate(self):
@@ -222,9 +282,61 @@ class ConfigRun(object):
                 except FieldError as exc:
                     raise FieldError('config.%s[%d]: %s' % (section.key, index, exc))
 
+    def plan_prune(self, planned):
+        """What prune deletes, listed before the first write (listings only) and refused whole
+        when it is more than prune_scope.max_deletions. Returns [(section, [objects])] in
+        reverse dependency order: secrets and roles before their mounts."""
+        scope = self.prune_scope or PruneScope()
+        declared = set()
+        for section, objects in planned:
+            if section.provides:
+                declared.update((section.provides, obj.name.strip('/')) for obj in objects
+                                if (obj.params.get('state') or 'present') == 'present')
+        plan = []
+        for section, objects in reversed(planned):
+            if section.key in self.document and (section.prunable or scope.prunes_mounts(section)):
+                doomed = self._prune_candidates(section, objects, scope, declared)
+                if doomed:
+                    plan.append((section, doomed))
+        self.prune_candidates = [(obj.kind, obj.name) for _section, doomed in plan for obj in doomed]
+        count = len(self.prune_candidates)
+        if count > scope.max_deletions:
+            raise FieldError('prune would delete %d objects, more than prune_scope.max_deletions (%d): %s; nothing '
+                             'was written: check the document and prune_scope.name_prefix, and raise '
+                             'prune_scope.max_deletions to %d only if every one of them should go'
+                             % (count, scope.max_deletions, describe_objects(self.prune_candidates), count))
+        return plan
+
+    def _prune_candidates(self, section, objects, scope, declared):
+        wanted = set(obj.name for obj in objects)
+        entries = [o.params for o in objects] + scope.extra_entries(section)
+        groups = {None: entries}
+        if section.inside:
+            # One listing per mount, so that a mount this run creates (nothing in it yet) is told apart.
+            groups = {}
+            for params in entries:
+                groups.setdefault(section.object_class(self.api, dict(self.connection, **params)).mount, []).append(params)
+        doomed = []
+        for mount in sorted(groups, key=lambda m: m or ''):
+            try:
+                listed = section.object_class.list_prunable(self.api, groups[mount])
+            except VaultRequestError as exc:
+                if exc.no_route and (section.inside, mount) in declared:
+                    continue
+                raise
+            for params in listed:
+                merged = dict(self.connection)
+                merged.update(params)
+                obj = section.object_class(self.api, merged)
+                if obj.name in wanted or not scope.covers(section, params):
+                    continue
+                doomed.append(obj)
+        return doomed
+
     def run(self):
         planned = self.validate()
         self.preflight(planned)
+        prune_plan = self.plan_prune(planned) if self.prune else []
         # Mounts this run creates. In check mode they are not really there, so what the
         # document puts inside them is known to be absent and must not be read.
         planned_mounts = set()
@@ -244,12 +356,12 @@ class ConfigRun(object):
                 self.reports.append(report)
             if error is not None:
                 raise error
-        if self.prune:
-            # Remove in reverse dependency order: secrets and roles before their mounts.
-            scope = self.prune_scope or PruneScope()
-            for section, objects in reversed(planned):
-                if section.key in self.document and (section.prunable or scope.prunes_mounts(section)):
-                    self._prune(section, objects, scope)
+        # Remove in reverse dependency order: secrets and roles before their mounts.
+        for _section, doomed in prune_plan:
+            for obj in doomed:
+                report = self._converge(obj, 'absent')
+                report['pruned'] = True
+                self.reports.append(report)
         return self.reports
 
     def _converge(self, obj, state):
@@ -302,19 +414,6 @@ class ConfigRun(object):
                 reports.append(None)
                 error = error or exc
         return reports, error
-
-    def _prune(self, section, objects, scope):
-        wanted = set(obj.name for obj in objects)
-        entries = [o.params for o in objects] + scope.extra_entries(section)
-        for params in section.object_class.list_prunable(self.api, entries):
-            merged = dict(self.connection)
-            merged.update(params)
-            obj = section.object_class(self.api, merged)
-            if obj.name in wanted or not scope.covers(section, params):
-                continue
-            report = self._converge(obj, 'absent')
-            report['pruned'] = True
-            self.reports.append(report)
 
     def written(self):
         """Every object this run changed in Vault, and those it changed partly before failing."""

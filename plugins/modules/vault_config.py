@@ -112,7 +112,11 @@ options:
         everything in it, Vault cannot revoke the credentials of a connection that no longer
         exists, and audit devices declared in the server configuration cannot be removed through
         the API.
-      - Off by default; try it with check mode and diff first.
+      - Off by default; try it with check mode and diff first. RV(prune_candidates) lists, in check mode too,
+        what it deletes (kinds and names, never a value).
+      - What prune would delete is listed before the first write; when that is more than
+        O(prune_scope.max_deletions) (10 unless set, also without O(prune_scope)) the task fails naming the
+        count and the objects, and nothing is written or deleted.
       - O(prune_scope) limits it to the objects this document owns when several documents share one Vault.
     type: bool
     default: false
@@ -120,7 +124,9 @@ options:
     description:
       - Limits O(prune=true) to part of Vault, so that several documents (tenants, clusters, teams) can each
         prune their own objects without removing the others'.
-      - Has no effect without O(prune=true).
+      - Has no effect without O(prune=true), and is checked only then.
+      - A scope that would match more than meant is refused before any request, with one line naming the field
+        (an unset variable is the usual cause).
     type: dict
     suboptions:
       name_prefix:
@@ -129,13 +135,24 @@ options:
           - The name is the policy name or Kubernetes auth role name (both compared lower-cased, as Vault
             stores them), the name of a database role, the path of a KV secret inside its mount, the path of an
             auth mount.
+          - Refused when the list is empty, when an entry is empty or blank (both would match every name), holds
+            whitespace or a wildcard (C(*), C(+), C(?), brackets; it is a literal prefix), or is the start of
+            C(root) or C(default) (for example C(d) or C(def)). Those two policies are never pruned.
         type: list
         elements: str
+      max_deletions:
+        description:
+          - The most objects one run may prune. When more would be deleted the task fails before its first write,
+            naming the count and the objects (kinds and names); raise it only after checking that list.
+          - Applies also when O(prune_scope) is not given (then it is 10). C(0) lets prune only report.
+        type: int
+        default: 10
       kubernetes_auth_mounts:
         description:
           - Kubernetes auth mounts whose roles are pruned beside the mounts the document's roles name.
           - Needed when the document may declare no role at all in a mount (its last owner was removed), because
             prune only looks in mounts it is told about.
+          - An empty or blank entry is refused, like a path with a wildcard or C(..) segment.
         type: list
         elements: str
       auth_methods:
@@ -256,6 +273,16 @@ objects:
   elements: dict
   sample:
     - {kind: policy, name: eso-read, action: update, changed_fields: [policy], pruned: false}
+prune_candidates:
+  description:
+    - With O(prune=true), every object prune deletes (or, in check mode, would delete), listed before the first
+      write (kinds and names, never a value). Also returned when the task fails because the list is longer than
+      O(prune_scope.max_deletions).
+  returned: when prune is true
+  type: list
+  elements: dict
+  sample:
+    - {kind: policy, name: tenant-gone}
 requests:
   description: HTTP requests made to Vault, by kind. An unchanged document makes no write or delete.
   returned: always
@@ -291,6 +318,7 @@ def main():
             name_prefix=dict(type='list', elements='str'),
             kubernetes_auth_mounts=dict(type='list', elements='str'),
             auth_methods=dict(type='bool', default=False),
+            max_deletions=dict(type='int', default=10),
         )),
         parallelism=dict(type='int', default=4),
     )
@@ -304,18 +332,24 @@ def main():
     if module.params['parallelism'] < 1:
         module.fail_json(msg='parallelism must be 1 or more, got %d' % module.params['parallelism'])
     try:
+        # The scope is checked before the connection: a scope that matches too much makes no request.
+        prune_scope = PruneScope.from_params(module.params['prune_scope']) if module.params['prune'] else None
+    except FieldError as exc:
+        module.fail_json(msg=str(exc))
+    try:
         api = connect(module.params)
         connection = dict((k, module.params[k]) for k in CONNECTION_ARGSPEC)
         run = ConfigRun(api, sections(), module.params['config'], connection,
                         check_mode=module.check_mode, prune=module.params['prune'],
                         parallelism=module.params['parallelism'],
-                        prune_scope=PruneScope.from_params(module.params['prune_scope']))
+                        prune_scope=prune_scope)
         reports = run.run()
     except (VaultRequestError, FieldError) as exc:
         # Entries are validated and checked against Vault before any write, so a failure
         # here is Vault refusing one object: list every write already done before it.
         written = run.written() if run else []
-        module.fail_json(msg=str(exc), changed=bool(written) and not module.check_mode, objects=written)
+        extra = dict(prune_candidates=candidates(run)) if module.params['prune'] else {}
+        module.fail_json(msg=str(exc), changed=bool(written) and not module.check_mode, objects=written, **extra)
     changed = [r for r in reports if r['changed']]
     result = dict(
         changed=bool(changed),
@@ -324,9 +358,15 @@ def main():
         requests=dict(api.requests),
         elapsed=round(time.time() - started, 3),
     )
+    if module.params['prune']:
+        result['prune_candidates'] = candidates(run)
     if module._diff:
         result['diff'] = diff_entries(reports)
     module.exit_json(**result)
+
+
+def candidates(run):
+    return [dict(kind=kind, name=name) for kind, name in (run.prune_candidates if run else [])]
 
 
 if __name__ == '__main__':

@@ -50,7 +50,7 @@ options:
       - Base64-encoded public PGP keys, one per share, to encrypt each unseal key
         for one holder. The file then holds the encrypted keys.
       - C(keybase:<user>) names are refused before Vault is asked anything (here, in O(root_token_pgp_key)
-        and in O(recovery_pgp_keys)): Vault's API takes no keybase names, the run does not fetch keys from
+        and in O(recovery_pgp_keys)), because Vault's API takes no keybase names, the run does not fetch keys from
         keybase.io, and a key kept by a third party is not in the operator's custody.
       - Each key (and O(root_token_pgp_key), O(recovery_pgp_keys)) is checked before Vault is asked to
         initialise. It must be base64 of a binary public key (C(gpg --export <id> | base64 -w0)) with a user ID.
