@@ -221,7 +221,7 @@ class DatabaseConnection(_OnDatabaseMount):
 
     def validate(self):
         validate_mount(self.mount)
-        validate_name(self.connection, 'name', 'postgres')
+        validate_name(self.params.get('name'), 'name', 'postgres')
         if not self.present:
             return
         url = self.params.get('connection_url')
@@ -417,7 +417,7 @@ class DatabaseRole(_OnDatabaseMount):
 
     def validate(self):
         validate_mount(self.mount)
-        validate_name(self.role, 'name', 'app-readonly')
+        validate_name(self.params.get('name'), 'name', 'app-readonly')
         if not self.present:
             return
         db_name = (self.params.get('db_name') or '').strip()

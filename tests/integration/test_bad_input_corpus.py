@@ -161,7 +161,79 @@ DEV_CASES = [
         'database_connections': [DB_CONN],
         'database_roles': [dict(DB_ROLE, default_ttl='2h', max_ttl='1h')]}},
      ['config.database_roles[0]', 'default_ttl', 'max_ttl']),
+    # vault_config prune: a scope that matches too much, or more deletions than allowed. The server holds
+    # the policies MAXDEL (more than the default limit of 10); a prune that went through would delete them.
+    ('prune-empty-prefix', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                            'prune_scope': {'name_prefix': ['']}},
+     ['prune_scope.name_prefix[0]', 'empty']),
+    ('prune-prefix-empty-text', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                                 'prune_scope': {'name_prefix': ''}},
+     ['prune_scope.name_prefix[0]', 'empty']),
+    ('prune-blank-prefix', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                            'prune_scope': {'name_prefix': ['maxdel-', ' \t']}},
+     ['prune_scope.name_prefix[1]', 'blank']),
+    ('prune-empty-prefix-list', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                                 'prune_scope': {'name_prefix': []}},
+     ['prune_scope.name_prefix', 'empty list']),
+    ('prune-prefix-matches-default', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                                      'prune_scope': {'name_prefix': ['def']}},
+     ['prune_scope.name_prefix[0]', "'default'"]),
+    ('prune-prefix-matches-root', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                                   'prune_scope': {'name_prefix': ['R']}},
+     ['prune_scope.name_prefix[0]', "'root'"]),
+    ('prune-prefix-wildcard', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                               'prune_scope': {'name_prefix': ['maxdel-*']}},
+     ['prune_scope.name_prefix[0]', 'wildcard']),
+    ('prune-blank-k8s-mount', 'vault_config', {'config': {'kubernetes_auth_roles': []}, 'prune': True,
+                                               'prune_scope': {'name_prefix': ['maxdel-'],
+                                                               'kubernetes_auth_mounts': ['  ']}},
+     ['prune_scope.kubernetes_auth_mounts[0]', 'blank']),
+    ('prune-negative-max', 'vault_config', {'config': {'policies': []}, 'prune': True,
+                                            'prune_scope': {'name_prefix': ['maxdel-'], 'max_deletions': -1}},
+     ['prune_scope.max_deletions']),
+    ('prune-above-max-deletions', 'vault_config', {
+        'config': {'policies': [{'name': 'corpus-declared', 'policy': GOOD_POLICY}]}, 'prune': True,
+        'prune_scope': {'name_prefix': ['maxdel-0'], 'max_deletions': 3}},
+     ['prune would delete 10 objects', 'prune_scope.max_deletions (3)', 'policy maxdel-00', 'policy maxdel-09']),
+    ('prune-unscoped-above-default', 'vault_config', {
+        'config': {'policies': [{'name': 'corpus-declared', 'policy': GOOD_POLICY}]}, 'prune': True},
+     ['prune would delete 12 objects', 'prune_scope.max_deletions (10)', 'policy maxdel-11']),
+    # Names and paths that would widen or redirect a Vault path
+    ('policy-name-newline', 'vault_policy', {'name': 'corpus-p\n', 'policy': GOOD_POLICY}, ['name']),
+    ('policy-name-plus', 'vault_policy', {'name': 'corpus+p', 'policy': GOOD_POLICY}, ['name']),
+    ('policy-name-dotdot', 'vault_policy', {'name': '..', 'policy': GOOD_POLICY}, ['name']),
+    ('kv2-path-plus-segment', 'vault_kv2_secret', {'path': 'app/+/a', 'data': {'k': VALUE}}, ['path', "'+'"]),
+    ('kv2-path-star', 'vault_kv2_secret', {'path': 'app/*', 'data': {'k': VALUE}}, ['path', "'*'"]),
+    ('kv2-path-dotdot', 'vault_kv2_secret', {'path': 'app/../../sys/policies/acl/x', 'data': {'k': VALUE}},
+     ['path', "'..'"]),
+    ('kv2-path-query', 'vault_kv2_secret', {'path': 'app/a?version=1', 'data': {'k': VALUE}}, ['path']),
+    ('kv2-path-fragment', 'vault_kv2_secret', {'path': 'app/a#b', 'data': {'k': VALUE}}, ['path']),
+    ('kv2-path-percent', 'vault_kv2_secret', {'path': 'app/%2e%2e/a', 'data': {'k': VALUE}}, ['path']),
+    ('kv2-path-newline', 'vault_kv2_secret', {'path': 'app/a\nb', 'data': {'k': VALUE}}, ['path']),
+    ('kv2-mount-star', 'vault_kv2_secret', {'mount_path': 'secret/*', 'path': 'a', 'data': {'k': VALUE}},
+     ['mount_path']),
+    ('role-name-newline', 'vault_kubernetes_auth_role', dict(ROLE, name='eso\n'), ['name']),
+    ('role-mount-dotdot', 'vault_kubernetes_auth_role', dict(ROLE, mount_path='kubernetes/..', name='eso'),
+     ['mount_path', "'..'"]),
+    ('config-mount-plus', 'vault_kubernetes_auth_config',
+     {'mount_path': 'kube+', 'kubernetes_host': 'https://127.0.0.1:6443'}, ['mount_path']),
+    ('engine-path-dotdot', 'vault_secrets_engine', {'path': 'corpus/../sys', 'engine_type': 'kv'}, ['path', "'..'"]),
+    ('auth-path-wildcard', 'vault_auth_method', {'path': 'corpus*', 'method_type': 'kubernetes'}, ['path']),
+    ('audit-path-fragment', 'vault_audit_device', {'path': 'corpus#x', 'device_type': 'file',
+                                                   'options': {'file_path': '/dev/null'}}, ['path']),
+    ('db-conn-name-newline', 'vault_database_connection', dict(DB_CONN, name='corpus-db\n'), ['name']),
+    ('db-role-mount-query', 'vault_database_role', dict(DB_ROLE, mount_path='database?x=1'), ['mount_path']),
+    ('github-team-wildcard', 'vault_github_auth', {'mount_path': 'corpus-gh', 'organization': 'example',
+                                                   'teams': {'team*': ['default']}}, ['teams']),
+    ('doc-policy-name-newline', 'vault_config', {'config': {'policies': [
+        {'name': 'corpus-good', 'policy': GOOD_POLICY}, {'name': 'corpus-nl\n', 'policy': GOOD_POLICY}]}},
+     ['config.policies[1]', 'name']),
+    ('doc-kv-path-plus', 'vault_config', {'config': {'policies': [{'name': 'corpus-good', 'policy': GOOD_POLICY}],
+                                                     'kv_secrets': [{'path': 'team-a/+', 'data': {'k': VALUE}}]}},
+     ['config.kv_secrets[0]', 'path']),
 ]
+# Policies the server holds for the prune cases (none may be deleted).
+MAXDEL = ['maxdel-%02d' % i for i in range(12)]
 
 # Life-cycle cases, against an uninitialised raft node; {tmp} is a folder of the test.
 RAFT_CASES = [
@@ -174,6 +246,12 @@ RAFT_CASES = [
     ('init-pgp-count', 'vault_init', {'secret_shares': 3, 'secret_threshold': 2, 'pgp_keys': ['a2V5'],
                                       'output_file': '{tmp}/k4', 'output_vault_password': 'pw-corpus'},
      ['pgp_keys']),
+    ('init-keybase-root-token-pgp-key', 'vault_init',
+     {'root_token_pgp_key': 'keybase:operator', 'output_file': '{tmp}/k7', 'output_vault_password': 'pw-corpus'},
+     ['root_token_pgp_key', 'keybase']),
+    ('init-keybase-pgp-key', 'vault_init',
+     {'secret_shares': 1, 'secret_threshold': 1, 'pgp_keys': ['keybase:holder'], 'output_file': '{tmp}/k8',
+      'output_vault_password': 'pw-corpus'}, ['pgp_keys[0]', 'keybase']),
     ('init-bad-root-token-pgp-key', 'vault_init',
      {'root_token_pgp_key': 'bm90IGEga2V5', 'output_file': '{tmp}/k5', 'output_vault_password': 'pw-corpus'},
      ['root_token_pgp_key']),
@@ -197,6 +275,8 @@ def corpus_run():
         root.sys.enable_auth_method('kubernetes')
         root.sys.enable_auth_method('approle')
         root.secrets.kv.v2.create_or_update_secret('existing', {'k': 'before'})
+        for name in MAXDEL:
+            root.sys.create_or_update_policy(name, GOOD_POLICY)
         tokens = {}
         tasks = []
         for case_id, module, options, _words in DEV_CASES:
@@ -254,6 +334,10 @@ def test_corpus_wrote_nothing_at_all(corpus_run):
     assert [w for accessor, w in corpus_run['writes'].items() if accessor in corpus_run['tokens'].values()] == []
     policies = root.sys.list_acl_policies()['data']['keys']
     assert [p for p in policies if p.startswith('corpus')] == []
+    # No prune case deleted anything: every policy the server held is still there.
+    assert sorted(p for p in policies if p.startswith('maxdel-')) == MAXDEL
+    assert 'default' in policies
+    assert 'corpus-gh/' not in root.sys.list_auth_methods()['data']
     assert 'corpus-kv/' not in root.sys.list_mounted_secrets_engines()['data']
     assert 'corpus-new-kv/' not in root.sys.list_mounted_secrets_engines()['data']
     assert 'corpus/' not in root.sys.list_auth_methods()['data']
