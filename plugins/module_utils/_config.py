@@ -330,6 +330,10 @@ class ConfigRun(object):
                 obj = section.object_class(self.api, merged)
                 if obj.name in wanted or not scope.covers(section, params):
                     continue
+                # Listed is not always live: a soft-deleted KV secret is still listed, and
+                # deleting it again is nothing to count.
+                if obj.lookup() is None:
+                    continue
                 doomed.append(obj)
         return doomed
 

@@ -98,7 +98,9 @@ def test_prune_removes_only_unlisted_objects(conn, vault, names):
 
     pruned_doc = {k: doc[k] for k in ('kubernetes_auth_roles', 'kv_secrets')}
     pruned_doc['policies'] = doc['policies']  # "default" is not listed, and must survive
-    check = run_module('vault_config', dict(conn, config=pruned_doc, prune=True), check=True)
+    # No scope: every undeclared object of the shared server, whatever other tests left there.
+    unlimited = {'max_deletions': 10000}
+    check = run_module('vault_config', dict(conn, config=pruned_doc, prune=True, prune_scope=unlimited), check=True)
     assert not check.get('failed'), check.get('msg')
     pruned = sorted((o['kind'], o['name']) for o in check['objects'] if o['pruned'])
     assert ('kubernetes auth role', '%s/stray' % names['k8s']) in pruned
@@ -106,7 +108,7 @@ def test_prune_removes_only_unlisted_objects(conn, vault, names):
     assert ('policy', 'cfg-%s-stray' % names['tag']) in pruned
     assert read(vault, 'sys/policies/acl/cfg-%s-stray' % names['tag']) is not None, 'check mode pruned'
 
-    run_module('vault_config', dict(conn, config=pruned_doc, prune=True))
+    run_module('vault_config', dict(conn, config=pruned_doc, prune=True, prune_scope=unlimited))
     assert read(vault, 'sys/policies/acl/cfg-%s-stray' % names['tag']) is None
     assert read(vault, 'auth/%s/role/stray' % names['k8s']) is None
     assert read(vault, 'sys/policies/acl/cfg-%s-0' % names['tag']) is not None
@@ -117,6 +119,85 @@ def test_prune_removes_only_unlisted_objects(conn, vault, names):
     assert vault.secrets.kv.v2.read_secret_version('app1/config', mount_point=names['kv'],
                                                    raise_on_deleted_version=True)['data']['data']
     assert read(vault, 'sys/policies/acl/default') is not None
+
+
+def policies_of(vault):
+    return set(vault.sys.list_acl_policies()['data']['keys'])
+
+
+@pytest.mark.parametrize('scope,words', [
+    ({'name_prefix': ['']}, ['prune_scope.name_prefix[0]', 'empty']),
+    ({'name_prefix': ['  ']}, ['prune_scope.name_prefix[0]', 'blank']),
+    ({'name_prefix': ['De']}, ['prune_scope.name_prefix[0]', "'default'"]),
+    ({'name_prefix': ['root']}, ['prune_scope.name_prefix[0]', "'root'"]),
+    ({'name_prefix': []}, ['prune_scope.name_prefix', 'empty list']),
+])
+def test_prune_scope_that_matches_too_much_is_refused_and_nothing_changes(conn, vault, names, scope, words):
+    tag = names['tag']
+    for name in ('pg-%s-a' % tag, 'unrelated-%s-1' % tag, 'unrelated-%s-2' % tag):
+        vault.sys.create_or_update_acl_policy(name, 'path "x" { capabilities = ["read"] }')
+    before = policies_of(vault)
+    doc = {'policies': [{'name': 'pg-%s-new' % tag, 'policy': 'path "y" { capabilities = ["read"] }'}]}
+    for check in (True, False):
+        refused = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope), check=check)
+        assert_failed_cleanly(refused, *words)
+        assert policies_of(vault) == before, 'a refused prune changed the policies'
+    assert {'default', 'unrelated-%s-1' % tag, 'unrelated-%s-2' % tag} <= before
+    # The same scope is not looked at without prune.
+    plain = run_module('vault_config', dict(conn, config=doc, prune_scope=scope))
+    assert not plain.get('failed'), plain.get('msg')
+    assert policies_of(vault) == before | {'pg-%s-new' % tag}
+
+
+def test_prune_above_max_deletions_is_refused_whole_and_within_it_deletes_exactly_the_undeclared(
+        conn, vault, names):
+    tag = names['tag']
+    owned = ['pg-%s-%d' % (tag, i) for i in range(4)]
+    others = ['unrelated-%s-%d' % (tag, i) for i in range(2)]
+    for name in owned + others:
+        vault.sys.create_or_update_acl_policy(name, 'path "x" { capabilities = ["read"] }')
+    secret = 'prune-guard-' + uuid.uuid4().hex
+    vault.sys.enable_secrets_engine('kv', path=names['kv'], options={'version': '2'})
+    vault.secrets.kv.v2.create_or_update_secret('pg-%s-stray' % tag, {'password': secret}, mount_point=names['kv'])
+    doc = {'policies': [{'name': 'pg-%s-new' % tag, 'policy': 'path "y" { capabilities = ["read"] }'}],
+           'kv_secrets': [{'mount_path': names['kv'], 'path': 'pg-%s-kept' % tag,
+                            'data': {'k': 'kept-' + uuid.uuid4().hex}}]}
+    expected = sorted([('policy', name) for name in owned] + [('kv2 secret', '%s/pg-%s-stray' % (names['kv'], tag))])
+    before = policies_of(vault)
+
+    scope = {'name_prefix': ['pg-%s-' % tag], 'max_deletions': 4}
+    refused = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
+    msg = assert_failed_cleanly(refused, 'prune would delete 5 objects', 'prune_scope.max_deletions (4)',
+                                'nothing was written')
+    for kind, name in expected:
+        assert '%s %s' % (kind, name) in msg
+    assert sorted((o['kind'], o['name']) for o in refused['prune_candidates']) == expected
+    assert refused['objects'] == [] and refused['changed'] is False
+    assert policies_of(vault) == before, 'a refused prune changed the policies'
+    assert read(vault, '%s/data/pg-%s-kept' % (names['kv'], tag)) is None, 'a refused prune wrote'
+    stray = vault.secrets.kv.v2.read_secret_version('pg-%s-stray' % tag, mount_point=names['kv'],
+                                                    raise_on_deleted_version=True)
+    assert stray['data']['data'] == {'password': secret}
+    assert secret not in refused['_stdout']
+
+    scope['max_deletions'] = 5
+    check = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope), check=True, diff=True)
+    assert not check.get('failed'), check.get('msg')
+    assert sorted((o['kind'], o['name']) for o in check['prune_candidates']) == expected
+    assert sorted((o['kind'], o['name']) for o in check['objects'] if o['pruned']) == expected
+    assert 'kv2 secret %s/pg-%s-stray (before)' % (names['kv'], tag) in [d['before_header'] for d in check['diff']]
+    assert secret not in check['_stdout'], 'check mode showed a value of what prune would delete'
+    assert policies_of(vault) == before, 'check mode deleted'
+
+    done = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
+    assert not done.get('failed'), done.get('msg')
+    assert sorted((o['kind'], o['name']) for o in done['objects'] if o['pruned']) == expected
+    assert policies_of(vault) == (before - set(owned)) | {'pg-%s-new' % tag}
+    assert set(others) | {'default'} <= policies_of(vault)
+    meta = vault.secrets.kv.v2.read_secret_metadata('pg-%s-stray' % tag, mount_point=names['kv'])['data']
+    assert meta['versions']['1']['deletion_time'], 'the stray secret was not soft-deleted'
+    again = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
+    assert again['changed'] is False and again['prune_candidates'] == []
 
 
 def test_prune_scope_prunes_only_the_owners_objects(conn, vault, names):

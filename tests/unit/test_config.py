@@ -229,3 +229,20 @@ def test_within_max_deletions_deletes_exactly_the_undeclared_in_scope():
 
 def test_a_long_refusal_names_the_first_objects_and_counts_the_rest():
     assert describe_objects([('policy', 'p%02d' % i) for i in range(30)]).endswith('policy p24, and 5 more')
+
+
+class ListedWithGhosts(Listed):
+    """Lists names that no longer hold anything (a soft-deleted KV secret is still listed)."""
+
+    @classmethod
+    def list_prunable(cls, api, entries):
+        return [{'name': name, 'state': 'absent'} for name in sorted(cls.store) + ['ghost-%d' % i for i in range(20)]]
+
+
+def test_listed_but_already_gone_is_neither_counted_nor_deleted():
+    Listed.store.update({'team-a': {'value': 'x'}})
+    run_ = ConfigRun(WriteLog(), [Section('policies', ListedWithGhosts, Listed.argument_spec, prunable=True)],
+                     {'policies': []}, {}, prune=True, prune_scope=PruneScope.from_params({'max_deletions': 1}))
+    reports = run_.run()
+    assert run_.prune_candidates == [('item', 'team-a')]
+    assert [(r['name'], r['action']) for r in reports] == [('team-a', 'delete')] and Listed.store == {}
