@@ -80,6 +80,17 @@ def vault_path(value, field, allow_empty=False):
     return stripped
 
 
+def kubernetes_name(value, field):
+    """A Kubernetes object name as it goes into an API path: what the API server accepts as a
+    path segment (never ``.`` or ``..``, no ``/`` or ``%``), and no whitespace or control
+    character. Kinds differ in what else they allow (``system:auth-delegator``), so no more."""
+    if not isinstance(value, str) or not value or value in ('.', '..') or len(value) > 253 \
+            or any(char in value for char in '/%') or any(char.isspace() or ord(char) < 32 for char in value):
+        raise InvalidName('%s must be a Kubernetes object name (no "/", "%%", whitespace, and not . or ..), got %r'
+                         % (field, value))
+    return value
+
+
 def hcl_string(value):
     """``value`` as a quoted HCL string. JSON's quoting is HCL's for everything but ``${``
     (an interpolation in HCL 1), which no name or path of ours needs: refused."""

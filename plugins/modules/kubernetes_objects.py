@@ -151,6 +151,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import object_differences
+from ansible_collections.vaultkube.platform.plugins.module_utils._names import InvalidName, dns_label, kubernetes_name
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import (
     HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubernetesClient, KubernetesError, has_readiness_rule, object_readiness)
 
@@ -174,6 +175,7 @@ def _absent_keys(absent, declared_keys):
         where = 'absent[%d]' % index
         if not isinstance(item, dict) or not all(item.get(field) for field in ('apiVersion', 'kind', 'name')):
             raise KubernetesError('%s needs apiVersion, kind and name (and namespace for a namespaced kind)' % where)
+        _check_names(item.get('name'), item.get('namespace'), where + '.name', where + '.namespace')
         key = (item['apiVersion'], item['kind'], item.get('namespace') or '', item['name'])
         if key in declared_keys:
             raise KubernetesError('%s (%s) is also in definitions: an object cannot be both declared and absent'
@@ -193,6 +195,18 @@ def _check_definitions(definitions):
         metadata = manifest.get('metadata')
         if not isinstance(metadata, dict) or not metadata.get('name'):
             raise KubernetesError('%s.metadata.name is missing: every definition needs apiVersion, kind and metadata.name' % where)
+        _check_names(metadata.get('name'), metadata.get('namespace'), where + '.metadata.name',
+                     where + '.metadata.namespace')
+
+
+def _check_names(name, namespace, name_field, namespace_field):
+    """Names go into API paths: a ".." name would turn a DELETE of one object into one of its collection."""
+    try:
+        kubernetes_name(name, name_field)
+        if namespace:
+            dns_label(namespace, namespace_field)
+    except InvalidName as exc:
+        raise KubernetesError(str(exc))
 
 
 def _declared(definitions):

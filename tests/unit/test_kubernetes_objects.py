@@ -83,6 +83,17 @@ def test_later_definitions_replace_earlier_ones_in_first_seen_order():
     ({'kind': 'X', 'metadata': {'name': 'a'}}, 'definitions[0].apiVersion'),
     ({'apiVersion': 'v1', 'kind': 'X', 'metadata': {}}, 'definitions[0].metadata.name'),
     ('text', 'definitions[0] must be a mapping'),
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': '..', 'namespace': 'a'}}, 'definitions[0].metadata.name'),
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'a/b', 'namespace': 'a'}},
+     'definitions[0].metadata.name'),
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'a%2f', 'namespace': 'a'}},
+     'definitions[0].metadata.name'),
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'a\n', 'namespace': 'a'}},
+     'definitions[0].metadata.name'),
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'a', 'namespace': 'team-a\n'}},
+     'definitions[0].metadata.namespace'),
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'a', 'namespace': '..'}},
+     'definitions[0].metadata.namespace'),
 ])
 def test_bad_definitions_name_the_field(manifest, field):
     with pytest.raises(kubernetes_objects.KubernetesError) as exc:
@@ -209,3 +220,19 @@ def test_absent_entries_are_checked_and_never_declared():
     with pytest.raises(kubernetes_objects.KubernetesError) as exc:
         kubernetes_objects._absent_keys([{'kind': 'Namespace', 'name': 'x'}], declared)
     assert 'absent[0] needs apiVersion, kind and name' in str(exc.value)
+
+
+@pytest.mark.parametrize('item,field', [
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'namespace': 'a', 'name': '..'}, 'absent[0].name'),
+    ({'apiVersion': 'v1', 'kind': 'Secret', 'namespace': '../x', 'name': 'a'}, 'absent[0].namespace'),
+])
+def test_absent_names_that_would_widen_a_delete_are_refused(item, field):
+    with pytest.raises(kubernetes_objects.KubernetesError) as exc:
+        kubernetes_objects._absent_keys([item], set())
+    assert field in str(exc.value)
+
+
+def test_names_kinds_allow_are_kept():
+    manifest = {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRoleBinding',
+                'metadata': {'name': 'vault:auth-delegator'}}
+    kubernetes_objects._check_definitions([manifest])

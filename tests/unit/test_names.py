@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._names import (
-    InvalidName, dns_label, dns_subdomain, hcl_string, policy_hcl, vault_name, vault_path)
+    InvalidName, dns_label, dns_subdomain, hcl_string, kubernetes_name, policy_hcl, vault_name, vault_path)
 from ansible_collections.vaultkube.platform.plugins.module_utils._policy import check_hcl_syntax
 
 
@@ -72,3 +72,14 @@ def test_policy_hcl_is_valid_hcl_and_quotes_paths():
 def test_policy_hcl_refuses_bad_rules(rules):
     with pytest.raises(InvalidName):
         policy_hcl(rules)
+
+
+@pytest.mark.parametrize('value', ['.', '..', 'a/b', 'a%2F', 'a b', 'a\n', '', None, 'a' * 254])
+def test_kubernetes_name_refuses(value):
+    with pytest.raises(InvalidName, match='metadata.name'):
+        kubernetes_name(value, 'metadata.name')
+
+
+@pytest.mark.parametrize('value', ['a', 'system:auth-delegator', 'a.b', 'A_b'])
+def test_kubernetes_name_accepts(value):
+    assert kubernetes_name(value, 'f') == value
