@@ -45,21 +45,21 @@ def matches(pattern, value):
 def dns_label(value, field):
     if not matches(DNS_LABEL, value) or len(value) > 63:
         raise InvalidName('%s must be a Kubernetes name (lower-case letters, digits and -, starting and ending with a '
-                         'letter or digit, at most 63 characters), got %r' % (field, value))
+                          'letter or digit, at most 63 characters), got %r' % (field, value))
     return value
 
 
 def dns_subdomain(value, field):
     if not matches(DNS_SUBDOMAIN, value) or len(value) > 253:
         raise InvalidName('%s must be a Kubernetes name (lower-case letters, digits, - and ., at most 253 '
-                         'characters), got %r' % (field, value))
+                          'characters), got %r' % (field, value))
     return value
 
 
 def vault_name(value, field):
     if not matches(VAULT_NAME, value) or len(value) > 128:
         raise InvalidName('%s must be a Vault name (letters, digits and _ . @ -, no slash or wildcard), got %r'
-                         % (field, value))
+                          % (field, value))
     return value
 
 
@@ -76,7 +76,7 @@ def vault_path(value, field, allow_empty=False):
     for segment in stripped.split('/'):
         if segment in ('', '.', '..') or not matches(PATH_SEGMENT, segment):
             raise InvalidName('%s %r has the segment %r: use letters, digits and _ . @ = - between single slashes '
-                             '(no wildcard such as + or *, no empty, . or .. segment)' % (field, value, segment))
+                              '(no wildcard such as + or *, no empty, . or .. segment)' % (field, value, segment))
     return stripped
 
 
@@ -87,7 +87,7 @@ def kubernetes_name(value, field):
     if not isinstance(value, str) or not value or value in ('.', '..') or len(value) > 253 \
             or any(char in value for char in '/%') or any(char.isspace() or ord(char) < 32 for char in value):
         raise InvalidName('%s must be a Kubernetes object name (no "/", "%%", whitespace, and not . or ..), got %r'
-                         % (field, value))
+                          % (field, value))
     return value
 
 
@@ -117,7 +117,7 @@ def policy_hcl(rules, comment=None):
         for capability in capabilities:
             if capability not in CAPABILITIES:
                 raise InvalidName('policy rule %d (%s) has the capability %r: use one of %s'
-                                 % (index, rule['path'], capability, ', '.join(CAPABILITIES)))
+                                  % (index, rule['path'], capability, ', '.join(CAPABILITIES)))
         lines.append('path %s {' % hcl_string(rule['path']))
         lines.append('  capabilities = [%s]' % ', '.join(hcl_string(c) for c in capabilities))
         lines.append('}')

@@ -161,7 +161,7 @@ def test_prune_above_max_deletions_is_refused_whole_and_within_it_deletes_exactl
     vault.secrets.kv.v2.create_or_update_secret('pg-%s-stray' % tag, {'password': secret}, mount_point=names['kv'])
     doc = {'policies': [{'name': 'pg-%s-new' % tag, 'policy': 'path "y" { capabilities = ["read"] }'}],
            'kv_secrets': [{'mount_path': names['kv'], 'path': 'pg-%s-kept' % tag,
-                            'data': {'k': 'kept-' + uuid.uuid4().hex}}]}
+                           'data': {'k': 'kept-' + uuid.uuid4().hex}}]}
     expected = sorted([('policy', name) for name in owned] + [('kv2 secret', '%s/pg-%s-stray' % (names['kv'], tag))])
     before = policies_of(vault)
 
