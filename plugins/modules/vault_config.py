@@ -345,8 +345,9 @@ def main():
                         prune_scope=prune_scope)
         reports = run.run()
     except (VaultRequestError, FieldError) as exc:
-        # Entries are validated and checked against Vault before any write, so a failure
-        # here is Vault refusing one object: list every write already done before it.
+        # Entries are validated and checked against Vault, and what prune would delete is
+        # counted, before any write, so a later failure is Vault refusing one object: list
+        # every write already done before it.
         written = run.written() if run else []
         extra = dict(prune_candidates=candidates(run)) if module.params['prune'] else {}
         module.fail_json(msg=str(exc), changed=bool(written) and not module.check_mode, objects=written, **extra)
