@@ -30,6 +30,8 @@ PLAYBOOK = '''\
         url: "{{ url }}"
         token: "{{ token }}"
         prune: true
+        # Each kill point declares new policies: the earlier points' ones (30 each) are pruned.
+        prune_scope: {max_deletions: 1000}
         config: "{{ lookup('ansible.builtin.file', document) | from_json }}"
       register: applied
 '''
