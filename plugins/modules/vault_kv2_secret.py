@@ -33,6 +33,8 @@ options:
     description:
       - Path of the secret inside the mount, for example C(myapp/db). Leading, trailing and repeated C(/)
         are ignored, as Vault ignores them.
+      - Each segment (and each of O(mount_path)) is ASCII letters, digits and C(_ . @ = -); a wildcard (C(+), C(*)),
+        a C(.) or C(..) segment, C(?), C(#), C(%), braces, whitespace or a newline is refused before any request.
       - The module adds the KV version 2 C(data/) itself. A path that starts with the API prefix
         (C(data/), C(metadata/), C(<mount_path>/data/) or C(<mount_path>/metadata/)) is refused with a message
         giving the path to write, so a secret never lands under a doubled prefix such as

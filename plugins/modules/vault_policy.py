@@ -20,7 +20,9 @@ description:
     own parse error and leaves the stored policy untouched.
 options:
   name:
-    description: Name of the policy.
+    description:
+      - Name of the policy, ASCII letters, digits and C(_ - . @), starting with a letter, digit or C(_).
+      - Checked whole before any request (a trailing newline, a C(/), a wildcard or a space is refused).
     type: str
     required: true
   policy:
