@@ -264,6 +264,11 @@ def manifests(settings):
                 seen.append(item['metadata']['namespace'])
         objects.extend(namespace(name, settings.get('namespace_labels')) for name in seen)
     if settings.get('create_service_accounts'):
+        if settings.get('cluster_store_enabled', True):
+            vault = settings['vault']
+            objects.append(service_account(_checked(dns_subdomain, vault.get('service_account'), 'eso_deploy_auth_service_account'),
+                                           _checked(dns_label, vault.get('service_account_namespace'),
+                                                    'eso_deploy_auth_service_account_namespace')))
         seen = []
         for item in generated:
             if item['kind'] == 'VaultDynamicSecret' and item['metadata']['namespace'] not in seen:
