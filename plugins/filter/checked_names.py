@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 name: checked_names
 short_description: Inventory values checked whole before they become a name, a policy path or a document
-version_added: 0.4.0
+version_added: 0.3.0
 description:
   - Checks each C([variable, kind, value]) of the input with the full-string checks of this collection -
     C(dns_label) (a namespace), C(dns_subdomain) (a ServiceAccount, a store, a binding), C(vault_name)
