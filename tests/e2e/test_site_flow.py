@@ -327,6 +327,9 @@ def test_03b_dynamic_database_credentials(flow):
     assert generator["spec"]["provider"]["auth"]["kubernetes"]["serviceAccountRef"] == {
         "name": DATABASE_SA, "audiences": ["vault"] + api_audiences(site)}, generator["spec"]
     site.core().read_namespaced_service_account(DATABASE_SA, ES_NAMESPACE)
+    # client_jwt: TokenReview for the generators' ServiceAccount, and only it.
+    binding = site.rbac().read_cluster_role_binding("%s-vault-database-auth-delegator" % site.environment)
+    assert [(s.namespace, s.name) for s in binding.subjects] == [(ES_NAMESPACE, DATABASE_SA)]
 
     # Check mode with diff at -vvv on a changed TTL and refresh interval: reported, nothing
     # written (read back), and neither the root nor a dynamic password in the output.
@@ -612,6 +615,9 @@ def test_05_reviewer_jwt_mode_in_place(flow):
     with pytest.raises(Exception) as gone:
         site.rbac().read_cluster_role_binding(binding)
     assert site.not_found(gone.value), "the client_jwt binding was left behind: %s" % gone.value
+    with pytest.raises(Exception) as gone:
+        site.rbac().read_cluster_role_binding("%s-vault-database-auth-delegator" % site.environment)
+    assert site.not_found(gone.value), "the generators' binding was left behind: %s" % gone.value
     assert "%s-eso-read" % site.environment in eso_login(site, *PLATFORM_SA)["auth"]["policies"]
 
     assert_secret_matches_vault(site)
