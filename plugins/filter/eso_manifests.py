@@ -18,7 +18,15 @@ description:
     C(database/creds/<role>), and the optional ExternalSecret keys C(target_name), C(refresh_interval),
     C(creation_policy), C(deletion_policy), C(template)) gives a C(VaultDynamicSecret) generator and an
     ExternalSecret that writes what it generates into a Secret, as the C(vault_database_credentials) role
-    applies them. The generator logs in with ESO's own ServiceAccount token to the role C(vault.role).
+    applies them. The generator logs in to the role C(vault.role) with the ServiceAccount C(vault.service_account)
+    of its own namespace (with O(_input.create_service_accounts), one is made in each generator namespace) and
+    the audiences C(vault.audiences); its path is the entry's C(path), or C(<creds_mount>/creds/<role>).
+  - Every store and generator names its ServiceAccount and audiences (C(serviceAccountRef)); without one ESO
+    would log in with its own controller token. The ClusterSecretStore always has C(conditions) -
+    O(_input.cluster_store_conditions) when given, else the namespaces O(_input.cluster_store_namespaces), else
+    the namespaces of the ExternalSecrets that use it.
+  - Names, namespaces, roles and mount paths are checked whole (Kubernetes names, Vault names and paths without
+    wildcards) before anything is built.
   - Each entry of O(_input.external_secrets) and O(_input.secret_stores) takes the keys documented
     for C(eso_deploy_external_secrets) and C(eso_deploy_secret_stores) in the role.
   - An entry without a name or namespace, or an ExternalSecret without C(data) or C(data_from), fails
@@ -27,7 +35,8 @@ options:
   _input:
     description:
       - Settings - C(cluster_store_enabled), C(cluster_store_name), C(cluster_store_conditions),
-        C(create_namespaces), C(namespace_labels), C(refresh_interval) (default of the ExternalSecrets),
+        C(cluster_store_namespaces), C(create_namespaces), C(create_service_accounts), C(creds_mount),
+        C(namespace_labels), C(refresh_interval) (default of the ExternalSecrets),
         C(secret_stores), C(external_secrets), C(vault_dynamic_secrets) (with C(vault_dynamic_secrets_origin),
         the variable named in its messages) and C(vault) (C(server), C(path), C(version), C(ca_bundle) as
         base64, C(auth_mount_path), C(role), C(service_account), C(service_account_namespace), C(audiences)).
@@ -45,8 +54,8 @@ EXAMPLES = r'''
     settings:
       cluster_store_name: vault-backend
       vault: {server: "https://vault.vault.svc:8200", path: secret, auth_mount_path: kubernetes,
-              role: external-secrets, service_account: external-secrets,
-              service_account_namespace: external-secrets}
+              role: external-secrets, service_account: vault-platform-reader,
+              service_account_namespace: external-secrets, audiences: [vault]}
       external_secrets:
         - {name: shop-db, namespace: shop, data_from: [{extract: {key: prod/shop/db}}]}
 '''
@@ -61,6 +70,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._eso import SettingsError, manifests
+from ansible_collections.vaultkube.platform.plugins.module_utils._names import InvalidName
 
 
 def eso_manifests(settings):
@@ -68,7 +78,7 @@ def eso_manifests(settings):
         raise AnsibleFilterError('eso_manifests: the input must be a mapping of settings')
     try:
         return manifests(settings)
-    except SettingsError as exc:
+    except (SettingsError, InvalidName) as exc:
         raise AnsibleFilterError('eso_manifests: %s' % exc)
     except KeyError as exc:
         raise AnsibleFilterError('eso_manifests: setting %s is missing' % exc)

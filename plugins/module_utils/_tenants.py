@@ -15,22 +15,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible_collections.vaultkube.platform.plugins.module_utils._eso import (
     MANAGED_BY,
     SettingsError,
+    audiences,
+    condition_matches,
     external_secret,
     namespace,
     secret_store,
 )
+from ansible_collections.vaultkube.platform.plugins.module_utils._names import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    InvalidName,
+    matches,
+    policy_hcl,
+    vault_name,
+    vault_path,
+)
 
 TENANT_LABEL = 'vaultkube.platform/tenant'
-# Kubernetes names: a namespace and a label value are DNS labels, a ServiceAccount or a
-# SecretStore a DNS subdomain.
-DNS_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
-DNS_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')
-KV_SEGMENT = re.compile(r'^[A-Za-z0-9_.@=+-]+$')
 AUTH_MODES = ('reviewer_jwt', 'client_jwt', 'local_jwt')
 
 
@@ -45,7 +49,7 @@ def _text(entry, field, where, default=None):
 
 def _name(entry, field, where, pattern, default=None, limit=63):
     value = _text(entry, field, where, default)
-    if len(value) > limit or not pattern.match(value):
+    if len(value) > limit or not matches(pattern, value):
         raise SettingsError('%s.%s must be a Kubernetes name (lower-case letters, digits and -, at most %d '
                             'characters), got %r' % (where, field, limit, value))
     return value
@@ -56,11 +60,10 @@ def kv_folder(value, where):
     if not isinstance(value, str) or not value.strip('/'):
         raise SettingsError('%s.kv_prefix must name the KV folder the tenant may read, for example '
                             '"tenants/team-a"; got %r' % (where, value))
-    segments = [s for s in value.strip('/').split('/') if s]
-    for segment in segments:
-        if segment in ('.', '..') or not KV_SEGMENT.match(segment):
-            raise SettingsError('%s.kv_prefix %r has the segment %r: use letters, digits and _ . @ = + - '
-                                'between slashes (no wildcards)' % (where, value, segment))
+    try:
+        segments = vault_path(value, '%s.kv_prefix' % where).split('/')
+    except InvalidName as exc:
+        raise SettingsError(str(exc))
     if segments[0] in ('data', 'metadata'):
         raise SettingsError('%s.kv_prefix %r starts with %s/: give the folder inside the mount, the role adds '
                             'data/ and metadata/ itself' % (where, value, segments[0]))
@@ -72,10 +75,9 @@ def _inside(folder, other):
 
 
 def tenant_policy(kv_mount, folder, name, extra=None):
-    text = ('# Tenant %s (vaultkube.platform vault_tenants): its own KV folder, read only.\n'
-            'path "%s/data/%s/*" {\n  capabilities = ["read"]\n}\n'
-            'path "%s/metadata/%s/*" {\n  capabilities = ["read", "list"]\n}\n'
-            % (name, kv_mount, folder, kv_mount, folder))
+    text = policy_hcl([{'path': '%s/data/%s/*' % (kv_mount, folder), 'capabilities': ['read']},
+                       {'path': '%s/metadata/%s/*' % (kv_mount, folder), 'capabilities': ['read', 'list']}],
+                      comment='Tenant %s (vaultkube.platform vault_tenants): its own KV folder, read only.' % name)
     if extra:
         text += extra if extra.endswith('\n') else extra + '\n'
     return text
@@ -120,6 +122,11 @@ class Tenant(object):
         extra_policies = entry.get('extra_policies') or []
         if not isinstance(extra_policies, list) or not all(isinstance(p, str) and p for p in extra_policies):
             raise SettingsError('%s.extra_policies must be a list of policy names' % where)
+        for number, policy in enumerate(extra_policies):
+            try:
+                vault_name(policy, '%s.extra_policies[%d]' % (where, number))
+            except InvalidName as exc:
+                raise SettingsError(str(exc))
         self.extra_policies = list(extra_policies)
         externals = entry.get('external_secrets') or []
         if not isinstance(externals, list) or not all(isinstance(e, dict) for e in externals):
@@ -145,7 +152,29 @@ def plan(settings):
     for field in ('kv_mount', 'auth_mount_path'):
         if not isinstance(settings.get(field), str) or not settings[field].strip('/'):
             raise SettingsError('vault_tenants_%s must name a mount, got %r' % (field, settings.get(field)))
+        try:
+            vault_path(settings[field], 'vault_tenants_%s' % field)
+        except InvalidName as exc:
+            raise SettingsError(str(exc))
+    prefix = settings.get('name_prefix') or ''
+    if prefix and not matches(DNS_LABEL, prefix.rstrip('-') or 'x'):
+        raise SettingsError('vault_tenants_name_prefix must be lower-case letters, digits and -, got %r' % prefix)
+    if not isinstance(settings.get('audience'), str) or not settings['audience']:
+        raise SettingsError('vault_tenants_audience must name the audience every tenant token carries (for example '
+                            '"vault"), got %r' % (settings.get('audience'),))
+    audiences(settings.get('audiences'), 'vault_tenants_audiences')
+    if settings['audience'] not in settings['audiences']:
+        raise SettingsError('vault_tenants_audiences %r must hold vault_tenants_audience %r: the stores would '
+                            'request tokens the roles refuse' % (settings['audiences'], settings['audience']))
     tenants = [Tenant(settings, entry, index) for index, entry in enumerate(tenants_in)]
+    # The platform ClusterSecretStore's conditions (eso_deploy publishes them): no tenant namespace may match.
+    conditions = settings.get('cluster_store_conditions')
+    if conditions:
+        for tenant in tenants:
+            if condition_matches(conditions, tenant.namespace, settings.get('namespace_labels')):
+                raise SettingsError('%s.namespace %r may use the platform ClusterSecretStore (its conditions %r match '
+                                    'it): give the tenant another namespace or narrow eso_deploy_cluster_store_namespaces'
+                                    % (tenant.where, tenant.namespace, conditions))
     seen, namespaces = {}, {}
     for tenant in tenants:
         if tenant.name in seen:
@@ -206,7 +235,8 @@ def kubernetes_objects(settings, tenants):
                               'namespace': tenant.namespace}]}, tenant.name))
         stores.append(_labelled(secret_store(eso_settings, {
             'name': tenant.store_name, 'namespace': tenant.namespace, 'role': tenant.vault_name,
-            'service_account': tenant.service_account, 'kv_mount': settings['kv_mount'].strip('/'),
+            'service_account': tenant.service_account, 'audiences': settings['audiences'],
+            'kv_mount': settings['kv_mount'].strip('/'),
             'auth_mount_path': settings['auth_mount_path'].strip('/')}, tenant.where), tenant.name))
         for number, item in enumerate(tenant.external_secrets):
             entry = dict(item, namespace=tenant.namespace, store_kind='SecretStore', store_name=tenant.store_name)

@@ -274,8 +274,10 @@ class Fleet:
             raise
         return {k: base64.b64decode(v).decode() for k, v in (obj.data or {}).items()}
 
-    def service_account_token(self, name, namespace, account, seconds=600):
+    def service_account_token(self, name, namespace, account, seconds=600, audiences=None):
         body = {"spec": {"expirationSeconds": seconds}}
+        if audiences:
+            body["spec"]["audiences"] = list(audiences)
         return self.core(name).create_namespaced_service_account_token(account, namespace, body).status.token
 
     def api_audit_log(self, name):

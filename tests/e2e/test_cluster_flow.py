@@ -9,6 +9,11 @@ runs); state is read back from Vault (through a port-forward) and the API server
  1  first run: 3 pods unsealed and Ready, one raft cluster, TLS, UI Service, local_jwt
     auth (Vault's own ServiceAccount), ESO pods Ready, the Secret equals Vault
  2  a Deployment's pod reads the synced values as environment variables
+ 2b borrowing routes: a tenant user with every right in its namespace only (kubectl --as)
+    tries each way to use an identity not its own (no serviceAccountRef: ESO's pod token; a
+    ServiceAccount named like the platform's; its own; one in ESO's namespace; the
+    ClusterSecretStore): each Ready=False with Vault's 403 or ESO's refusal and no Secret,
+    while the platform store still syncs (the database and tenant routes: the site flow)
  3  restarts on rotation: a value changed in Vault reaches the Secret, Stakater Reloader
     (installed by site.yml) rolls the Deployment out (a new ReplicaSet), the new pod reads
     the new value
@@ -29,6 +34,7 @@ import time
 import pytest
 
 from conftest import REPORT
+from e2e_borrow import Tenant, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
 from e2e_site import new_value, wait_until
 
@@ -273,6 +279,44 @@ def test_02_a_pod_reads_the_secret_as_environment(flow):
     assert res.stdout.split("\n") == [want["username"], want["password"]]
     note("pod %s/%s environment" % (DEMO_NS, APP),
          "DB_USERNAME and DB_PASSWORD equal Vault's (Deployment rolled out by site.yml)")
+
+
+# ------------------------------------------------------------------ 2b
+TENANT_NS, TENANT_SA = "e2e-tenant", "tenant-app"
+
+
+def test_02b_a_tenant_cannot_borrow_an_identity(flow):
+    flow.need("converged")
+    site = flow.site
+    store = site.eso_object("clustersecretstores", "vault-backend")["spec"]
+    ref = store["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]
+    # local_jwt: Vault reviews with its own token, so the stores ask for the audience "vault" only.
+    assert ref == {"name": "vault-platform-reader", "namespace": ESO_NS, "audiences": ["vault"]}, ref
+    assert store["conditions"] == [{"namespaces": [DEMO_NS]}], store
+    role = site.vault().read("auth/%s/role/external-secrets" % site.auth_mount)["data"]
+    assert (role["bound_service_account_names"], role["bound_service_account_namespaces"], role["audience"]) == (
+        ["vault-platform-reader"], [ESO_NS], "vault"), role
+    # ESO's pods' own account opens no role; nor does a token without the audience.
+    note("Vault login as ESO's controller account",
+         refused_login(site, ESO_NS, "external-secrets", "external-secrets", ["vault"]))
+    refused_login(site, ESO_NS, "vault-platform-reader", "external-secrets", ["not-vault"])
+
+    core = site.core()
+    core.create_namespace({"metadata": {"name": TENANT_NS}})
+    tenant = Tenant(site, TENANT_NS)
+    try:
+        core.create_namespaced_service_account(TENANT_NS, {"metadata": {"name": TENANT_SA}})
+        tenant.grant()
+        assert tenant.can("create", "secretstores.external-secrets.io", TENANT_NS)
+        assert not tenant.can("create", "secretstores.external-secrets.io", ESO_NS)
+        route_list = routes(site, TENANT_NS, db_path(site), TENANT_SA)
+        verdicts = try_routes(site, tenant, route_list, wait_until, note)
+        assert len(verdicts) == len(route_list) == 5
+    finally:
+        tenant.revoke()
+        core.delete_namespace(TENANT_NS)
+    assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
+    assert_secret_matches_vault(site)
 
 
 # ------------------------------------------------------------------ 3

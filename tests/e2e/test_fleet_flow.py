@@ -9,6 +9,7 @@ read back from Vault and from each API server, never taken from `changed`.
     A's mount and is refused at B's and C's; A's Vault token reads A's folder, not B's
  3  re-run: changed=0, no root-token write in OpenBao's audit log (the first run's writes are
     seen by the same filter), no admin write in any API server's audit log
+ 1b one KV prefix for two clusters is refused before any write unless declared shared
  4  cluster C removed from the inventory, run with the opt-in prune: C's auth mount (its role
     and config with it) and policy are gone; every other auth mount, policy and the KV data
     are as before (Vault listed before and after), A and B still log in
@@ -20,7 +21,7 @@ import pytest
 
 from conftest import REPORT
 from e2e_fleet import Fleet, audit_entries, root_requests, root_writes
-from lab_helpers import LAB_ADMIN_USER, AuditLog, wait_for
+from lab_helpers import LAB_ADMIN_USER, AuditLog, jwt_claims, wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="the lab inventory creates a system user and runs OpenBao as it: needs root")
@@ -28,7 +29,16 @@ pytestmark = pytest.mark.skipif(
 CLUSTERS = ["fleet-a", "fleet-b", "fleet-c"]
 PREFIX = "kubernetes-"
 ES_NAMESPACE, ES_NAME = "demo", "cluster-demo"
-ESO_NAMESPACE, ESO_SA, ESO_ROLE = "external-secrets", "external-secrets", "external-secrets"
+# The ServiceAccount vault_kubernetes_auth made for the platform store (not ESO's controller account).
+ESO_NAMESPACE, ESO_SA, ESO_ROLE = "external-secrets", "vault-platform-reader", "external-secrets"
+
+
+def store_token(fleet, name):
+    """A token of cluster NAME's platform ServiceAccount with the audiences its store requests
+    (client_jwt: "vault" and that API server's own audience)."""
+    default = jwt_claims(fleet.service_account_token(name, ESO_NAMESPACE, ESO_SA))["aud"]
+    own = [default] if isinstance(default, str) else list(default)
+    return fleet.service_account_token(name, ESO_NAMESPACE, ESO_SA, audiences=["vault"] + own)
 
 
 def note(label, text):
@@ -123,13 +133,31 @@ def test_01_first_run_syncs_every_cluster(flow):
     flow.done.add("converged")
 
 
+# ------------------------------------------------------------------ 1b
+def test_01b_one_kv_prefix_for_two_clusters_is_refused(flow):
+    flow.need("converged")
+    fleet = flow.fleet
+    vault_mark = fleet.audit_mark()
+    run = fleet.site("shared-prefix", overrides={"vault_kubernetes_auth_kv_prefix": "clusters/shared"},
+                     extra_args=("--check",))
+    assert not run.ok, "three clusters on one KV prefix were accepted"
+    assert "vault_kubernetes_auth_kv_prefix: clusters/shared is also the KV prefix of fleet-" in run.output, run.log
+    assert root_writes(audit_entries(fleet.audit_log, vault_mark)) == []
+    note("three clusters on one KV prefix", "refused in preflight, 0 writes")
+    # Declared shared by every cluster: accepted (check mode only, nothing written).
+    run = fleet.site("shared-prefix-declared", overrides={
+        "vault_kubernetes_auth_kv_prefix": "clusters/shared", "vault_kubernetes_auth_kv_prefix_shared_by": CLUSTERS},
+        extra_args=("--check",))
+    assert "is also the KV prefix of" not in run.output, run.log
+
+
 # ------------------------------------------------------------------ 2
 def test_02_token_of_one_cluster_is_refused_by_another(flow):
     flow.need("converged")
     fleet = flow.fleet
     results = {}
     for source in CLUSTERS:
-        jwt = fleet.service_account_token(source, ESO_NAMESPACE, ESO_SA)
+        jwt = store_token(fleet, source)
         for target in CLUSTERS:
             ok, detail = login(fleet, PREFIX + target, jwt)
             results[(source, target)] = (ok, detail)
@@ -143,7 +171,7 @@ def test_02_token_of_one_cluster_is_refused_by_another(flow):
     # A's Vault token reads A's folder and nothing of B's.
     client = fleet.vault(token=False)
     client.token = client.auth.kubernetes.login(
-        ESO_ROLE, fleet.service_account_token("fleet-a", ESO_NAMESPACE, ESO_SA),
+        ESO_ROLE, store_token(fleet, "fleet-a"),
         mount_point=PREFIX + "fleet-a")["auth"]["client_token"]
     assert kv(client, "clusters/fleet-a/demo")["cluster"] == "fleet-a"
     with pytest.raises(hvac.exceptions.Forbidden):
@@ -204,9 +232,9 @@ def test_04_removing_a_cluster_prunes_its_mount_role_and_policy_only(flow):
     assert after_policies == {k: v for k, v in before_policies.items() if k not in gone_policies}
     assert {n: kv(vault, "clusters/%s/demo" % n) for n in CLUSTERS} == kv_before
     for name in kept:
-        ok, detail = login(fleet, PREFIX + name, fleet.service_account_token(name, ESO_NAMESPACE, ESO_SA))
+        ok, detail = login(fleet, PREFIX + name, store_token(fleet, name))
         assert ok, detail
-    ok, detail = login(fleet, PREFIX + removed, fleet.service_account_token(removed, ESO_NAMESPACE, ESO_SA))
+    ok, detail = login(fleet, PREFIX + removed, store_token(fleet, removed))
     assert not ok
     note("prune of %s" % removed, "removed %s and %s; %d other auth mounts and %d policies unchanged (listed "
          "before and after), KV data kept; %s login now refused (%s)"

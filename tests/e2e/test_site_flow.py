@@ -17,7 +17,13 @@ private lab's runs/ folder (copied aside when a test failed).
     ExternalSecret for tenant B's path is refused by Vault (403 in ESO's event); removing B
     with prune removes its Vault policy and role, store, ServiceAccount and binding, nothing
     else; the pruning run re-run is changed=0
- 4  a ServiceAccount the Vault role does not bind is refused (Vault and ESO)
+ 3d borrowing routes: a tenant user with every right in its namespace only (kubectl --as)
+    tries each way to use an identity not its own (no serviceAccountRef, a ServiceAccount
+    named like the platform's, its own, one in ESO's namespace, the ClusterSecretStore, the
+    database role's generator, another tenant's role): each Ready=False with Vault's 403 or
+    ESO's refusal and no Secret, while the platform's and the tenants' stores still sync
+ 4  a ServiceAccount the Vault role does not bind is refused (Vault and ESO); ESO's own
+    controller account is refused too
  5  reviewer_jwt mode switched in place: Vault reviews with the reviewer JWT
  6  sealed Vault: ESO reports the failure with Vault's error
  7  re-run at -vvv unseals, everything Ready again, nothing secret in the output
@@ -34,6 +40,7 @@ import hvac
 import pytest
 
 from conftest import REPO, REPORT
+from e2e_borrow import Tenant, api_audiences, refused_login, routes, try_routes
 from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
 from lab_helpers import LAB_ADMIN_USER, AuditLog
 
@@ -201,9 +208,16 @@ def changed_tasks(run):
     return out
 
 
+PLATFORM_SA = ("external-secrets", "vault-platform-reader")
+ESO_CONTROLLER_SA = ("external-secrets", "external-secrets")
+DATABASE_SA = "vault-database-reader"
+
+
 def eso_login(site, namespace, service_account, role="external-secrets"):
-    """Logs in to Vault's kubernetes auth as that ServiceAccount (TokenRequest token)."""
-    jwt = site.service_account_token(namespace, service_account)
+    """Logs in to Vault's kubernetes auth as that ServiceAccount (TokenRequest token with the
+    roles' audience "vault" and the API server's own, as the stores request in client_jwt)."""
+    body = {"spec": {"expirationSeconds": 600, "audiences": ["vault"] + api_audiences(site)}}
+    jwt = site.core().create_namespaced_service_account_token(service_account, namespace, body).status.token
     client = site.vault(token=False)
     return client.auth.kubernetes.login(role=role, jwt=jwt, mount_point=site.auth_mount,
                                         use_token=False)
@@ -301,12 +315,21 @@ def test_03b_dynamic_database_credentials(flow):
     assert role["db_name"] == "demo-pg" and role["default_ttl"] == 3600, role
     eso_role = vault.read("auth/%s/role/external-secrets-database" % site.auth_mount)["data"]
     assert eso_role["token_policies"] == ["%s-eso-database" % site.environment], eso_role
-    assert eso_role["bound_service_account_names"] == ["external-secrets"]
+    # Bound to the ServiceAccount made for the generators, in their namespace only, with an audience.
+    assert eso_role["bound_service_account_names"] == [DATABASE_SA], eso_role
+    assert eso_role["bound_service_account_namespaces"] == [ES_NAMESPACE], eso_role
+    assert eso_role["audience"] == "vault", eso_role
     policy = vault.sys.read_policy("%s-eso-database" % site.environment)["data"]["rules"]
     assert 'path "database/creds/%s"' % PG_ROLE in policy and "secret/" not in policy, policy
     generator = site.custom().get_namespaced_custom_object(
         "generators.external-secrets.io", "v1alpha1", ES_NAMESPACE, "vaultdynamicsecrets", PG_SECRET)
     assert generator["spec"]["path"] == "database/creds/%s" % PG_ROLE
+    assert generator["spec"]["provider"]["auth"]["kubernetes"]["serviceAccountRef"] == {
+        "name": DATABASE_SA, "audiences": ["vault"] + api_audiences(site)}, generator["spec"]
+    site.core().read_namespaced_service_account(DATABASE_SA, ES_NAMESPACE)
+    # client_jwt: TokenReview for the generators' ServiceAccount, and only it.
+    binding = site.rbac().read_cluster_role_binding("%s-vault-database-auth-delegator" % site.environment)
+    assert [(s.namespace, s.name) for s in binding.subjects] == [(ES_NAMESPACE, DATABASE_SA)]
 
     # Check mode with diff at -vvv on a changed TTL and refresh interval: reported, nothing
     # written (read back), and neither the root nor a dynamic password in the output.
@@ -363,6 +386,56 @@ def test_03b_dynamic_database_credentials(flow):
 # ------------------------------------------------------------------ 3c
 TENANTS = ("team-a", "team-b")
 TENANT_SA = "vault-secrets"
+
+
+# ------------------------------------------------------------------ 3d
+def test_03d_a_tenant_cannot_borrow_an_identity(flow):
+    flow.need("converged")
+    site = flow.site
+    vault = site.vault()
+    audiences = ["vault"] + api_audiences(site)
+    # What the roles wrote: every Vault role bound to a ServiceAccount made for it, with an audience.
+    platform = vault.read("auth/%s/role/external-secrets" % site.auth_mount)["data"]
+    assert (platform["bound_service_account_names"], platform["bound_service_account_namespaces"],
+            platform["audience"]) == ([PLATFORM_SA[1]], [PLATFORM_SA[0]], "vault"), platform
+    for name in TENANTS:
+        assert vault.read("auth/%s/role/tenant-%s" % (site.auth_mount, name))["data"]["audience"] == "vault"
+    store = site.eso_object("clustersecretstores", "vault-backend")["spec"]
+    assert store["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"] == {
+        "name": PLATFORM_SA[1], "namespace": PLATFORM_SA[0], "audiences": audiences}, store
+    assert store["conditions"] == [{"namespaces": [ES_NAMESPACE]}], store
+    # client_jwt: TokenReview for the ServiceAccounts that log in, not for ESO's controller account.
+    binding = site.rbac().read_cluster_role_binding("%s-vault-client-jwt-auth-delegator" % site.environment)
+    assert [(s.namespace, s.name) for s in binding.subjects] == [PLATFORM_SA]
+
+    # Vault's own verdict: ESO's controller token and a tenant's token open no platform role.
+    for namespace, account in (ESO_CONTROLLER_SA, ("team-a", TENANT_SA)):
+        for role in ("external-secrets", "external-secrets-database", "tenant-team-b"):
+            message = refused_login(site, namespace, account, role, audiences)
+            note("Vault login %s/%s role %s" % (namespace, account, role), message)
+    # A token of the platform's own account without the audience "vault": refused too.
+    refused_login(site, PLATFORM_SA[0], PLATFORM_SA[1], "external-secrets", api_audiences(site))
+
+    tenant = Tenant(site, "team-a")
+    tenant.grant()
+    try:
+        assert tenant.can("create", "secretstores.external-secrets.io", "team-a")
+        assert not tenant.can("create", "secretstores.external-secrets.io", ES_NAMESPACE)
+        assert not tenant.can("create", "serviceaccounts/token", PLATFORM_SA[0])
+        route_list = routes(site, "team-a", "%s/%s" % (site.environment, DB_PATH_SUFFIX), TENANT_SA,
+                            database=("external-secrets-database", "database/creds/%s" % PG_ROLE, DATABASE_SA),
+                            other_tenant_role="tenant-team-b")
+        verdicts = try_routes(site, tenant, route_list, wait_until, note)
+        assert len(verdicts) == len(route_list) == 8
+    finally:
+        tenant.revoke()
+    # The platform's and the tenants' own stores still sync.
+    assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
+    assert_secret_matches_vault(site)
+    for name in TENANTS:
+        assert site.ready("secretstores", "vault", name).get("status") == "True"
+        assert site.secret_data(name, "app-db") == site.kv_read("tenants/%s/db" % name), name
+    assert site.ready("externalsecrets", PG_SECRET, ES_NAMESPACE).get("status") == "True"
 
 
 def tenant_entry(name):
@@ -463,8 +536,8 @@ def test_04_unbound_service_account_is_refused(flow):
     try:
         core.create_namespaced_service_account(ns, {"metadata": {"name": sa}})
 
-        # Vault itself: the ESO ServiceAccount may log in, the other one may not.
-        allowed = eso_login(site, "external-secrets", "external-secrets")
+        # Vault itself: the platform store's ServiceAccount may log in, the other one may not.
+        allowed = eso_login(site, *PLATFORM_SA)
         assert "%s-eso-read" % site.environment in allowed["auth"]["policies"]
         with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)) as refused:
             eso_login(site, ns, sa)
@@ -542,7 +615,10 @@ def test_05_reviewer_jwt_mode_in_place(flow):
     with pytest.raises(Exception) as gone:
         site.rbac().read_cluster_role_binding(binding)
     assert site.not_found(gone.value), "the client_jwt binding was left behind: %s" % gone.value
-    assert "%s-eso-read" % site.environment in eso_login(site, "external-secrets", "external-secrets")["auth"]["policies"]
+    with pytest.raises(Exception) as gone:
+        site.rbac().read_cluster_role_binding("%s-vault-database-auth-delegator" % site.environment)
+    assert site.not_found(gone.value), "the generators' binding was left behind: %s" % gone.value
+    assert "%s-eso-read" % site.environment in eso_login(site, *PLATFORM_SA)["auth"]["policies"]
 
     assert_secret_matches_vault(site)
     rotate_and_measure(site, "reviewer_jwt")
@@ -649,7 +725,7 @@ def test_08_back_to_client_jwt_in_place(flow):
     assert config["token_reviewer_jwt_set"] is False, "the reviewer JWT must be gone in client_jwt mode: %s" % config
     assert config["disable_local_ca_jwt"] is True
     binding = "%s-vault-client-jwt-auth-delegator" % site.environment
-    assert site.rbac().read_cluster_role_binding(binding).subjects[0].name == "external-secrets"
+    assert site.rbac().read_cluster_role_binding(binding).subjects[0].name == PLATFORM_SA[1]
     with pytest.raises(Exception) as gone:
         site.rbac().read_cluster_role_binding("%s-vault-reviewer-jwt-auth-delegator" % site.environment)
     assert site.not_found(gone.value), "the reviewer_jwt binding was left behind: %s" % gone.value

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, kubectl  # noqa: E402
+from lab_helpers import LAB, jwt_claims, kubectl  # noqa: E402
 from vaultkube_testlib import run_module  # noqa: E402
 
 
@@ -98,3 +98,45 @@ def test_client_jwt_mode_needs_auth_delegator_on_the_client(setup):
     bind_auth_delegator(s['ns'], 'app', s['binding'] + '-client')
     assert can_login(s['addr'], s['mount'], 'app', app)
     assert configure(s)['changed'] is False
+
+
+def audience_token(namespace, name, audiences):
+    args = ['create', 'token', name, '-n', namespace, '--duration', '1h']
+    for audience in audiences:
+        args += ['--audience', audience]
+    return kubectl(*args).stdout.strip()
+
+
+def api_audiences(namespace, name):
+    """The API server's own audiences: those of a token requested with none."""
+    claims = jwt_claims(kubectl('create', 'token', name, '-n', namespace, '--duration', '1h').stdout.strip())
+    return [claims['aud']] if isinstance(claims['aud'], str) else claims['aud']
+
+
+@pytest.mark.parametrize('mode', ['client_jwt', 'reviewer_jwt'])
+def test_a_role_audience_and_the_api_servers_own(setup, mode):
+    """A role that requires the audience "vault". In client_jwt mode Vault presents the client's
+    own token as the bearer of its TokenReview call, so a token whose only audience is "vault" is
+    refused by the API server as a bearer: the stores must request "vault" and the API server's
+    own audience. With a reviewer JWT, "vault" alone is enough. Without "vault", refused in both."""
+    s = setup
+    vault = s['vault']
+    vault.adapter.post('/v1/auth/%s/role/aud' % s['mount'], json={
+        'bound_service_account_names': ['app'], 'bound_service_account_namespaces': [s['ns']], 'audience': 'vault'})
+    sa_token(s['ns'], 'app')
+    api = api_audiences(s['ns'], 'app')
+    assert 'vault' not in api
+    if mode == 'client_jwt':
+        bind_auth_delegator(s['ns'], 'app', s['binding'] + '-client')
+        configure(s)
+    else:
+        reviewer = sa_token(s['ns'], 'reviewer')
+        bind_auth_delegator(s['ns'], 'reviewer', s['binding'])
+        configure(s, token_reviewer_jwt=reviewer)
+    only_vault = audience_token(s['ns'], 'app', ['vault'])
+    both = audience_token(s['ns'], 'app', ['vault'] + api)
+    only_api = audience_token(s['ns'], 'app', api)
+    assert can_login(s['addr'], s['mount'], 'aud', both)
+    assert not can_login(s['addr'], s['mount'], 'aud', only_api), 'a token without the audience "vault" got in'
+    # The caveat: client_jwt refuses "vault" alone (the API server does not accept it as a bearer).
+    assert can_login(s['addr'], s['mount'], 'aud', only_vault) is (mode == 'reviewer_jwt')

@@ -126,8 +126,8 @@ SETTINGS = {
     'cluster_store_enabled': True, 'cluster_store_name': 'vault-backend', 'cluster_store_conditions': [],
     'create_namespaces': True, 'namespace_labels': {'team': 'x'}, 'refresh_interval': '1h',
     'vault': {'server': 'https://vault:8200', 'path': 'secret', 'version': 'v2', 'ca_bundle': 'Q0E=',
-              'auth_mount_path': 'kubernetes', 'role': 'external-secrets', 'service_account': 'external-secrets',
-              'service_account_namespace': 'external-secrets', 'audiences': []},
+              'auth_mount_path': 'kubernetes', 'role': 'external-secrets', 'service_account': 'vault-platform-reader',
+              'service_account_namespace': 'external-secrets', 'audiences': ['vault']},
     'secret_stores': [{'name': 'team-a', 'namespace': 'team-a', 'role': 'team-a', 'kv_mount': 'team-a-kv'}],
     'external_secrets': [
         {'name': 'db', 'namespace': 'shop', 'data_from': [{'extract': {'key': 'prod/shop/db'}}]},
@@ -148,7 +148,9 @@ def test_eso_manifests_in_apply_order():
     cluster_store = objects[2]['spec']['provider']['vault']
     assert cluster_store['caBundle'] == 'Q0E='
     assert cluster_store['auth']['kubernetes']['serviceAccountRef'] == {
-        'name': 'external-secrets', 'namespace': 'external-secrets'}
+        'name': 'vault-platform-reader', 'namespace': 'external-secrets', 'audiences': ['vault']}
+    # Only the namespaces of the ExternalSecrets that use the cluster store may use it.
+    assert objects[2]['spec']['conditions'] == [{'namespaces': ['shop']}]
     store = objects[3]['spec']['provider']['vault']
     assert store['path'] == 'team-a-kv' and store['auth']['kubernetes']['role'] == 'team-a'
     assert 'namespace' not in store['auth']['kubernetes']['serviceAccountRef']
@@ -180,7 +182,8 @@ def test_eso_manifests_bad_entries_name_the_field(entry, message):
 DYNAMIC = {'create_namespaces': True, 'cluster_store_enabled': False, 'refresh_interval': '30m',
            'vault_dynamic_secrets_origin': 'vault_database_credentials_secrets',
            'vault': {'server': 'https://vault:8200', 'ca_bundle': 'Q0E=', 'auth_mount_path': 'k8s',
-                     'role': 'external-secrets-database'},
+                     'role': 'external-secrets-database', 'service_account': 'vault-database-reader',
+                     'audiences': ['vault']},
            'vault_dynamic_secrets': [{'name': 'app-db', 'namespace': 'shop', 'path': 'database/creds/app',
                                       'role': 'app', 'target_name': 'app-db-creds'}]}
 
@@ -190,10 +193,11 @@ def test_vault_dynamic_secret_generator_and_its_external_secret():
     assert namespace == {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': 'shop'}}
     assert generator['apiVersion'] == 'generators.external-secrets.io/v1alpha1'
     assert generator['kind'] == 'VaultDynamicSecret' and generator['metadata']['namespace'] == 'shop'
-    # No KV path and no ServiceAccount reference (a generator would look it up in its own namespace).
+    # No KV path; the ServiceAccount of its own namespace, named, with its audiences.
     assert generator['spec'] == {'path': 'database/creds/app', 'method': 'GET', 'provider': {
         'server': 'https://vault:8200', 'version': 'v2', 'caBundle': 'Q0E=',
-        'auth': {'kubernetes': {'mountPath': 'k8s', 'role': 'external-secrets-database'}}}}
+        'auth': {'kubernetes': {'mountPath': 'k8s', 'role': 'external-secrets-database',
+                                'serviceAccountRef': {'name': 'vault-database-reader', 'audiences': ['vault']}}}}}
     assert external['spec'] == {
         'refreshInterval': '30m',
         'target': {'name': 'app-db-creds', 'creationPolicy': 'Owner', 'deletionPolicy': 'Retain'},

@@ -9,7 +9,8 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._policy import 
 
 def settings(tenants, **extra):
     base = {'tenants': tenants, 'name_prefix': 'tenant-', 'kv_mount': 'secret', 'auth_mount_path': 'lab-kubernetes',
-            'auth_mode': 'client_jwt', 'token_ttl': '1h', 'token_max_ttl': '4h', 'audience': '',
+            'auth_mode': 'client_jwt', 'token_ttl': '1h', 'token_max_ttl': '4h', 'audience': 'vault',
+            'audiences': ['vault', 'https://kubernetes.default.svc'],
             'service_account': 'vault-secrets', 'store_name': 'vault', 'create_namespaces': True,
             'refresh_interval': '1h', 'vault': {'server': 'https://vault.example.internal:8200', 'ca_bundle': ''}}
     base.update(extra)
@@ -37,7 +38,7 @@ def test_each_tenant_gets_a_least_privilege_policy_and_a_bound_role():
     assert roles['tenant-team-a']['bound_service_account_namespaces'] == ['team-a']
     assert roles['tenant-team-b']['bound_service_account_namespaces'] == ['b-prod']
     assert roles['tenant-team-b']['token_policies'] == ['tenant-team-b', 'shared-read']
-    assert roles['tenant-team-a']['mount_path'] == 'lab-kubernetes' and 'audience' not in roles['tenant-team-a']
+    assert roles['tenant-team-a']['mount_path'] == 'lab-kubernetes' and roles['tenant-team-a']['audience'] == 'vault'
     assert out['names'] == ['team-a', 'team-b'] and out['absent'] == []
 
 
@@ -50,7 +51,8 @@ def test_cluster_objects_in_apply_order_and_labelled():
     assert store['metadata'] == {'name': 'vault', 'namespace': 'b-prod', 'labels': {
         'app.kubernetes.io/managed-by': 'vaultkube.platform', 'vaultkube.platform/tenant': 'team-b'}}
     auth = store['spec']['provider']['vault']['auth']['kubernetes']
-    assert auth == {'mountPath': 'lab-kubernetes', 'role': 'tenant-team-b', 'serviceAccountRef': {'name': 'reader'}}
+    assert auth == {'mountPath': 'lab-kubernetes', 'role': 'tenant-team-b', 'serviceAccountRef': {
+        'name': 'reader', 'audiences': ['vault', 'https://kubernetes.default.svc']}}
     assert store['spec']['provider']['vault']['path'] == 'secret'
     external = objects[8]
     assert external['metadata']['namespace'] == 'b-prod'
@@ -119,6 +121,14 @@ def test_an_empty_list_builds_empty_sections():
      "external_secrets[0].namespace is 'other'"),
     ([{'name': 'a', 'kv_prefix': 'a', 'external_secrets': [{'name': 'x'}]}], 'needs data or data_from'),
     ('a', 'vault_tenants_list must be a list'),
+    # A segment + is a wildcard in Vault's ACL: a tenant folder "+" would read every tenant's folder.
+    ([{'name': 'a', 'kv_prefix': '+'}], "vault_tenants_list[0].kv_prefix '+' has the segment '+'"),
+    ([{'name': 'a', 'kv_prefix': 'tenants/+'}], "has the segment '+'"),
+    ([{'name': 'a', 'kv_prefix': 'a/{{x}}'}], "has the segment '{{x}}'"),
+    ([{'name': 'a', 'kv_prefix': 'a\n'}], 'kv_prefix'),
+    ([{'name': 'a\n', 'kv_prefix': 'a'}], 'vault_tenants_list[0].name must be a Kubernetes name'),
+    ([{'name': 'a', 'kv_prefix': 'a', 'service_account': 'sa\n'}], 'vault_tenants_list[0].service_account'),
+    ([{'name': 'a', 'kv_prefix': 'a', 'extra_policies': ['*']}], 'vault_tenants_list[0].extra_policies[0]'),
 ])
 def test_bad_lists_fail_in_one_line_naming_the_field(tenants, message):
     with pytest.raises(AnsibleFilterError) as failure:
@@ -144,3 +154,51 @@ def test_prune_removes_external_secrets_no_longer_declared():
     out = tenant_objects(settings(TWO, prune=True, existing_external_secrets=existing))
     assert [(a['kind'], a['namespace'], a['name']) for a in out['absent']] == [
         ('ExternalSecret', 'b-prod', 'old'), ('ExternalSecret', 'team-c', 'db')]
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'audience': ''}, 'vault_tenants_audience must name the audience'),
+    ({'audiences': []}, 'vault_tenants_audiences must be a non-empty list'),
+    ({'audiences': ['other']}, "vault_tenants_audiences ['other'] must hold vault_tenants_audience 'vault'"),
+    ({'kv_mount': 'sec+/x'}, "vault_tenants_kv_mount 'sec+/x' has the segment 'sec+'"),
+    ({'auth_mount_path': '+'}, "vault_tenants_auth_mount_path '+' has the segment '+'"),
+])
+def test_bad_settings_fail_in_one_line_naming_the_variable(extra, message):
+    with pytest.raises(AnsibleFilterError) as failure:
+        tenant_objects(settings(TWO, **extra))
+    text = str(failure.value)
+    assert message in text and '\n' not in text, text
+
+
+def test_every_tenant_store_names_its_service_account_and_audiences():
+    for obj in tenant_objects(settings(TWO))['kubernetes']:
+        if obj['kind'] == 'SecretStore':
+            ref = obj['spec']['provider']['vault']['auth']['kubernetes']['serviceAccountRef']
+            assert ref['name'] in ('vault-secrets', 'reader') and 'namespace' not in ref
+            assert ref['audiences'] == ['vault', 'https://kubernetes.default.svc']
+
+
+@pytest.mark.parametrize('conditions, refused', [
+    ([{'namespaces': ['demo']}], None),
+    ([{'namespaces': ['demo', 'team-a']}], 'team-a'),
+    ([{'namespaceRegexes': ['^b-']}], 'b-prod'),
+    ([{'namespaceSelector': {'matchLabels': {'tier': 'platform'}}}], None),
+    ([{'namespaceSelector': {'matchLabels': {'team': 'x'}}}], 'team-a'),
+    ([{'namespaceSelector': {'matchExpressions': [{'key': 'a', 'operator': 'Exists'}]}}], 'team-a'),
+])
+def test_a_tenant_namespace_the_cluster_store_would_serve_is_refused(conditions, refused):
+    tenants = settings(TWO, cluster_store_conditions=conditions, namespace_labels={'team': 'x'})
+    if refused is None:
+        assert tenant_objects(tenants)['names'] == ['team-a', 'team-b']
+        return
+    with pytest.raises(AnsibleFilterError) as failure:
+        tenant_objects(tenants)
+    text = str(failure.value)
+    assert "namespace %r may use the platform ClusterSecretStore" % refused in text and '\n' not in text, text
+
+
+def test_tenant_policy_is_rendered_from_data():
+    policy = tenant_objects(settings(TWO))['vault']['policies'][0]['policy']
+    assert policy.splitlines()[1:] == ['path "secret/data/tenants/team-a/*" {', '  capabilities = ["read"]', '}',
+                                       'path "secret/metadata/tenants/team-a/*" {',
+                                       '  capabilities = ["read", "list"]', '}']

@@ -26,6 +26,16 @@ def test_cluster_secret_store_ready():
     assert ready_condition(store)["status"] == "True"
 
 
+def test_cluster_secret_store_names_its_identity_and_serves_only_its_namespaces():
+    store = kube_get("clustersecretstore", "vault-backend")
+    ref = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]
+    # The ServiceAccount made for it (not ESO's controller account), the audience "vault" and,
+    # in the lab's client_jwt mode, the API server's own.
+    assert (ref["name"], ref["namespace"]) == ("vault-platform-reader", "external-secrets"), ref
+    assert ref["audiences"][0] == "vault" and len(ref["audiences"]) == 2, ref
+    assert store["spec"]["conditions"] == [{"namespaces": ["demo"]}]
+
+
 def test_external_secrets_synced():
     for name in ("demo-db", "demo-app"):
         es = kube_get("-n", "demo", "externalsecret", name)

@@ -30,12 +30,16 @@ def test_kubernetes_auth_client_jwt_config():
     assert "BEGIN CERTIFICATE" in config["kubernetes_ca_cert"]
 
 
-def test_eso_role_bound_to_service_account():
+def test_eso_role_bound_to_the_service_account_made_for_it():
     role = vault_client().read("auth/%s/role/external-secrets" % MOUNT)["data"]
-    assert role["bound_service_account_names"] == ["external-secrets"]
+    # Not ESO's controller account (external-secrets): the platform store's own, with an audience.
+    assert role["bound_service_account_names"] == ["vault-platform-reader"]
     assert role["bound_service_account_namespaces"] == ["external-secrets"]
+    assert role["audience"] == "vault"
     assert role["token_policies"] == [ENVIRONMENT + "-eso-read"]
     assert role["token_ttl"] == 3600
+    assert kube_get("-n", "external-secrets", "serviceaccount", "vault-platform-reader")["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "vaultkube.platform"}
 
 
 def test_kv_seed_secrets():
@@ -45,8 +49,8 @@ def test_kv_seed_secrets():
     assert db["data"]["data"] == {"username": "demo", "password": lab_password("demo-db-password")}
 
 
-def test_auth_delegator_bound_to_eso_service_account():
+def test_auth_delegator_bound_to_the_platform_service_account_only():
     crb = kube_get("clusterrolebinding", ENVIRONMENT + "-vault-client-jwt-auth-delegator")
     assert crb["roleRef"]["name"] == "system:auth-delegator"
-    assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "external-secrets",
+    assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "vault-platform-reader",
                                 "namespace": "external-secrets"}]
