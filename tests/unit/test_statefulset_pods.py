@@ -120,3 +120,38 @@ def test_label_selector_query():
     assert label_selector_query(STS['spec']['selector']) == (
         'app.kubernetes.io/instance=vault,app.kubernetes.io/name=vault,component=server')
     assert label_selector_query({'matchExpressions': []}) == ''
+
+
+class _Recorder(object):
+    """Answers the two requests read_statefulset_pods makes (a double for the pure logic; the
+    real API server is in tests/lab/test_statefulset_pods.py)."""
+
+    def __init__(self, statefulset, pages):
+        self.statefulset, self.pages, self.calls = statefulset, list(pages), []
+
+    def request(self, method, path, query=None, missing_ok=False):
+        self.calls.append((method, path, list(query or []), missing_ok))
+        if '/statefulsets/' in path:
+            return self.statefulset
+        return self.pages.pop(0)
+
+
+def test_read_statefulset_pods_reads_once_and_pages():
+    from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import read_statefulset_pods
+    client = _Recorder(STS, [{'items': [pod('vault-1'), pod('vault-decoy', owner=False)], 'metadata': {'continue': 'k'}},
+                             {'items': [pod('vault-0')], 'metadata': {}}])
+    found, members, ignored = read_statefulset_pods(client, 'vault', 'vault')
+    assert found is STS
+    assert [m['name'] for m in members] == ['vault-0', 'vault-1'] and [i['name'] for i in ignored] == ['vault-decoy']
+    selector = ('labelSelector', 'app.kubernetes.io/instance=vault,app.kubernetes.io/name=vault,component=server')
+    assert client.calls == [
+        ('GET', '/apis/apps/v1/namespaces/vault/statefulsets/vault', [], True),
+        ('GET', '/api/v1/namespaces/vault/pods', [('limit', '500'), selector], False),
+        ('GET', '/api/v1/namespaces/vault/pods', [('limit', '500'), selector, ('continue', 'k')], False)]
+
+
+def test_read_statefulset_pods_of_a_missing_statefulset_lists_nothing():
+    from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import read_statefulset_pods
+    client = _Recorder(None, [])
+    assert read_statefulset_pods(client, 'vault', 'vault/../x') == (None, [], [])
+    assert client.calls == [('GET', '/apis/apps/v1/namespaces/vault/statefulsets/vault%2F..%2Fx', [], True)]
