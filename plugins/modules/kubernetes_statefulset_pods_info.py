@@ -60,9 +60,11 @@ requirements:
   - kubernetes (Python library, for kubeconfig loading)
 notes:
   - One GET of the StatefulSet and one LIST of pods (filtered by the server on the selector's C(matchLabels)).
-  - Whoever can create pods in the namespace can also write a controller reference with the StatefulSet's
-    uid; such a pod can only take a member name before the controller does. Keep pod creation in that
-    namespace to the platform (RBAC); this module removes every pod that only looks like a member.
+  - The StatefulSet controller itself adopts an orphan pod that matches its selector and is named
+    C(<statefulset>-<digits>) (it writes a genuine controller reference), and whoever can create pods in the
+    namespace can write one too. Such a pod is still refused unless its name is a member name in range, and a
+    member name is held by the member while it exists; what is left is a member name the controller has not
+    taken yet (scaling up, a member being replaced). Keep pod creation in that namespace to the platform (RBAC).
 author:
   - vaultkube.platform maintainers (@vaultkube)
 '''

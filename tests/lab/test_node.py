@@ -548,7 +548,8 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
             res = _sh([_ansible_bin("ansible-playbook"), "-i", "localhost,", str(play),
                        "-e", json.dumps(dict(base, **extra))], run_env, check=False, timeout=900)
             doc = json.loads(res.stdout)
-            tasks = [(t["task"]["name"], t["hosts"].get("localhost") or {}) for t in doc["plays"][0]["tasks"]]
+            tasks = [(t["task"]["name"].split(" : ", 1)[-1], t["hosts"].get("localhost") or {})
+                     for t in doc["plays"][0]["tasks"]]
             return res, tasks, time.monotonic() - t0
 
         res, tasks, took = unseal({})

@@ -60,13 +60,20 @@ def test_only_the_statefulset_pods_are_returned(lab, namespace):
     core.create_namespaced_pod(namespace, decoy(namespace, 'vault-decoy'))
     core.create_namespaced_pod(namespace, decoy(namespace, 'vault-00'))
 
-    def three():
-        pods = core.list_namespaced_pod(namespace).items
-        owned = [p for p in pods if p.metadata.owner_references]
-        return pods if len(owned) == 3 else None
+    def members_and_adoption():
+        pods = {p.metadata.name: p for p in core.list_namespaced_pod(namespace).items}
+        owned = sorted(name for name, p in pods.items() if p.metadata.owner_references)
+        # The StatefulSet controller adopts an orphan that matches its selector under a name
+        # "<set>-<digits>": vault-00 gets a real controller reference (kind, name, uid); vault-decoy
+        # (no ordinal) stays an orphan.
+        return pods if owned == ['vault-0', 'vault-00', 'vault-1', 'vault-2'] else None
 
-    pods = wait_for('the StatefulSet controller creates 3 pods', three, timeout=60)
-    uids = {p.metadata.name: p.metadata.uid for p in pods}
+    pods = wait_for('3 pods created and vault-00 adopted by the StatefulSet controller', members_and_adoption,
+                    timeout=60)
+    uids = {name: p.metadata.uid for name, p in pods.items()}
+    adopted = pods['vault-00'].metadata.owner_references[0]
+    assert (adopted.kind, adopted.name, adopted.uid, adopted.controller) == (
+        'StatefulSet', 'vault', created.metadata.uid, True)
 
     result = info(namespace)
     assert not result.get('failed'), result.get('msg')
@@ -75,7 +82,7 @@ def test_only_the_statefulset_pods_are_returned(lab, namespace):
         ('vault-%d' % i, i, uids['vault-%d' % i]) for i in range(3)]
     assert all(p['phase'] == 'Pending' for p in result['pods']), 'no node in this lab: the pods do not run'
     assert [(p['name'], p['reason']) for p in result['ignored']] == [
-        ('vault-00', 'has no controller'), ('vault-decoy', 'has no controller')]
+        ('vault-00', 'is not a member name of the StatefulSet (vault-<0..2>)'), ('vault-decoy', 'has no controller')]
     assert result['changed'] is False
 
 
@@ -109,12 +116,12 @@ def test_the_role_stops_in_one_line_without_the_statefulset(lab, namespace, tmp_
     failed = [(name, result) for name, result in tasks.items() if result.get('failed')]
     assert len(failed) == 1, failed
     name, result = failed[0]
-    assert name == "Stop when the chart's StatefulSet is missing"
+    assert name.split(' : ', 1)[-1] == "Stop when the chart's StatefulSet is missing"
     assert result['msg'] == (
         'vault_unseal: StatefulSet %s/vault does not exist, so no pod was contacted: install Vault first '
         '(vault_install) or set vault_unseal_kubernetes_namespace and vault_unseal_kubernetes_release '
         '(or vault_unseal_kubernetes_statefulset).' % namespace)
     assert '\n' not in result['msg']
-    forward = tasks.get('Open a port-forward to each running server pod')
+    forward = tasks.get('vaultkube.platform.vault_unseal : Open a port-forward to each running server pod')
     assert forward is None or not forward.get('results'), 'a forward was opened: %s' % forward
     assert not (tmp_path / 'keys').exists()
