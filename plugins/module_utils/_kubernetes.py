@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import json
 import os
+import re
 
 try:
     from kubernetes import config as kube_config
@@ -37,6 +38,7 @@ except ImportError:  # pragma: no cover - Python 2
 FIELD_MANAGER = 'vaultkube.platform'
 # Also how the API server's audit log tells this collection's requests apart.
 USER_AGENT = 'vaultkube.platform'
+_ORDINAL = re.compile(r'0|[1-9][0-9]*')
 _INCLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token'
 
 
@@ -205,3 +207,137 @@ def _first_line(value):
         value = value.decode('utf-8', 'replace')
     text = str(value).strip()
     return text.splitlines()[0] if text else 'no details'
+
+
+# ------------------------------------------------------------------ pods of a StatefulSet
+
+def selector_matches(selector, labels):
+    """Whether labels match a LabelSelector (matchLabels and matchExpressions).
+
+    An empty or missing selector matches nothing here: a StatefulSet always has one, and
+    "every pod of the namespace" is never what a caller wants.
+    """
+    selector = selector or {}
+    labels = labels or {}
+    match_labels = selector.get('matchLabels') or {}
+    expressions = selector.get('matchExpressions') or []
+    if not match_labels and not expressions:
+        return False
+    for key, value in match_labels.items():
+        if labels.get(key) != value:
+            return False
+    for expression in expressions:
+        key, operator = expression.get('key'), expression.get('operator')
+        values = expression.get('values') or []
+        if operator == 'In':
+            ok = key in labels and labels[key] in values
+        elif operator == 'NotIn':
+            ok = key not in labels or labels[key] not in values
+        elif operator == 'Exists':
+            ok = key in labels
+        elif operator == 'DoesNotExist':
+            ok = key not in labels
+        else:
+            return False
+        if not ok:
+            return False
+    return True
+
+
+def controller_of(pod):
+    """The ownerReference with controller: true of an object, or None."""
+    for reference in (pod.get('metadata') or {}).get('ownerReferences') or []:
+        if reference.get('controller') is True:
+            return reference
+    return None
+
+
+def _ordinal(pod_name, set_name):
+    prefix = set_name + '-'
+    if not pod_name.startswith(prefix):
+        return None
+    tail = pod_name[len(prefix):]
+    # ASCII digits only, no sign, no leading zero (the controller writes str(ordinal)).
+    if not _ORDINAL.fullmatch(tail):
+        return None
+    return int(tail)
+
+
+def statefulset_pod_verdict(statefulset, pod):
+    """(ordinal, None) for a pod the StatefulSet's controller made, else (None, reason)."""
+    set_meta = statefulset.get('metadata') or {}
+    spec = statefulset.get('spec') or {}
+    metadata = pod.get('metadata') or {}
+    if not selector_matches(spec.get('selector'), metadata.get('labels')):
+        return None, "does not match the StatefulSet's selector"
+    reference = controller_of(pod)
+    if reference is None:
+        return None, 'has no controller'
+    if (reference.get('kind') != 'StatefulSet' or not str(reference.get('apiVersion', '')).startswith('apps/')
+            or reference.get('name') != set_meta.get('name')):
+        return None, 'is controlled by %s %s, not by StatefulSet %s' % (
+            reference.get('kind'), reference.get('name'), set_meta.get('name'))
+    if reference.get('uid') != set_meta.get('uid'):
+        return None, 'names StatefulSet %s with uid %s, not the live one (%s)' % (
+            set_meta.get('name'), reference.get('uid'), set_meta.get('uid'))
+    ordinal = _ordinal(metadata.get('name') or '', set_meta.get('name') or '')
+    start = ((spec.get('ordinals') or {}).get('start')) or 0
+    replicas = spec.get('replicas', 1)
+    if ordinal is None or not start <= ordinal < start + replicas:
+        return None, 'is not a member name of the StatefulSet (%s-<%d..%d>)' % (
+            set_meta.get('name'), start, start + replicas - 1)
+    return ordinal, None
+
+
+def statefulset_pods(statefulset, pods):
+    """(members, ignored): the pods the StatefulSet's controller made, sorted by ordinal, and
+    every other pod given, each as a summary (ignored ones with the reason)."""
+    members, ignored = [], []
+    for pod in pods:
+        metadata = pod.get('metadata') or {}
+        status = pod.get('status') or {}
+        ordinal, reason = statefulset_pod_verdict(statefulset, pod)
+        summary = {
+            'name': metadata.get('name'),
+            'phase': status.get('phase') or 'Unknown',
+            'ready': any(cond.get('type') == 'Ready' and cond.get('status') == 'True'
+                         for cond in status.get('conditions') or []),
+            'deleting': bool(metadata.get('deletionTimestamp')),
+            'uid': metadata.get('uid'),
+        }
+        if reason is None:
+            summary['ordinal'] = ordinal
+            members.append(summary)
+        else:
+            summary['reason'] = reason
+            ignored.append(summary)
+    members.sort(key=lambda item: item['ordinal'])
+    ignored.sort(key=lambda item: item['name'] or '')
+    return members, ignored
+
+
+def label_selector_query(selector):
+    """The matchLabels of a selector as a labelSelector query value (the server's first filter)."""
+    return ','.join('%s=%s' % (key, value) for key, value in sorted(((selector or {}).get('matchLabels') or {}).items()))
+
+
+def read_statefulset_pods(client, namespace, name):
+    """(statefulset or None, members, ignored) read with one GET and one LIST."""
+    path = '/apis/apps/v1/namespaces/%s/statefulsets/%s' % (quote(namespace, safe=''), quote(name, safe=''))
+    statefulset = client.request('GET', path, missing_ok=True)
+    if statefulset is None:
+        return None, [], []
+    selector = (statefulset.get('spec') or {}).get('selector')
+    query = label_selector_query(selector)
+    pods_path = '/api/v1/namespaces/%s/pods' % quote(namespace, safe='')
+    items, token = [], None
+    while True:
+        params = [('limit', '500')] + ([('labelSelector', query)] if query else []) + (
+            [('continue', token)] if token else [])
+        page = client.request('GET', pods_path, query=params)
+        items.extend(page.get('items') or [])
+        token = (page.get('metadata') or {}).get('continue')
+        if not token:
+            break
+    members, ignored = statefulset_pods(statefulset, items)
+    return statefulset, members, ignored

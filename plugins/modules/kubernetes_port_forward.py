@@ -20,8 +20,11 @@ description:
   - The forward carries bytes only; TLS stays end to end between the client and the pod, so the pod's
     certificate must be valid for the local address the client uses (for example C(IP:127.0.0.1)).
   - The kubeconfig is passed by path; its credentials never appear on a command line.
-  - A forward closes by itself after O(lifetime) seconds, so one left open by an interrupted play does not
-    stay forever. It also ends when the pod goes away (kubectl exits then).
+  - A forward is bounded in time and in owner. It closes by itself after O(lifetime) seconds; with
+    O(close_with_controller) it also closes within seconds of the end of the Ansible process that runs the
+    play (a run killed with C(kill -9) leaves no forward behind); and it ends when the pod goes away
+    (kubectl exits then). Its supervisor process starts kubectl with the parent-death signal (Linux), so
+    killing the supervisor ends kubectl too.
   - Opening or closing a forward changes nothing on the cluster, so the module always reports
     C(changed=false).
   - Needs C(kubectl) on the host that runs the module, and a POSIX system (the forward is a detached
@@ -62,9 +65,24 @@ options:
     type: path
     default: kubectl
   lifetime:
-    description: Seconds after which the forward closes by itself.
+    description:
+      - Seconds after which the forward closes by itself, counted from when it opens. Give it more than the
+        play needs the forward for; the default suits a role that unseals or configures Vault (a few
+        minutes). The role closes its forwards at its end anyway; the lifetime bounds a forward whose
+        closing task never ran.
     type: int
     default: 900
+  close_with_controller:
+    description:
+      - Close the forward as soon as the Ansible process that runs the play is gone (the topmost
+        C(ansible-playbook) or C(ansible) process among the module's ancestors, checked every second by
+        pid and start time).
+      - Where no Ansible process is an ancestor (the module runs on a remote host over SSH) only
+        O(lifetime) bounds the forward; RV(owner_pid) is then null.
+      - V(false) keeps a forward opened by an ad hoc C(ansible) command open after that command, until
+        O(lifetime) or O(state=absent).
+    type: bool
+    default: true
   timeout:
     description: Seconds to wait for the forward to listen (kubectl first waits for the pod to be Running).
     type: int
@@ -115,10 +133,25 @@ local_port:
   type: int
   sample: 39211
 pid:
-  description: Process that holds the forward; give it to O(state=absent) to close it.
+  description: Process that holds the forward (the supervisor); give it to O(state=absent) to close it.
   returned: state=present
   type: int
   sample: 41876
+kubectl_pid:
+  description: The C(kubectl port-forward) process, child of RV(pid).
+  returned: state=present
+  type: int
+  sample: 41877
+owner_pid:
+  description: The Ansible process whose end closes the forward; null when none is watched.
+  returned: state=present
+  type: int
+  sample: 41502
+lifetime:
+  description: Seconds after which the forward closes by itself.
+  returned: state=present
+  type: int
+  sample: 900
 closed:
   description: Whether a running forward was closed (false when it had already ended).
   returned: state=absent
@@ -126,6 +159,7 @@ closed:
   sample: true
 '''
 
+import inspect
 import json
 import os
 import select
@@ -134,78 +168,14 @@ import sys
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.vaultkube.platform.plugins.module_utils import _port_forward
+from ansible_collections.vaultkube.platform.plugins.module_utils._port_forward import (
+    MARKER, find_owner, lifetime_error, read_argv)
 
-# Names our supervisor processes on their command line, so that state=absent never
-# signals another program.
-MARKER = 'vaultkube-port-forward'
 
-# The detached supervisor, run as "python -c SUPERVISOR MARKER <argv json> <lifetime> <fd>":
-# starts kubectl, reports "<pid> <port>" (or "error <text>") on fd once kubectl prints
-# "Forwarding from 127.0.0.1:39211 -> 8200", keeps draining kubectl's output (a line per
-# connection) and stops it after lifetime seconds or on TERM.
-SUPERVISOR = r"""
-import json, os, re, select, signal, sys, time
-argv, lifetime, report_fd = json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-os.set_inheritable(report_fd, False)
-out_r, out_w = os.pipe()
-child = os.fork()
-if child == 0:
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    os.dup2(out_w, 1)
-    os.dup2(out_w, 2)
-    try:
-        os.execv(argv[0], argv)
-    finally:
-        os._exit(127)
-os.close(out_w)
-state = {'status': None}
-def alive():
-    if state['status'] is None:
-        pid, status = os.waitpid(child, os.WNOHANG)
-        if pid:
-            state['status'] = status
-    return state['status'] is None
-def stop(*_args):
-    if alive():
-        os.kill(child, signal.SIGTERM)
-        deadline = time.time() + 5
-        while alive() and time.time() < deadline:
-            time.sleep(0.1)
-        if alive():
-            os.kill(child, signal.SIGKILL)
-            os.waitpid(child, 0)
-    os._exit(0)
-signal.signal(signal.SIGTERM, stop)
-signal.signal(signal.SIGINT, stop)
-forwarding = re.compile(r'^Forwarding from (\S+):(\d+) -> \d+')
-deadline = time.time() + lifetime
-buffered, last_lines, reported = b'', [], False
-while time.time() < deadline:
-    ready = select.select([out_r], [], [], 1.0)[0]
-    if not ready:
-        if not alive():
-            break
-        continue
-    chunk = os.read(out_r, 4096)
-    if not chunk:
-        break
-    buffered += chunk
-    while b'\n' in buffered:
-        line, buffered = buffered.split(b'\n', 1)
-        text = line.decode('utf-8', 'replace').strip()
-        last_lines = (last_lines + [text])[-5:]
-        match = forwarding.match(text)
-        if match and not reported:
-            os.write(report_fd, ('%d %s\n' % (os.getpid(), match.group(2))).encode())
-            os.close(report_fd)
-            reported = True
-if not reported:
-    alive()
-    message = ' | '.join(line for line in last_lines if line) or 'kubectl exited (%s)' % state['status']
-    os.write(report_fd, ('error %s\n' % message).encode('utf-8', 'replace'))
-    os.close(report_fd)
-stop()
-"""
+def supervisor_source():
+    """The supervisor program: module_utils/_port_forward.py (standard library only) and a call of its main()."""
+    return inspect.getsource(_port_forward) + "\nmain()\n"
 
 
 def kubectl_argv(module, kubectl):
@@ -225,18 +195,29 @@ def open_forward(module):
     for field in ('namespace', 'resource', 'remote_port'):
         if not params.get(field):
             module.fail_json(msg='%s is required to open a port-forward (state=present)' % field)
+    error = lifetime_error(params['lifetime'])
+    if error:
+        module.fail_json(msg=error)
     kubectl = params['kubectl_binary']
     if os.sep not in kubectl:
         kubectl = module.get_bin_path(kubectl, required=True)
     elif not os.access(kubectl, os.X_OK):
         module.fail_json(msg='kubectl_binary %s is not an executable file' % kubectl)
     argv = kubectl_argv(module, kubectl)
+    owner = find_owner() if params['close_with_controller'] else None
 
+    # The supervisor's program goes in on its standard input (python -), so that its command
+    # line is short: python - MARKER <kubectl argv> <lifetime> <report fd> <owner pid> <owner start>.
+    program = supervisor_source().encode('utf-8')
+    source_r, source_w = os.pipe()
+    os.write(source_w, program)  # far below a pipe's buffer, so this never blocks
+    os.close(source_w)
     read_fd, write_fd = os.pipe()
     first = os.fork()
     if first == 0:
         # Detach twice (new session, then a grandchild that is no session leader), so that the
-        # forward outlives this module's process and Ansible's wait on its output.
+        # forward outlives this module's process and Ansible's wait on its output; the
+        # supervisor itself watches the owner and the lifetime.
         try:
             os.close(read_fd)
             os.setsid()
@@ -244,19 +225,22 @@ def open_forward(module):
                 os._exit(0)
             os.chdir('/')
             devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
+            os.dup2(source_r, 0)
+            for fd in (1, 2):
                 os.dup2(devnull, fd)
             os.set_inheritable(write_fd, True)
-            os.execv(sys.executable, [sys.executable, '-c', SUPERVISOR, MARKER, json.dumps(argv),
-                                      str(params['lifetime']), str(write_fd)])
+            os.execv(sys.executable, [sys.executable, '-', MARKER, json.dumps(argv),
+                                      str(params['lifetime']), str(write_fd),
+                                      str(owner[0] if owner else 0), str(owner[1] if owner else 0)])
         finally:
             os._exit(1)
+    os.close(source_r)
     os.close(write_fd)
     os.waitpid(first, 0)
 
-    deadline = time.time() + params['timeout']
+    limit = time.time() + params['timeout']
     answer = b''
-    while time.time() < deadline and b'\n' not in answer:
+    while time.time() < limit and b'\n' not in answer:
         ready = select.select([read_fd], [], [], 0.5)[0]
         if ready:
             chunk = os.read(read_fd, 4096)
@@ -269,20 +253,21 @@ def open_forward(module):
     if text.startswith('error '):
         module.fail_json(msg='kubectl port-forward to %s failed: %s' % (target, text[len('error '):]))
     parts = text.split()
-    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
         module.fail_json(msg='kubectl port-forward to %s did not listen within %ds (is the pod Running? '
                              'raise timeout)' % (target, params['timeout']))
-    module.exit_json(changed=False, pid=int(parts[0]), local_port=int(parts[1]),
-                     local_address=params['local_address'])
+    module.exit_json(changed=False, pid=int(parts[0]), local_port=int(parts[1]), kubectl_pid=int(parts[2]),
+                     local_address=params['local_address'], lifetime=params['lifetime'],
+                     owner_pid=owner[0] if owner else None)
 
 
 def command_line(module, pid):
     """The process's arguments, or None when it does not exist."""
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-            return [arg.decode('utf-8', 'replace') for arg in handle.read().split(b'\0')]
-    except (IOError, OSError):
-        pass
+    args = read_argv(pid)
+    if args:
+        return args
+    if os.path.isdir('/proc'):
+        return None
     ps = module.get_bin_path('ps')
     if not ps:
         return None
@@ -325,6 +310,7 @@ def main():
             context=dict(type='str'),
             kubectl_binary=dict(type='path', default='kubectl'),
             lifetime=dict(type='int', default=900),
+            close_with_controller=dict(type='bool', default=True),
             timeout=dict(type='int', default=90),
             pid=dict(type='int'),
         ),

@@ -3,7 +3,9 @@ Ready; a pod from a locally built image runs and its logs and exec work; a pod
 resolves cluster names through CoreDNS and reaches the API server through the
 `kubernetes` Service; a pod reaches another pod through a Service; the
 official Vault chart runs three OpenBao server pods in HA raft mode from the
-lab's OpenBao image; up.sh leaves a healthy node alone; down.sh leaves no
+lab's OpenBao image; kubernetes_port_forward's forwards end with a run killed by
+SIGKILL and after their lifetime; vault_unseal unseals the chart StatefulSet's pods
+and never a decoy pod with the chart's labels; up.sh leaves a healthy node alone; down.sh leaves no
 process, mount, interface, iptables/ip6tables chain or changed sysctl behind.
 
 By default this starts a private node lab (temporary VAULTKUBE_LAB_HOME, free
@@ -350,6 +352,236 @@ def test_vault_chart_ha_raft_runs_from_the_openbao_image(node):
         helm(node, "uninstall", release, "-n", ns, "--wait", check=False)
         kubectl(node, "delete", "namespace", ns, "--wait=true", "--timeout=120s", check=False, timeout=180)
         # Free the lab volumes the claims held (as up.sh does).
+        _sh(["bash", "-c", 'source "$0/lib.sh"; source "$0/node.sh"; node_volumes_recycle', LAB_DIR],
+            node["run_env"])
+
+
+# ---- kubernetes_port_forward with the real kubectl and a real pod: bounded in time and owner
+
+PF_PLAY = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - vaultkube.platform.kubernetes_port_forward:
+        namespace: %(ns)s
+        resource: pod/%(pod)s
+        remote_port: 8080
+        kubeconfig: %(kubeconfig)s
+        kubectl_binary: %(kubectl)s
+      register: forward
+    - ansible.builtin.copy:
+        content: "{{ forward | to_json }}"
+        dest: %(out)s
+        mode: "0600"
+    - ansible.builtin.pause:
+        seconds: 300
+"""
+
+
+def _ansible_bin(name):
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _forwards_to(ns):
+    """kubectl port-forward processes of namespace ns (their command lines name it)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "port-forward" in args and ns in args:
+            found.append(int(pid))
+    return found
+
+
+def _gone_within(pids, seconds):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if not any(_alive(pid) for pid in pids):
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    return None
+
+
+def _pong(port):
+    import socket
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
+        return sock.recv(100).decode()
+
+
+def test_port_forward_module_ends_with_a_killed_run(node, namespace, toolbox, tmp_path):
+    """A run killed with SIGKILL (no always block, no close task) leaves no kubectl
+    port-forward behind: the supervisor sees its ansible-playbook gone and stops kubectl."""
+    run_pod(node, namespace, "pf-killed", toolbox, "exec nc -ll -p 8080 -e echo pong-killed", port=8080)
+    out = tmp_path / "forward.json"
+    play = tmp_path / "forward.yml"
+    play.write_text(PF_PLAY % {"ns": namespace, "pod": "pf-killed", "kubeconfig": node["env"]["LAB_KUBECONFIG"],
+                               "kubectl": os.path.join(node["env"]["LAB_BIN"], "kubectl"), "out": out})
+    run = subprocess.Popen([_ansible_bin("ansible-playbook"), "-i", "localhost,", str(play)],  # noqa: SIM115
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable))
+    try:
+        forward = json.loads(wait_for("the forward's result", lambda: out.exists() and out.read_text(),
+                                      timeout=90))
+        assert forward["owner_pid"] == run.pid, forward
+        assert "pong-killed" in wait_for("a reply through the forward", lambda: _pong(forward["local_port"]),
+                                         timeout=30)
+        assert _forwards_to(namespace) == [forward["kubectl_pid"]]
+    finally:
+        run.kill()
+        run.wait()
+    # One owner check (1 s) + kubectl's stop (TERM, at most 3 s before KILL), and some slack.
+    took = _gone_within([forward["pid"], forward["kubectl_pid"]], 10)
+    assert took is not None, "kubectl port-forward outlived the killed run by 10 s"
+    assert _forwards_to(namespace) == []
+    print("\nforward gone %.1f s after kill -9 of its ansible-playbook" % took)
+
+
+def test_port_forward_module_ends_after_its_lifetime(node, namespace, toolbox):
+    run_pod(node, namespace, "pf-lifetime", toolbox, "exec nc -ll -p 8080 -e echo pong-lifetime", port=8080)
+    cmd = [_ansible_bin("ansible"), "localhost", "-i", "localhost,", "-c", "local", "-o",
+           "-m", "vaultkube.platform.kubernetes_port_forward",
+           "-a", json.dumps({"namespace": namespace, "resource": "pod/pf-lifetime", "remote_port": 8080,
+                             "kubeconfig": node["env"]["LAB_KUBECONFIG"], "lifetime": 8,
+                             "kubectl_binary": os.path.join(node["env"]["LAB_BIN"], "kubectl"),
+                             "close_with_controller": False})]
+    t0 = time.monotonic()
+    res = _sh(cmd, dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable))
+    forward = json.loads(res.stdout[res.stdout.index("{"):])
+    assert forward["owner_pid"] is None and forward["lifetime"] == 8
+    assert "pong-lifetime" in _pong(forward["local_port"])
+    assert _alive(forward["kubectl_pid"]), "the forward must outlive the ad hoc command"
+    took = _gone_within([forward["pid"], forward["kubectl_pid"]], 8 + 10)
+    assert took is not None, "the forward outlived its lifetime by 10 s"
+    total = time.monotonic() - t0
+    assert total >= 8, "closed before its lifetime (%.1f s)" % total
+    assert _forwards_to(namespace) == []
+    print("\nforward with lifetime 8 s closed %.1f s after it was opened" % total)
+
+
+# ---- vault_unseal finds the Vault pods through the chart's StatefulSet, never by labels
+
+UNSEAL_PLAY = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: vaultkube.platform.vault_unseal
+"""
+
+DECOY_SCRIPT = (
+    "mkdir -p /vault/data/decoy && printf '%s\\n' "
+    "'storage \"raft\" { path = \"/vault/data/decoy\" }' "
+    "'listener \"tcp\" { address = \"0.0.0.0:8200\"\n tls_disable = 1 }' "
+    "'disable_mlock = true' 'api_addr = \"http://127.0.0.1:8200\"' 'cluster_addr = \"http://127.0.0.1:8201\"' "
+    "> /vault/config/decoy.hcl && exec vault server -config=/vault/config/decoy.hcl")
+
+
+def _bao_status(node, ns, pod):
+    res = kubectl(node, "-n", ns, "exec", pod, "--", "vault", "status", "-address=http://127.0.0.1:8200",
+                  "-format=json", check=False)
+    return json.loads(res.stdout) if res.returncode in (0, 2) and res.stdout.strip() else None
+
+
+def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
+    env = node["env"]
+    release = "vault-" + uuid.uuid4().hex[:6]
+    ns = release
+    pods = ["%s-%d" % (release, i) for i in range(3)]
+    repo, tag = env["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
+    labels = {"app.kubernetes.io/name": "vault", "app.kubernetes.io/instance": release, "component": "server"}
+    try:
+        helm(node, "install", release, _chart_dir(), "-n", ns, "--create-namespace",
+             "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
+             "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
+             "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
+             "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
+        # The decoy: a real OpenBao server (uninitialised, sealed) with the chart's server labels,
+        # not made by the StatefulSet. Found by labels it would be joined and unsealed.
+        decoy = {"apiVersion": "v1", "kind": "Pod",
+                 "metadata": {"name": release + "-decoy", "namespace": ns, "labels": labels},
+                 "spec": {"terminationGracePeriodSeconds": 1,
+                          "containers": [{"name": "vault", "image": env["LAB_IMAGE_OPENBAO"],
+                                          "imagePullPolicy": "Never", "command": ["/bin/sh", "-c", DECOY_SCRIPT],
+                                          "ports": [{"containerPort": 8200}]}]}}
+        kubectl(node, "apply", "-f", "-", stdin=json.dumps(decoy))
+
+        def running():
+            items = json.loads(kubectl(node, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+            phases = {p["metadata"]["name"]: p["status"].get("phase") for p in items}
+            return phases if phases == dict.fromkeys(pods + [release + "-decoy"], "Running") else None
+
+        wait_for("3 vault pods and the decoy Running", running, timeout=120)
+        for pod in pods + [release + "-decoy"]:
+            status = wait_for("%s answers" % pod, lambda pod=pod: _bao_status(node, ns, pod), timeout=60)
+            assert status["initialized"] is False and status["sealed"] is True
+
+        base = dict(
+            ansible_python_interpreter=sys.executable,
+            vault_unseal_port_forward=True, vault_unseal_url="http://127.0.0.1:8200",
+            vault_unseal_kubernetes_namespace=ns, vault_unseal_kubernetes_release=release,
+            vault_unseal_kubeconfig=env["LAB_KUBECONFIG"],
+            vault_unseal_kubectl_binary=os.path.join(env["LAB_BIN"], "kubectl"),
+            vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2,
+            vault_unseal_keys_file=str(tmp_path / "keys" / "vault-init.vault"),
+            vault_unseal_keys_password="discovery-" + uuid.uuid4().hex, vault_unseal_wait_timeout=90)
+        play = tmp_path / "unseal.yml"
+        play.write_text(UNSEAL_PLAY)
+        run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+                       ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+
+        def unseal(extra):
+            t0 = time.monotonic()
+            res = _sh([_ansible_bin("ansible-playbook"), "-i", "localhost,", str(play),
+                       "-e", json.dumps(dict(base, **extra))], run_env, check=False, timeout=900)
+            doc = json.loads(res.stdout)
+            tasks = [(t["task"]["name"].split(" : ", 1)[-1], t["hosts"].get("localhost") or {})
+                     for t in doc["plays"][0]["tasks"]]
+            return res, tasks, time.monotonic() - t0
+
+        res, tasks, took = unseal({})
+        failed = [(name, result.get("msg")) for name, result in tasks if result.get("failed")]
+        assert res.returncode == 0 and not failed, failed or res.stderr[-2000:]
+        found = [result for name, result in tasks if name.startswith("Find the Vault server pods")][0]
+        assert [p["name"] for p in found["pods"]] == pods
+        assert [(p["name"], p["reason"]) for p in found["ignored"]] == [(release + "-decoy", "has no controller")]
+        forwards = [result for name, result in tasks if name == "Open a port-forward to each running server pod"][0]
+        assert [item["item"] for item in forwards["results"]] == pods, "a forward to another pod was opened"
+        assert all(item["owner_pid"] for item in forwards["results"]), "each forward watches the run"
+        # Read back: the chart's pods are initialised and unsealed, one active; the decoy untouched.
+        statuses = {pod: _bao_status(node, ns, pod) for pod in pods}
+        for pod, status in statuses.items():
+            assert status["initialized"] is True and status["sealed"] is False, (pod, status)
+        decoy_status = _bao_status(node, ns, release + "-decoy")
+        assert decoy_status["initialized"] is False and decoy_status["sealed"] is True, decoy_status
+        assert _forwards_to(ns) == [], "the role's close step left a forward"
+        print("\nvault_unseal through the StatefulSet: 3 pods unsealed, decoy ignored, %.1f s" % took)
+
+        # A StatefulSet that does not exist: one line, no pod contacted.
+        res, tasks, _took = unseal({"vault_unseal_kubernetes_statefulset": release + "-absent"})
+        failed = [(name, result.get("msg")) for name, result in tasks if result.get("failed")]
+        assert res.returncode != 0 and len(failed) == 1, failed
+        assert failed[0][0] == "Stop when the chart's StatefulSet is missing"
+        assert failed[0][1].startswith("vault_unseal: StatefulSet %s/%s-absent does not exist, so no pod was "
+                                       "contacted" % (ns, release)) and "\n" not in failed[0][1]
+        assert not any(name == "Open a port-forward to each running server pod" and result.get("results")
+                       for name, result in tasks)
+    finally:
+        helm(node, "uninstall", release, "-n", ns, "--wait", check=False)
+        kubectl(node, "delete", "namespace", ns, "--wait=true", "--timeout=120s", check=False, timeout=180)
         _sh(["bash", "-c", 'source "$0/lib.sh"; source "$0/node.sh"; node_volumes_recycle', LAB_DIR],
             node["run_env"])
 
