@@ -22,7 +22,7 @@ description:
     followed only in a folder that only root can write (one an administrator made, such as
     C(/var/run -> /run)); in any other folder a link is refused. The file itself is opened with
     C(O_NOFOLLOW), checked on the open descriptor to be a regular file with one hard link, and changed
-    through that descriptor (C(fchown), C(fchmod)): what is changed is what was checked.
+    through that descriptor (C(fchown), C(fchmod)), so what is changed is what was checked.
   - A symbolic link, a hard link, a folder or any other kind of file at O(path) fails the task with one
     line naming the path; nothing is changed then. A missing file is left missing (the service creates
     its own file) unless O(missing) is V(fail).

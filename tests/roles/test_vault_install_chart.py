@@ -139,8 +139,8 @@ def test_extra_config_goes_into_a_secret_and_the_server_loads_it(tmp_path, names
     assert volumes['tls']['secret']['secretName'] == 'vault-tls'
     container = pod['containers'][0]
     mounts = {m['name']: m for m in container['volumeMounts']}
-    assert mounts['vaultkube-extra-config'] == {'name': 'vaultkube-extra-config', 'readOnly': True,
-                                               'mountPath': '/vault/userconfig/vaultkube-extra-config'}
+    wanted = {'name': 'vaultkube-extra-config', 'readOnly': True, 'mountPath': '/vault/userconfig/vaultkube-extra-config'}
+    assert mounts['vaultkube-extra-config'] == wanted
     start = container['args'][0]
     assert ('vault server -config=/tmp/storageconfig.hcl '
             '-config=/vault/userconfig/vaultkube-extra-config/extra.hcl') in start, start
@@ -159,9 +159,10 @@ def test_extra_config_goes_into_a_secret_and_the_server_loads_it(tmp_path, names
         (work / 'data').mkdir()
         (work / 'audit').mkdir()
         port, cluster_port = free_port(), free_port()
-        for old, new in (('/vault/userconfig/tls/', str(work / 'tls') + '/'), ('"/vault/data"', '"%s"' % (work / 'data')),
-                         ('/vault/audit/', str(work / 'audit') + '/'), ('[::]:8200', '127.0.0.1:%d' % port),
-                         ('[::]:8201', '127.0.0.1:%d' % cluster_port), ('service_registration "kubernetes" {}', '')):
+        moves = (('/vault/userconfig/tls/', str(work / 'tls') + '/'), ('"/vault/data"', '"%s"' % (work / 'data')),
+                 ('/vault/audit/', str(work / 'audit') + '/'), ('[::]:8200', '127.0.0.1:%d' % port),
+                 ('[::]:8201', '127.0.0.1:%d' % cluster_port), ('service_registration "kubernetes" {}', ''))
+        for old, new in moves:
             assert old in config, old
             config = config.replace(old, new)
         (work / 'storageconfig.hcl').write_text(config)
