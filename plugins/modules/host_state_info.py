@@ -40,7 +40,9 @@ options:
     elements: str
     default: []
   checksums:
-    description: Files whose SHA-1 checksum to return (regular files only; symbolic links are not followed).
+    description:
+      - Files whose SHA-1 checksum to return (regular files only). Each is read through a descriptor opened with
+        C(O_NOFOLLOW), so a symbolic link (also one swapped in while the module runs) is never followed.
     type: list
     elements: path
     default: []
@@ -137,6 +139,7 @@ systemd:
 '''
 
 import grp
+import hashlib
 import os
 import pwd
 import re
@@ -145,7 +148,6 @@ import stat
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.vaultkube.platform.plugins.module_utils._checksum import file_sha1
 
 try:
     from cryptography import x509
@@ -157,6 +159,8 @@ except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
 _PEM_CERTIFICATE = re.compile(r'-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----', re.S)
+# host:port or [ipv6]:port, matched whole (fullmatch: no trailing newline).
+_ENDPOINT = re.compile(r'(\[[0-9a-fA-F:.]+\]|[^:\[\]\s]+):[0-9]+')
 
 
 def _name(lookup, ident):
@@ -200,12 +204,23 @@ def group_state(name):
 
 
 def file_checksum(path):
+    """SHA-1 of a regular file, read through a descriptor opened without following a link: a link
+    swapped in after a check cannot make root hash another file."""
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
-        return file_sha1(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha1()
+        for block in iter(lambda: os.read(fd, 1 << 20), b''):
+            digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _alt_name(name):
@@ -265,7 +280,7 @@ def main():
     if module.params['certificates'] and not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     for endpoint in module.params['ports']:
-        if not re.fullmatch(r'(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):[0-9]+', endpoint):
+        if not _ENDPOINT.fullmatch(endpoint):
             module.fail_json(msg="ports: %r is not host:port (write an IPv6 address as [address]:port)" % endpoint)
     module.exit_json(
         changed=False,

@@ -5,6 +5,7 @@ the first one runs as that user (issue 10, bug 3: the role used to move the
 user's home to the data folder, and usermod refuses while the user runs a
 process)."""
 
+import grp
 import json
 import os
 import pwd
@@ -167,7 +168,7 @@ def transit(tmp_path):
     root.sys.create_or_update_policy('autounseal', TRANSIT_POLICY)
     token = root.auth.token.create(policies=['autounseal'], no_parent=True, period='24h')['auth']['client_token']
     # The CA is read by the server, as its service user: a copy it can traverse to.
-    yield dict(url='https://127.0.0.1:%d' % tls_port, ca=tls['ca'], token=token)
+    yield dict(url='https://127.0.0.1:%d' % tls_port, ca=tls['ca'], token=token, root=root)
     server.stop()
     shutil.rmtree(work, ignore_errors=True)
 
@@ -358,3 +359,323 @@ def test_audit_device_through_the_api_when_the_server_takes_it(installs, tmp_pat
     assert again.returncode == 0 and json.loads(again.stdout)['stats']['localhost']['changed'] == 0, \
         again.stdout[-3000:]
     assert vault.sys.list_enabled_audit_devices()['data']['file/']['options']['file_path'] == root + '/log/audit.log'
+
+
+# ------------------------------------------------------------------------------------------
+# The service user against root (issue "Isolation that holds against a tenant"): the service
+# user owns its data, log and run folders and must never make a root-run task or the
+# supervisor script write, chown, truncate or print a file outside them.
+
+def as_user(user, *cmd, check=True):
+    """A command run as the service user, as an attacker holding that account would."""
+    return subprocess.run(['setpriv', '--reuid=' + user, '--regid=' + user, '--init-groups', '--'] + list(cmd),
+                          capture_output=True, text=True, check=check)
+
+
+class Canary:
+    """A root-owned file outside the service user's folders, world-readable (so that a root
+    process printing it would show), whose content, owner and mode must never change."""
+
+    def __init__(self, folder):
+        self.path = os.path.join(folder, 'canary-' + uuid.uuid4().hex[:8])
+        self.content = 'canary-content-' + uuid.uuid4().hex
+        with open(self.path, 'w', encoding='utf-8') as handle:
+            handle.write(self.content + '\n')
+        os.chown(self.path, 0, 0)
+        os.chmod(self.path, 0o644)
+        self.state = self.read()
+
+    def read(self):
+        info = os.lstat(self.path)
+        with open(self.path, encoding='utf-8') as handle:
+            return handle.read(), info.st_uid, info.st_gid, oct(info.st_mode & 0o7777)
+
+    def assert_untouched(self, *outputs):
+        assert self.read() == self.state, 'the canary %s changed: %r -> %r' % (self.path, self.state, self.read())
+        for text in outputs:
+            assert self.content not in text, 'the canary content was printed'
+
+
+def plant_link(user, path, target):
+    """As the service user: replace whatever is at path with a symbolic link to target."""
+    as_user(user, 'sh', '-c', 'rm -f -- "$1" && ln -s -- "$2" "$1"', 'sh', path, target)
+    assert os.path.islink(path) and os.lstat(path).st_uid == pwd.getpwnam(user).pw_uid
+
+
+def ctl(root, action):
+    return subprocess.run([os.path.join(root, 'etc', SERVICE + '-ctl.sh'), action], capture_output=True, text=True,
+                          check=False)
+
+
+def test_links_planted_by_the_service_user_are_never_followed(installs, tmp_path):
+    """Links at the audit log, the server log and the pid file, pointing at a root-owned file:
+    the role refuses them with one line each, the supervisor script (run as root) replaces them
+    as the service user; the canary keeps its content, owner and mode and is never printed."""
+    user, (root, _other) = installs
+    playbook = tmp_path / 'install.yml'
+    playbook.write_text(PLAYBOOK)
+    port = free_pair()
+    variables = install_vars(root, user, port)
+    first = run_playbook(playbook, variables, json_output=False)
+    assert first.returncode == 0, first.stdout[-3000:]
+    pid = server_pid(root)
+    assert process_users(root) == [user]
+    canary = Canary(os.path.dirname(root))
+    audit_log, server_log = root + '/log/audit.log', root + '/log/%s.log' % SERVICE
+    pid_file = root + '/run/%s.pid' % SERVICE
+
+    # 1. The role: the audit log and the server log are links to the canary.
+    plant_link(user, audit_log, canary.path)
+    plant_link(user, server_log, canary.path)
+    refused = run_playbook(playbook, variables, verbosity=3, json_output=False)
+    out = refused.stdout + refused.stderr
+    canary.assert_untouched(out)
+    assert refused.returncode != 0
+    for path in (audit_log, server_log):
+        # One line naming the path and what to do.
+        assert ('"msg": "host_private_file: %s is a symbolic link, which root does not follow in a folder the '
+                'service user writes: remove it (the service creates its own file)"' % path) in out, out[-3000:]
+    canary.assert_untouched(out)
+    assert os.path.islink(audit_log) and os.path.islink(server_log)  # refused, not touched
+    assert server_pid(root) == pid  # the server was not restarted
+
+    # 2. The supervisor script, as root: links at the pid file and the log are replaced by the
+    # service user's own files, never followed.
+    assert ctl(root, 'stop').stdout.strip() == 'stopped'
+    plant_link(user, pid_file, canary.path)
+    started = ctl(root, 'start')
+    canary.assert_untouched(started.stdout, started.stderr)
+    assert started.returncode == 0 and started.stdout.strip() == 'started', started.stdout + started.stderr
+    uid = pwd.getpwnam(user).pw_uid
+    for path in (pid_file, server_log):
+        info = os.lstat(path)
+        assert not os.path.islink(path) and info.st_uid == uid and info.st_nlink == 1, path
+    assert oct(os.lstat(server_log).st_mode & 0o777) == '0o640'
+    pid = server_pid(root)
+    assert process_users(root) == [user]
+
+    # 3. A pid file naming a root process: the script neither reports it running nor kills it.
+    bystander = subprocess.Popen(['sleep', '300'])
+    try:
+        as_user(user, 'sh', '-c', 'echo %d > "$1"' % bystander.pid, 'sh', pid_file)
+        status = ctl(root, 'status')
+        assert (status.returncode, status.stdout.strip()) == (3, 'stopped')
+        assert ctl(root, 'stop').stdout.strip() == 'stopped'
+        assert bystander.poll() is None, 'the script killed a process the pid file named'
+        assert not os.path.exists(pid_file)
+    finally:
+        bystander.kill()
+        bystander.wait()
+    # The real server is still there: point the pid file back at it and stop it.
+    as_user(user, 'sh', '-c', 'echo %d > "$1"' % pid, 'sh', pid_file)
+    assert ctl(root, 'stop').stdout.strip() == 'stopped'
+    assert process_users(root) == []
+
+    # 4. A start that fails (the port is taken) prints the server's log as the service user: a
+    # link at the log is replaced first, so the canary is not what is printed.
+    plant_link(user, server_log, canary.path)
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(('127.0.0.1', port))
+        taken.listen(1)
+        failed = ctl(root, 'start')
+    assert failed.returncode == 1 and 'failed to start, see %s' % server_log in failed.stderr, failed.stderr
+    assert 'address already in use' in failed.stderr
+    canary.assert_untouched(failed.stdout, failed.stderr)
+    assert not os.path.islink(server_log)
+
+    # 5. Once the links are gone the role runs again, and nothing it did touched the canary.
+    as_user(user, 'rm', '-f', audit_log)
+    again = run_playbook(playbook, variables, verbosity=3, json_output=False)
+    assert again.returncode == 0, again.stdout[-3000:]
+    canary.assert_untouched(again.stdout, again.stderr)
+    assert process_users(root) == [user]
+
+
+def test_root_folder_inside_a_service_user_folder_is_refused_before_any_write(tmp_path):
+    """A role folder inside the service user's log folder: refused in preflight, one line."""
+    playbook = tmp_path / 'install.yml'
+    playbook.write_text(PLAYBOOK)
+    root = str(tmp_path / 'never')
+    variables = dict(install_vars(root, 'vkrel-never', free_port()), vault_install_tls_dir=root + '/log/tls')
+    result = run_playbook(playbook, variables)
+    assert result.returncode != 0
+    failed = [t['hosts']['localhost'] for play in json.loads(result.stdout)['plays'] for t in play['tasks']
+              if t['hosts'].get('localhost', {}).get('failed')]
+    assert len(failed) == 1
+    msg = failed[0]['msg']
+    assert msg == ('vault_install: vault_install_tls_dir (%s/log/tls) is in vault_install_log_dir (%s/log), which the '
+                   'service user owns and could replace with a link: give each its own folder' % (root, root))
+    assert not os.path.exists(root)
+    with pytest.raises(KeyError):
+        pwd.getpwnam('vkrel-never')
+
+
+EXTRA_SEAL = '''\
+seal "transit" {
+  address     = "%(url)s"
+  token       = "%(token)s"
+  key_name    = "autounseal"
+  mount_path  = "transit/"
+  tls_ca_cert = "%(ca)s"
+}
+'''
+
+
+def test_extra_config_with_a_seal_token_is_never_shown(installs, transit, tmp_path):
+    """A transit seal with its token given through vault_install_extra_config: the server uses it
+    (seal type transit), the configuration file is 0640 root:<group>, and neither the token nor the
+    stanza appears in the output of runs with -vvv --diff (first install, then a changed token)."""
+    user, (root, _other) = installs
+    playbook = tmp_path / 'install.yml'
+    playbook.write_text(PLAYBOOK)
+    port = free_pair()
+    os.makedirs(root, exist_ok=True)
+    shutil.copy(transit['ca'], root + '/transit-ca.pem')
+    os.chmod(root + '/transit-ca.pem', 0o644)
+    seal = dict(url=transit['url'], token=transit['token'], ca=root + '/transit-ca.pem')
+    variables = dict(install_vars(root, user, port), vault_install_extra_config=EXTRA_SEAL % seal)
+    first = run_playbook(playbook, variables, diff=True, verbosity=3, json_output=False)
+    out = first.stdout + first.stderr
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert transit['token'] not in out and 'seal "transit"' not in out
+
+    config_path = root + '/etc/%s.hcl' % SERVICE
+    info = os.stat(config_path)
+    assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name) == \
+        ('0o640', 'root', user)
+    with open(config_path, encoding='utf-8') as handle:
+        assert transit['token'] in handle.read()  # it is there, only never shown
+    status = requests.get('https://127.0.0.1:%d/v1/sys/seal-status' % port, verify=root + '/ca-copy.pem',
+                          timeout=10).json()
+    assert status['type'] == 'transit', status
+
+    # Another token: the file changes (a diff would show both tokens) and the server restarts.
+    token2 = transit['root'].auth.token.create(policies=['autounseal'], no_parent=True,
+                                               period='24h')['auth']['client_token']
+    changed = run_playbook(playbook, dict(variables, vault_install_extra_config=EXTRA_SEAL % dict(seal, token=token2)),
+                           diff=True, verbosity=3, json_output=False)
+    out = changed.stdout + changed.stderr
+    assert changed.returncode == 0, changed.stdout[-3000:]
+    recap = [line for line in changed.stdout.splitlines() if line.startswith('localhost')][-1]
+    assert 'changed=0' not in recap and 'failed=0' in recap, recap
+    assert transit['token'] not in out and token2 not in out and 'seal "transit"' not in out
+    with open(config_path, encoding='utf-8') as handle:
+        assert token2 in handle.read()
+
+
+# ------------------------------------------------------------------------------------------
+# Downloads: a URL source needs a checksum, checked before the file reaches its destination.
+
+class ReleaseServer:
+    """python http.server on 127.0.0.1 serving a folder, recording every request path."""
+
+    def __init__(self, folder):
+        import functools
+        import http.server
+        import threading
+        self.requests = []
+        log = self.requests
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                log.append(self.path)
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ('127.0.0.1', 0), functools.partial(Handler, directory=str(folder)))
+        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def release(tmp_path):
+    """The server binary as a release file, and a tampered copy (one byte more) under another name."""
+    import hashlib
+    folder = tmp_path / 'releases'
+    folder.mkdir()
+    good = folder / BINARY
+    shutil.copy(server_binary(), good)
+    tampered = folder / (BINARY + '-tampered')
+    shutil.copy(good, tampered)
+    with open(tampered, 'ab') as handle:
+        handle.write(b'\0')
+    digest = hashlib.sha256()
+    with open(good, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    server = ReleaseServer(folder)
+    yield dict(server=server, good=server.url + '/' + BINARY, tampered=server.url + '/' + tampered.name,
+               sha256=digest.hexdigest())
+    server.stop()
+
+
+def url_vars(root, user, port, url, checksum):
+    variables = install_vars(root, user, port)
+    del variables['vault_install_binary_src']
+    return dict(variables, vault_install_binary_source='url', vault_install_binary_url=url,
+                vault_install_binary_checksum=checksum)
+
+
+def sha256_of(path):
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_url_without_checksum_is_refused_before_anything_is_fetched(installs, release, tmp_path):
+    user, (root, _other) = installs
+    playbook = tmp_path / 'install.yml'
+    playbook.write_text(PLAYBOOK)
+    result = run_playbook(playbook, url_vars(root, user, free_port(), release['good'], ''))
+    assert result.returncode != 0
+    failed = [t['hosts']['localhost'] for play in json.loads(result.stdout)['plays'] for t in play['tasks']
+              if t['hosts'].get('localhost', {}).get('failed')]
+    assert len(failed) == 1
+    assert failed[0]['msg'].startswith('vault_install: vault_install_binary_source is url, so '
+                                       'vault_install_binary_checksum must be "sha256:<hex>" of the file at '
+                                       'vault_install_binary_url (take it from the release\'s SHA256SUMS file')
+    assert failed[0]['msg'].endswith('it is empty.') and '\n' not in failed[0]['msg']
+    assert release['server'].requests == []  # nothing fetched
+    assert not os.path.exists(root)  # nothing written (no folder, no binary)
+
+
+def test_url_download_installs_with_the_right_checksum_and_keeps_the_binary_on_a_wrong_one(installs, release,
+                                                                                           tmp_path):
+    user, (root, _other) = installs
+    playbook = tmp_path / 'install.yml'
+    playbook.write_text(PLAYBOOK)
+    port = free_pair()
+    binary = os.path.join(root, 'bin', BINARY)
+
+    right = run_playbook(playbook, url_vars(root, user, port, release['good'], 'sha256:' + release['sha256']))
+    assert right.returncode == 0, right.stdout[-3000:]
+    assert release['server'].requests == ['/' + BINARY]
+    assert sha256_of(binary) == release['sha256']
+    info = os.stat(binary)
+    assert (oct(info.st_mode & 0o777), info.st_uid) == ('0o755', 0)
+    assert process_users(root) == [user]
+    pid = server_pid(root)
+    before = (info.st_mtime_ns, info.st_ino)
+
+    # The file at the URL is not the one the checksum names (a tampered release): refused by the
+    # download task, the installed binary and the running server left as they were.
+    wrong = run_playbook(playbook, url_vars(root, user, port, release['tampered'], 'sha256:' + release['sha256']))
+    assert wrong.returncode != 0
+    failed = [(t['task']['name'].split(' : ')[-1], t['hosts']['localhost']) for play in json.loads(wrong.stdout)['plays']
+              for t in play['tasks'] if t['hosts'].get('localhost', {}).get('failed')]
+    assert [name for name, _result in failed] == ['Download the release'], failed
+    assert 'checksum' in failed[0][1]['msg'] and 'did not match' in failed[0][1]['msg'], failed[0][1]['msg']
+    assert release['server'].requests[-1] == '/' + BINARY + '-tampered'
+    assert sha256_of(binary) == release['sha256']
+    info = os.stat(binary)
+    assert (info.st_mtime_ns, info.st_ino) == before
+    assert server_pid(root) == pid and process_users(root) == [user]
+    assert not os.path.exists(os.path.join(root, 'etc', '.download', BINARY + '-tampered'))

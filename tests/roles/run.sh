@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Tests of the roles: argument specs in step with defaults, ansible-lint (production
-# profile), then every molecule scenario against the local lab (no containers).
+# profile), then every molecule scenario against the local lab (no containers), each
+# followed by the pytest files tests/roles/test_<scenario>_*.py (checks that need more than
+# the scenario's converge, for example another target of the role).
 #
 # Usage: tests/roles/run.sh [--fresh] [scenario ...]
 #   --fresh   reset the lab's OpenBao/ESO state first (tests/roles/reset.sh), so the
@@ -58,7 +60,15 @@ failed=()
 for s in "${scenarios[@]}"; do
   step "molecule test -s $s"
   s0=$(date +%s)
-  if molecule test -s "$s"; then
+  ok=1
+  molecule test -s "$s" || ok=0
+  extra=()
+  for f in tests/roles/test_"$s"_*.py; do [ -e "$f" ] && extra+=("$f"); done
+  if [ "${#extra[@]}" -gt 0 ]; then
+    step "pytest ${extra[*]}"
+    python -m pytest -q -p no:cacheprovider "${extra[@]}" || ok=0
+  fi
+  if [ "$ok" = 1 ]; then
     echo "[roles] scenario $s passed in $(( $(date +%s) - s0 )) s"
   else
     echo "[roles] scenario $s FAILED"

@@ -93,3 +93,19 @@ def test_ports_report_whether_a_listener_answers():
     finally:
         listener.close()
     assert host_state_info.port_open('127.0.0.1:%d' % port, 1.0) is False
+
+
+def test_checksum_never_follows_a_link(tmp_path):
+    target = tmp_path / 'secret'
+    target.write_text('x')
+    link = tmp_path / 'link'
+    link.symlink_to(target)
+    assert host_state_info.file_checksum(str(link)) is None
+    assert host_state_info.file_checksum(str(target)) is not None
+
+
+def test_endpoints_are_matched_whole():
+    assert host_state_info._ENDPOINT.fullmatch('127.0.0.1:8200')
+    assert host_state_info._ENDPOINT.fullmatch('[::1]:8200')
+    assert not host_state_info._ENDPOINT.fullmatch('127.0.0.1:8200\n')
+    assert not host_state_info._ENDPOINT.fullmatch('host:port')
