@@ -58,7 +58,10 @@ INVENTORY = REPO / 'inventory' / 'lab'
 SITE = REPO / 'playbooks' / 'site.yml'
 SITE_EXTRA: dict = {}
 FIELD_MANAGER = 'vaultkube-bench-floor'
-READY_COLUMNS = '{.metadata.namespace}/{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}'
+# One row per object, also for the objects of the initial LIST (a jsonpath would be applied
+# to that LIST as a whole).
+READY_COLUMNS = ('custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,'
+                 'READY:.status.conditions[?(@.type=="Ready")].status')
 
 
 def vault_audit_log() -> Path:
@@ -102,15 +105,15 @@ def floor(path: Path, label: str) -> float:
 def wait_ready_watch(label: str, n: int, timeout: float = 900.0) -> None:
     """Until all N labelled ExternalSecrets are Ready, from one LIST and one watch (kubectl get -w)."""
     cmd = [str(Path(LAB['LAB_BIN']) / 'kubectl'), 'get', 'externalsecrets.external-secrets.io', '-A',
-           '-l', 'vaultkube.io/bench=%s' % label, '-w', '-o', 'jsonpath=' + READY_COLUMNS]
+           '-l', 'vaultkube.io/bench=%s' % label, '-w', '--no-headers', '-o', READY_COLUMNS]
     ready: dict[str, bool] = {}
     deadline = time.monotonic() + timeout
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ, **LAB)) as proc:
         try:
             for line in proc.stdout:
-                name, _sep, status = line.strip().partition(' ')
-                if name:
-                    ready[name] = status == 'True'
+                fields = line.split()
+                if len(fields) == 3:
+                    ready[fields[0] + '/' + fields[1]] = fields[2] == 'True'
                 if len(ready) >= n and all(ready.values()):
                     return
                 if time.monotonic() > deadline:
