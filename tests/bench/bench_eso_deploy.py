@@ -8,11 +8,19 @@ in one run, each way with its own namespaces so that both start from nothing:
 
   A  eso_deploy first apply   site.yml --tags eso_deploy with N ExternalSecrets (returns once all are synced)
   B  eso_deploy re-run        the same, nothing changed
-  F  floor first apply        one `kubectl apply -f` of the same objects + one `kubectl wait` for all
-  G  floor re-run             the same again
+  S  fair floor first apply   one `kubectl apply --server-side` of the same objects (field manager
+                              of its own, durations spelled as the API server stores them:
+                              `1h0m0s`), then readiness from one `kubectl get -w` (one LIST and
+                              one watch of all ExternalSecrets)
+  T  fair floor re-run        the same again
+  F  old floor first apply    one client-side `kubectl apply -f` (a GET and a write per object,
+                              `1h` as written) + `kubectl wait`, which checks object by object
+  G  old floor re-run         the same again
 
 Write requests are counted from the lab API server's audit log (the lab admin's requests only:
-ESO's own status writes are not the role's). Last, site.yml with inventory/lab is re-run whole:
+ESO's own status writes are not the role's); a server-side apply that changes nothing is still
+a PATCH request there, so the floors also print how many objects a run changed (their
+resourceVersion, read in one LIST before and after). Last, site.yml with inventory/lab is re-run whole:
 its time, its API server writes and its Vault writes with the bootstrap token (OpenBao's file audit
 device of the lab).
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,9 +45,11 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / 'tests' / 'lab'))
 sys.path.insert(0, str(REPO / 'tests' / 'integration'))
 
-from lab_helpers import LAB_ADMIN_USER, AuditLog, kubectl  # noqa: E402
+from lab_helpers import LAB, LAB_ADMIN_USER, AuditLog, kubectl  # noqa: E402
 from vaultkube_testlib import _ansible_env  # noqa: E402
 
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (  # noqa: E402
+    go_duration_ns, go_duration_string)
 from ansible_collections.vaultkube.platform.plugins.module_utils._eso import manifests  # noqa: E402
 
 NAMESPACES = 10
@@ -46,6 +57,11 @@ VAULT_KEY = 'lab/demo/app'
 INVENTORY = REPO / 'inventory' / 'lab'
 SITE = REPO / 'playbooks' / 'site.yml'
 SITE_EXTRA: dict = {}
+FIELD_MANAGER = 'vaultkube-bench-floor'
+# One row per object, also for the objects of the initial LIST (a jsonpath would be applied
+# to that LIST as a whole).
+READY_COLUMNS = ('custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,'
+                 'READY:.status.conditions[?(@.type=="Ready")].status')
 
 
 def vault_audit_log() -> Path:
@@ -78,6 +94,7 @@ def site(extra: dict | None = None, tags: str | None = None) -> tuple[float, lis
 
 
 def floor(path: Path, label: str) -> float:
+    """The old floor: client-side `kubectl apply` (a GET and a write per object), `kubectl wait`."""
     start = time.perf_counter()
     kubectl('apply', '-f', str(path))
     kubectl('wait', '--for=condition=Ready', 'externalsecrets.external-secrets.io', '-A',
@@ -85,12 +102,61 @@ def floor(path: Path, label: str) -> float:
     return time.perf_counter() - start
 
 
-def floor_file(work: Path, prefix: str, n: int, label: str) -> Path:
+def wait_ready_watch(label: str, n: int, timeout: float = 900.0) -> None:
+    """Until all N labelled ExternalSecrets are Ready, from one LIST and one watch (kubectl get -w)."""
+    cmd = [str(Path(LAB['LAB_BIN']) / 'kubectl'), 'get', 'externalsecrets.external-secrets.io', '-A',
+           '-l', 'vaultkube.io/bench=%s' % label, '-w', '--no-headers', '-o', READY_COLUMNS]
+    ready: dict[str, bool] = {}
+    deadline = time.monotonic() + timeout
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ, **LAB)) as proc:
+        try:
+            for line in proc.stdout:
+                fields = line.split()
+                if len(fields) == 3:
+                    ready[fields[0] + '/' + fields[1]] = fields[2] == 'True'
+                if len(ready) >= n and all(ready.values()):
+                    return
+                if time.monotonic() > deadline:
+                    break
+        finally:
+            proc.kill()
+    raise SystemExit('%s: %d of %d ExternalSecrets Ready (watch ended or timed out)'
+                     % (label, sum(ready.values()), n))
+
+
+def fair_floor(path: Path, label: str, n: int) -> float:
+    """The fair floor: one server-side apply of all objects, readiness from one LIST + watch."""
+    start = time.perf_counter()
+    kubectl('apply', '--server-side', '--field-manager=%s' % FIELD_MANAGER, '-f', str(path))
+    wait_ready_watch(label, n)
+    return time.perf_counter() - start
+
+
+def versions(label: str) -> dict[str, str]:
+    """resourceVersion of every object of LABEL (namespaces and ExternalSecrets), in one LIST each."""
+    found = {}
+    for kind in ('namespaces', 'externalsecrets.external-secrets.io'):
+        listed = json.loads(kubectl('get', kind, '-A', '-l', 'vaultkube.io/bench=%s' % label, '-o', 'json').stdout)
+        for item in listed['items']:
+            meta = item['metadata']
+            found['%s %s/%s' % (kind, meta.get('namespace', ''), meta['name'])] = meta['resourceVersion']
+    return found
+
+
+def changed_objects(before: dict[str, str], after: dict[str, str]) -> int:
+    return sum(1 for key, version in after.items() if before.get(key) != version)
+
+
+def floor_file(work: Path, prefix: str, n: int, label: str, canonical: bool = False) -> Path:
     settings = {'cluster_store_enabled': False, 'cluster_store_name': 'vault-backend', 'create_namespaces': True,
                 'external_secrets': external_secrets(prefix, n), 'vault': {}}
     objects = manifests(settings)
     for item in objects:
         item['metadata'].setdefault('labels', {})['vaultkube.io/bench'] = label
+        spec = item.get('spec', {})
+        if canonical and 'refreshInterval' in spec:
+            # What the API server stores: "1h" is kept as "1h0m0s".
+            spec['refreshInterval'] = go_duration_string(go_duration_ns(spec['refreshInterval']))
     path = work / ('%s.json' % prefix)
     path.write_text(json.dumps({'apiVersion': 'v1', 'kind': 'List', 'items': objects}))
     return path
@@ -131,19 +197,26 @@ def main() -> int:
     try:
         for n in args.sizes:
             row = {'N': n}
-            role_prefix, floor_prefix = 'bench-r%d' % n, 'bench-f%d' % n
-            prefixes += [role_prefix, floor_prefix]
+            role_prefix, floor_prefix, fair_prefix = 'bench-r%d' % n, 'bench-f%d' % n, 'bench-s%d' % n
+            prefixes += [role_prefix, floor_prefix, fair_prefix]
             extra = {'eso_deploy_external_secrets': external_secrets(role_prefix, n),
                      'eso_deploy_ready_timeout': 900}
             for key in ('A', 'B'):
                 mark = audit.mark()
                 row[key], _recap = site(extra, tags='eso_deploy')
                 row[key + '_w'] = audit.writes(mark, LAB_ADMIN_USER)[0]
+            path = floor_file(work, fair_prefix, n, fair_prefix, canonical=True)
+            for key in ('S', 'T'):
+                before, mark = versions(fair_prefix), audit.mark()
+                row[key] = fair_floor(path, fair_prefix, n)
+                row[key + '_w'] = audit.writes(mark, LAB_ADMIN_USER)[0]
+                row[key + '_c'] = changed_objects(before, versions(fair_prefix))
             path = floor_file(work, floor_prefix, n, floor_prefix)
             for key in ('F', 'G'):
-                mark = audit.mark()
+                before, mark = versions(floor_prefix), audit.mark()
                 row[key] = floor(path, floor_prefix)
                 row[key + '_w'] = audit.writes(mark, LAB_ADMIN_USER)[0]
+                row[key + '_c'] = changed_objects(before, versions(floor_prefix))
             rows.append(row)
             print('N=%d done' % n, file=sys.stderr, flush=True)
 
@@ -160,16 +233,25 @@ def main() -> int:
     print()
     print('eso_deploy benchmark on the lab (real kube-apiserver, ESO controller, OpenBao); seconds;')
     print('A/B: site.yml --tags eso_deploy (whole ansible-playbook run, waits until all are synced);')
-    print('F/G: kubectl apply -f + kubectl wait; w = write requests of the run in the API server audit log')
+    print('S/T: kubectl apply --server-side (one call) + one kubectl get -w (the fair floor);')
+    print('F/G: kubectl apply -f (client-side) + kubectl wait (the old floor); load average: %s'
+          % ' '.join('%.2f' % x for x in os.getloadavg()))
     print()
-    header = ('N', 'A first apply', 'B re-run', 'F floor apply', 'G floor re-run', 'A/F', 'B/G',
-              'writes A', 'writes B', 'writes F', 'writes G')
+    header = ('N', 'A first apply', 'B re-run', 'S fair floor', 'T fair re-run', 'F old floor',
+              'G old re-run', 'A/S', 'B/T', 'A/F', 'B/G')
     print(' | '.join(header))
     print(' | '.join(['---'] * len(header)))
     for r in rows:
-        print(' | '.join([str(r['N']), '%.1f' % r['A'], '%.1f' % r['B'], '%.1f' % r['F'], '%.1f' % r['G'],
-                          '%.2f' % (r['A'] / r['F']), '%.2f' % (r['B'] / r['G']),
-                          str(r['A_w']), str(r['B_w']), str(r['F_w']), str(r['G_w'])]))
+        print(' | '.join([str(r['N'])] + ['%.1f' % r[k] for k in 'ABSTFG']
+                         + ['%.2f' % (r[a] / r[b]) for a, b in ('AS', 'BT', 'AF', 'BG')]))
+    print()
+    print('write requests of the lab admin in the API server audit log (objects changed, by resourceVersion)')
+    header = ('N', 'A', 'B', 'S', 'T', 'F', 'G')
+    print(' | '.join(header))
+    print(' | '.join(['---'] * len(header)))
+    for r in rows:
+        print(' | '.join([str(r['N']), str(r['A_w']), str(r['B_w'])]
+                         + ['%d (%d)' % (r[k + '_w'], r[k + '_c']) for k in 'STFG']))
     print()
     print('site.yml re-run on inventory/lab: %.1f s, API server writes %d %s, Vault writes %d'
           % (site_row['time'], site_row['api_writes'][0], site_row['api_writes'][1], site_row['vault_writes']))

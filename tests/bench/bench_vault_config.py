@@ -12,22 +12,30 @@ Kubernetes auth roles) four ways, side by side in one run:
   D  plain hvac, the minimal requests     (one write per object: the floor)
   R  plain hvac, one read per object      (the read-only floor B is held to)
 
-Each way writes its own objects (own name prefix), so A, C and D all start from
+D and R are each run twice: in parallel (D||, R||: a thread pool of vault_config's
+default parallelism over one shared hvac session, one section after the other, as
+the module keeps its requests in flight: the fair floor) and one request at a time
+(D serial, R serial: the floor of earlier versions of this benchmark). Each way
+writes its own objects (own name prefix), so A, C, D|| and D serial all start from
 nothing. Requests are counted from Vault's own audit log, by operation.
 
 Usage: python tests/bench/bench_vault_config.py [--sizes 100 1000] [--skip-c-above N]
+       [--floor-runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import hvac
@@ -40,6 +48,9 @@ from vaultkube_testlib import BaoServer, _ansible_env  # noqa: E402
 KV_MOUNT = 'bench-kv'
 K8S_MOUNT = 'bench-kubernetes'
 FOLDER_SIZE = 50
+# vault_config's default parallelism (its `parallelism` option): the parallel floors
+# keep as many requests in flight.
+PARALLELISM = 4
 
 
 class AuditedBao(BaoServer):
@@ -149,27 +160,44 @@ PLAY_LOOP = '''\
 '''
 
 
-def hvac_floor(client: hvac.Client, doc: dict) -> None:
-    """The minimal requests: one write per object, no reads."""
+def _run(calls, parallelism):
+    """Send the requests of one section: serially, or `parallelism` at a time."""
+    if parallelism == 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()
+
+
+def hvac_floor(client: hvac.Client, doc: dict, parallelism: int = 1) -> None:
+    """The minimal requests: one write per object, no reads; sections one after the other."""
     post = client.adapter.post
-    for p in doc['policies']:
-        post('/v1/sys/policies/acl/%s' % p['name'], json={'policy': p['policy']})
-    for r in doc['kubernetes_auth_roles']:
-        body = dict((k, v) for k, v in r.items() if k not in ('mount_path', 'name'))
-        post('/v1/auth/%s/role/%s' % (K8S_MOUNT, r['name']), json=body)
-    for s in doc['kv_secrets']:
-        post('/v1/%s/data/%s' % (KV_MOUNT, s['path']), json={'data': s['data']})
+    sections = [
+        [(lambda p=p: post('/v1/sys/policies/acl/%s' % p['name'], json={'policy': p['policy']}))
+         for p in doc['policies']],
+        [(lambda r=r: post('/v1/auth/%s/role/%s' % (K8S_MOUNT, r['name']),
+                           json=dict((k, v) for k, v in r.items() if k not in ('mount_path', 'name'))))
+         for r in doc['kubernetes_auth_roles']],
+        [(lambda s=s: post('/v1/%s/data/%s' % (KV_MOUNT, s['path']), json={'data': s['data']}))
+         for s in doc['kv_secrets']],
+    ]
+    for calls in sections:
+        _run(calls, parallelism)
 
 
-def hvac_read_floor(client: hvac.Client, doc: dict) -> None:
-    """The read-only floor: one read per object."""
+def hvac_read_floor(client: hvac.Client, doc: dict, parallelism: int = 1) -> None:
+    """The read-only floor: one read per object; sections one after the other."""
     get = client.adapter.get
-    for p in doc['policies']:
-        get('/v1/sys/policies/acl/%s' % p['name'])
-    for r in doc['kubernetes_auth_roles']:
-        get('/v1/auth/%s/role/%s' % (K8S_MOUNT, r['name']))
-    for s in doc['kv_secrets']:
-        get('/v1/%s/data/%s' % (KV_MOUNT, s['path']))
+    sections = [
+        [(lambda p=p: get('/v1/sys/policies/acl/%s' % p['name'])) for p in doc['policies']],
+        [(lambda r=r: get('/v1/auth/%s/role/%s' % (K8S_MOUNT, r['name'])))
+         for r in doc['kubernetes_auth_roles']],
+        [(lambda s=s: get('/v1/%s/data/%s' % (KV_MOUNT, s['path']))) for s in doc['kv_secrets']],
+    ]
+    for calls in sections:
+        _run(calls, parallelism)
 
 
 def fmt_counts(counts: Counter) -> str:
@@ -182,6 +210,8 @@ def main() -> int:
     parser.add_argument('--sizes', type=int, nargs='+', default=[100, 1000])
     parser.add_argument('--skip-c-above', type=int, default=10 ** 9,
                         help='do not run C (one task per object) for sizes above this')
+    parser.add_argument('--floor-runs', type=int, default=3,
+                        help='runs of each hvac floor per size (their median time is printed)')
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix='vaultkube-bench-'))
@@ -209,17 +239,24 @@ def main() -> int:
 
         rows = []
         for n in args.sizes:
-            row = {'N': n}
-            doc_a, doc_c, doc_d = document('a%d' % n, n), document('c%d' % n, n), document('d%d' % n, n)
-
+            row = {'N': n, 'floor_runs': args.floor_runs}
+            doc_a, doc_c = document('a%d' % n, n), document('c%d' % n, n)
+            # Each floor is run `--floor-runs` times, serial and parallel interleaved, each
+            # write run on its own objects; the median time is kept, the requests of the first.
+            times = {'Ds': [], 'Dp': [], 'Rs': [], 'Rp': []}
             counter.mark()
-            start = time.perf_counter()
-            hvac_floor(client, doc_d)
-            row['D'], row['D_req'] = time.perf_counter() - start, counter.since_mark()
-
-            start = time.perf_counter()
-            hvac_read_floor(client, doc_d)
-            row['R'], row['R_req'] = time.perf_counter() - start, counter.since_mark()
+            for run in range(args.floor_runs):
+                docs = {1: document('d%d-%d' % (n, run), n), PARALLELISM: document('p%d-%d' % (n, run), n)}
+                for key, function, parallelism in (('Ds', hvac_floor, 1), ('Dp', hvac_floor, PARALLELISM),
+                                                   ('Rs', hvac_read_floor, 1),
+                                                   ('Rp', hvac_read_floor, PARALLELISM)):
+                    start = time.perf_counter()
+                    function(client, docs[parallelism], parallelism)
+                    times[key].append(time.perf_counter() - start)
+                    requests = counter.since_mark()
+                    row.setdefault(key + '_req', requests)
+            for key, values in times.items():
+                row[key] = statistics.median(values)
 
             vars_a = write_vars(work, 'a%d.json' % n, dict(base, doc=doc_a))
             row['A'], out = run_playbook(play_config, vars_a)
@@ -249,10 +286,14 @@ def print_table(rows):
     print()
     print('vault_config benchmark: real OpenBao (raft storage), 60% KV / 20% policies / 20% k8s roles')
     print('times in seconds (A/B/C: whole ansible-playbook run; "module" = time inside the module);')
-    print('requests counted from the Vault audit log as r(ead) l(ist) w(rite) d(elete)')
+    print('D||/R||: hvac, %d requests in flight over one session (vault_config\'s default parallelism);'
+          % PARALLELISM)
+    print('D ser/R ser: hvac, one request at a time; requests counted from the Vault audit log as')
+    print('r(ead) l(ist) w(rite) d(elete); floors: median of %d runs; load average at the end: %s'
+          % (rows[0]['floor_runs'], ' '.join('%.2f' % x for x in os.getloadavg())))
     print()
-    header = ('N', 'A first apply', 'B re-run', 'C task/object', 'D hvac floor', 'R read floor',
-              'A/D', 'Amod/D', 'B/R', 'Bmod/R', 'C/A')
+    header = ('N', 'A first apply', 'B re-run', 'C task/object', 'D|| hvac', 'D ser hvac',
+              'R|| read', 'R ser read')
     print(' | '.join(header))
     print(' | '.join(['---'] * len(header)))
     for r in rows:
@@ -262,17 +303,27 @@ def print_table(rows):
             '%.2f (module %.2f)' % (r['A'], r['A_module']),
             '%.2f (module %.2f)' % (r['B'], r['B_module']),
             '%.1f' % c if c is not None else 'not run',
-            '%.2f' % r['D'], '%.2f' % r['R'],
-            '%.2f' % (r['A'] / r['D']), '%.2f' % (r['A_module'] / r['D']),
-            '%.2f' % (r['B'] / r['R']), '%.2f' % (r['B_module'] / r['R']),
-            '%.1f' % (c / r['A']) if c is not None else '-',
+            '%.2f' % r['Dp'], '%.2f' % r['Ds'], '%.2f' % r['Rp'], '%.2f' % r['Rs'],
         ]))
+    print()
+    header = ('N', 'A/D||', 'A/D ser', 'Amod/D||', 'Amod/D ser', 'B/R||', 'B/R ser', 'Bmod/R||',
+              'Bmod/R ser', 'C/A')
+    print(' | '.join(header))
+    print(' | '.join(['---'] * len(header)))
+    for r in rows:
+        c = r.get('C')
+        print(' | '.join([str(r['N'])] + [
+            '%.2f' % (r[num] / r[den]) for num, den in (
+                ('A', 'Dp'), ('A', 'Ds'), ('A_module', 'Dp'), ('A_module', 'Ds'),
+                ('B', 'Rp'), ('B', 'Rs'), ('B_module', 'Rp'), ('B_module', 'Rs'))
+        ] + ['%.1f' % (c / r['A']) if c is not None else '-']))
     print()
     print('requests | ' + ' | '.join('N=%d' % r['N'] for r in rows))
     print('--- | ' + ' | '.join(['---'] * len(rows)))
     for key, label in (('A_req', 'A vault_config first apply'), ('B_req', 'B vault_config re-run'),
-                       ('C_req', 'C one task per object'), ('D_req', 'D hvac minimal writes'),
-                       ('R_req', 'R hvac one read each')):
+                       ('C_req', 'C one task per object'), ('Dp_req', 'D|| hvac minimal writes'),
+                       ('Ds_req', 'D ser hvac minimal writes'), ('Rp_req', 'R|| hvac one read each'),
+                       ('Rs_req', 'R ser hvac one read each')):
         print(label + ' | ' + ' | '.join(fmt_counts(r[key]) if key in r else 'not run' for r in rows))
     print()
     for r in rows:
