@@ -8,6 +8,7 @@ signalled. The supervisor's rules (owner, lifetime, /proc parsing) are tested as
 functions."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -200,9 +201,21 @@ def test_a_killed_run_leaves_no_forward(kubectl, tmp_path):
     finally:
         run.kill()  # SIGKILL: no handler, no always block, no close task
         run.wait()
-    bound = pf.POLL_SECONDS + pf.STOP_GRACE_SECONDS + 2
-    took = wait_gone([res['pid'], res['kubectl_pid']], bound)
-    assert took is not None, 'kubectl port-forward outlived a killed run by more than %ss' % bound
+    try:
+        bound = pf.POLL_SECONDS + pf.STOP_GRACE_SECONDS + 2
+        took = wait_gone([res['pid'], res['kubectl_pid']], bound)
+        assert took is not None, 'kubectl port-forward outlived a killed run by more than %ss' % bound
+    finally:
+        # The run's task worker (a fork in a session of its own) outlives its killed
+        # parent: end every process of this play, so the test leaves none behind.
+        play = str(tmp_path / 'play.yml').encode()
+        for entry in os.listdir('/proc'):
+            try:
+                with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                    if play in handle.read().split(b'\0'):
+                        os.kill(int(entry), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
 
 
 def test_killing_the_supervisor_ends_kubectl(kubectl):
