@@ -35,6 +35,7 @@ from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, _lab_env, free_ports, wait_f
 sys.path.insert(0, os.path.join(LAB_DIR, "images"))
 
 import image_tar  # noqa: E402
+from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import read_key_file  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
@@ -481,6 +482,14 @@ UNSEAL_PLAY = """\
   roles:
     - role: vaultkube.platform.vault_unseal
 """
+# The root token revoked at the end of a play, as site.yml does, through a pod of the StatefulSet.
+REVOKE_PLAY = UNSEAL_PLAY + """\
+  tasks:
+    - name: Revoke the bootstrap root token
+      ansible.builtin.include_role:
+        name: vaultkube.platform.vault_unseal
+        tasks_from: revoke
+"""
 
 DECOY_SCRIPT = (
     "mkdir -p /vault/data/decoy && printf '%s\\n' "
@@ -569,6 +578,33 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
         assert decoy_status["initialized"] is False and decoy_status["sealed"] is True, decoy_status
         assert _forwards_to(ns) == [], "the role's close step left a forward"
         print("\nvault_unseal through the StatefulSet: 3 pods unsealed, decoy ignored, %.1f s" % took)
+
+        # The root token is revoked through a pod of the StatefulSet, never through a pod the
+        # Service's labels select (the decoy carries them). Read back from Vault in the pod.
+        token = read_key_file(base["vault_unseal_keys_file"], base["vault_unseal_keys_password"])["root_token"]
+
+        def lookup():
+            return kubectl(node, "-n", ns, "exec", "-i", pods[1], "--", "/bin/sh", "-c",
+                           "VAULT_TOKEN=$(cat) exec vault token lookup -address=http://127.0.0.1:8200 -format=json",
+                           stdin=token, check=False)
+
+        assert lookup().returncode == 0, "the root token should work before the revoke"
+        play.write_text(REVOKE_PLAY)
+        res, tasks, _took = unseal({})
+        failed = [(name, result.get("msg")) for name, result in tasks if result.get("failed")]
+        assert res.returncode == 0 and not failed, failed or res.stderr[-2000:]
+        found = [result for name, result in tasks if name.startswith("Find the Vault server pods to send")][0]
+        assert [p["name"] for p in found["pods"]] == pods
+        forward = [result for name, result in tasks if name.startswith("Open a port-forward to a Vault pod of")][0]
+        assert forward["invocation"]["module_args"]["resource"] == "pod/" + pods[0], forward.get("invocation")
+        revoked = [result for name, result in tasks if name == "Revoke the root token"][0]
+        assert revoked.get("changed") is True, revoked
+        after = lookup()
+        assert after.returncode != 0 and "permission denied" in (after.stdout + after.stderr), after.stderr[-500:]
+        assert _bao_status(node, ns, release + "-decoy")["initialized"] is False
+        assert _forwards_to(ns) == [], "the revoke left a forward"
+        print("root token revoked through pod/%s (decoy ignored), lookup refused after" % pods[0])
+        play.write_text(UNSEAL_PLAY)
 
         # A StatefulSet that does not exist: one line, no pod contacted.
         res, tasks, _took = unseal({"vault_unseal_kubernetes_statefulset": release + "-absent"})
