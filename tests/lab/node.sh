@@ -82,7 +82,11 @@ node_lock() {
 # addresses, otherwise added to the loopback interface (a local address on
 # an interface that is always up; pods reach it through their gateway).
 node_address_up() {
-  if ip -o addr show | grep -q " inet $LAB_NODE_IP/"; then
+  # The whole listing is read before grep answers: with `grep -q` under pipefail, ip's SIGPIPE
+  # on a long listing (many pod interfaces) made a present address look absent.
+  local addresses
+  addresses=$(ip -o addr show)
+  if grep -q " inet $LAB_NODE_IP/" <<<"$addresses"; then
     return 0
   fi
   ip addr add "$LAB_NODE_IP/32" dev lo
@@ -542,7 +546,9 @@ node_machine_cleanup() {
   if [ -f "$LAB_NODE_LOCK_DIR/address" ]; then
     local addr
     addr=$(cat "$LAB_NODE_LOCK_DIR/address")
-    if ip -o addr show dev lo | grep -q " inet $addr/"; then
+    local addresses
+    addresses=$(ip -o addr show dev lo)
+    if grep -q " inet $addr/" <<<"$addresses"; then
       ip addr del "$addr/32" dev lo && lab_log "removed address $addr"
     fi
   fi
