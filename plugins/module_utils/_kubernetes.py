@@ -50,6 +50,27 @@ class KubernetesError(Exception):
         self.status = status
 
 
+# The connection options of every module that talks to the API server itself (documented
+# by the kubernetes_client doc fragment).
+CLIENT_ARGUMENT_SPEC = dict(
+    kubeconfig=dict(type='path', no_log=False),
+    context=dict(type='str'),
+    request_timeout=dict(type='int', default=30),
+)
+
+
+def client_argument_spec(**options):
+    """A module's argument spec: its own options and the connection options."""
+    spec = dict(CLIENT_ARGUMENT_SPEC)
+    spec.update(options)
+    return spec
+
+
+def client_from_params(params):
+    """The API client of a module, from the options of CLIENT_ARGUMENT_SPEC."""
+    return KubernetesClient(params['kubeconfig'], params['context'], params['request_timeout'])
+
+
 class KubernetesClient(object):
     """REST access to one API server, credentials from a kubeconfig or the pod."""
 

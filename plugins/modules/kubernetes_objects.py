@@ -48,12 +48,6 @@ options:
     type: list
     elements: dict
     default: []
-  kubeconfig:
-    description: Path of the kubeconfig; empty uses C($KUBECONFIG), C(~/.kube/config), or the pod's ServiceAccount.
-    type: path
-  context:
-    description: Kubeconfig context; empty uses the current context.
-    type: str
   wait:
     description: Wait until every object with a readiness rule is ready.
     type: bool
@@ -66,10 +60,8 @@ options:
     description: Seconds between two readiness checks (each check is one LIST per kind and namespace).
     type: float
     default: 1
-  request_timeout:
-    description: Seconds for one API request.
-    type: int
-    default: 30
+extends_documentation_fragment:
+  - vaultkube.platform.kubernetes_client
 attributes:
   check_mode:
     support: full
@@ -77,8 +69,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the declared values of each object to be written, before (as stored) and after.
-requirements:
-  - kubernetes (Python library, for kubeconfig loading)
 notes:
   - One discovery request per API group version finds the resource names; a kind the server does not
     serve (CRDs not installed) fails before anything is written.
@@ -153,7 +143,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import object_differences
 from ansible_collections.vaultkube.platform.plugins.module_utils._names import InvalidName, dns_label, kubernetes_name
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubernetesClient, KubernetesError, has_readiness_rule, object_readiness)
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubernetesError, client_argument_spec, client_from_params, has_readiness_rule,
+    object_readiness)
 
 HASH_ANNOTATION = 'vaultkube.platform/applied-sha256'
 # Above this many namespaces of one kind, one cluster-wide LIST is cheaper than one per namespace.
@@ -391,15 +382,12 @@ def _not_ready_message(client, pending, total, timeout):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=client_argument_spec(
             definitions=dict(type='list', elements='dict', required=True),
             absent=dict(type='list', elements='dict', default=[]),
-            kubeconfig=dict(type='path', no_log=False),
-            context=dict(type='str'),
             wait=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=120),
             wait_sleep=dict(type='float', default=1),
-            request_timeout=dict(type='int', default=30),
         ),
         supports_check_mode=True,
     )
@@ -407,7 +395,7 @@ def main():
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(KUBERNETES_IMPORT_ERROR))
     try:
         _check_definitions(module.params['definitions'])
-        client = KubernetesClient(module.params['kubeconfig'], module.params['context'], module.params['request_timeout'])
+        client = client_from_params(module.params)
         module.exit_json(**run(module, client))
     except KubernetesError as exc:
         module.fail_json(msg='kubernetes_objects: %s' % exc)

@@ -39,16 +39,8 @@ options:
         message); with V(false) the task fails with one line naming it.
     type: bool
     default: false
-  kubeconfig:
-    description: Path of the kubeconfig; empty uses C($KUBECONFIG), C(~/.kube/config), or the pod's ServiceAccount.
-    type: path
-  context:
-    description: Kubeconfig context; empty uses the current context.
-    type: str
-  request_timeout:
-    description: Seconds for one API request.
-    type: int
-    default: 30
+extends_documentation_fragment:
+  - vaultkube.platform.kubernetes_client
 attributes:
   check_mode:
     support: full
@@ -56,8 +48,6 @@ attributes:
   diff_mode:
     support: none
     description: Reads only.
-requirements:
-  - kubernetes (Python library, for kubeconfig loading)
 notes:
   - One GET of the StatefulSet and one LIST of pods (filtered by the server on the selector's C(matchLabels)).
   - The StatefulSet controller itself adopts an orphan pod that matches its selector and is named
@@ -116,18 +106,15 @@ ignored:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubernetesClient, KubernetesError, read_statefulset_pods)
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubernetesError, client_argument_spec, client_from_params, read_statefulset_pods)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=client_argument_spec(
             namespace=dict(type='str', required=True),
             name=dict(type='str', required=True),
             allow_missing=dict(type='bool', default=False),
-            kubeconfig=dict(type='path', no_log=False),
-            context=dict(type='str'),
-            request_timeout=dict(type='int', default=30),
         ),
         supports_check_mode=True,
     )
@@ -135,7 +122,7 @@ def main():
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
     try:
-        client = KubernetesClient(params['kubeconfig'], params['context'], params['request_timeout'])
+        client = client_from_params(params)
         statefulset, pods, ignored = read_statefulset_pods(client, params['namespace'], params['name'])
     except KubernetesError as exc:
         module.fail_json(msg='kubernetes_statefulset_pods_info: %s' % exc)
