@@ -139,7 +139,6 @@ systemd:
 '''
 
 import grp
-import hashlib
 import os
 import pwd
 import re
@@ -148,6 +147,7 @@ import stat
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.vaultkube.platform.plugins.module_utils._checksum import descriptor_sha1
 
 try:
     from cryptography import x509
@@ -213,10 +213,7 @@ def file_checksum(path):
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        digest = hashlib.sha1()
-        for block in iter(lambda: os.read(fd, 1 << 20), b''):
-            digest.update(block)
-        return digest.hexdigest()
+        return descriptor_sha1(fd)
     except OSError:
         return None
     finally:
