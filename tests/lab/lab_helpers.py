@@ -185,3 +185,14 @@ LAB_ADMIN_USER = "vaultkube-lab-admin"
 VAULT_AUTH_PATH = "kubernetes-lab"
 VAULT_ROLE = "eso"
 VAULT_SECRET = {"username": "myapp", "password": "s3cr3t-from-bao", "url": "postgres://db:5432/app"}
+
+
+# The play the lab tests run vault_unseal alone with (variables given with -e).
+VAULT_UNSEAL_PLAYBOOK = """\
+- name: vault_unseal alone
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: vaultkube.platform.vault_unseal
+"""

@@ -30,7 +30,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, _lab_env, free_ports, wait_for  # noqa: E402
+from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, VAULT_UNSEAL_PLAYBOOK, _lab_env, free_ports, wait_for  # noqa: E402
 
 sys.path.insert(0, os.path.join(LAB_DIR, "images"))
 
@@ -304,6 +304,17 @@ def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
         proc.wait(timeout=10)
 
 
+def _install_ha_chart(node, release):
+    """The Vault chart in HA raft (3 pods on the one node) with the lab's OpenBao image,
+    release and namespace both named release."""
+    repo, tag = node["env"]["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
+    helm(node, "install", release, _chart_dir(), "-n", release, "--create-namespace",
+         "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
+         "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
+         "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
+         "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
+
+
 def _chart_dir():
     # tests/setup.sh finds the chart (in place, or its cached copy) and exports its folder.
     chart = os.environ.get("VAULTKUBE_VAULT_CHART", "")
@@ -314,19 +325,13 @@ def _chart_dir():
 
 
 def test_vault_chart_ha_raft_runs_from_the_openbao_image(node):
-    env = node["env"]
     # A release name of its own: the chart's cluster-wide objects (the
     # auth-delegator ClusterRoleBinding) are named after the release.
     release = "vault-" + uuid.uuid4().hex[:6]
     ns = release
     pods = ["%s-%d" % (release, i) for i in range(3)]
-    repo, tag = env["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
     try:
-        helm(node, "install", release, _chart_dir(), "-n", ns, "--create-namespace",
-             "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
-             "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
-             "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
-             "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
+        _install_ha_chart(node, release)
 
         def running():
             items = json.loads(kubectl(node, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
@@ -475,15 +480,8 @@ def test_port_forward_module_ends_after_its_lifetime(node, namespace, toolbox):
 
 # ---- vault_unseal finds the Vault pods through the chart's StatefulSet, never by labels
 
-UNSEAL_PLAY = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: vaultkube.platform.vault_unseal
-"""
 # The root token revoked at the end of a play, as site.yml does, through a pod of the StatefulSet.
-REVOKE_PLAY = UNSEAL_PLAY + """\
+REVOKE_PLAY = VAULT_UNSEAL_PLAYBOOK + """\
   tasks:
     - name: Revoke the bootstrap root token
       ansible.builtin.include_role:
@@ -510,14 +508,9 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
     release = "vault-" + uuid.uuid4().hex[:6]
     ns = release
     pods = ["%s-%d" % (release, i) for i in range(3)]
-    repo, tag = env["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
     labels = {"app.kubernetes.io/name": "vault", "app.kubernetes.io/instance": release, "component": "server"}
     try:
-        helm(node, "install", release, _chart_dir(), "-n", ns, "--create-namespace",
-             "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
-             "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
-             "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
-             "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
+        _install_ha_chart(node, release)
         # The decoy: a real OpenBao server (uninitialised, sealed) with the chart's server labels,
         # not made by the StatefulSet. Found by labels it would be joined and unsealed.
         decoy = {"apiVersion": "v1", "kind": "Pod",
@@ -548,7 +541,7 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
             vault_unseal_keys_file=str(tmp_path / "keys" / "vault-init.vault"),
             vault_unseal_keys_password="discovery-" + uuid.uuid4().hex, vault_unseal_wait_timeout=90)
         play = tmp_path / "unseal.yml"
-        play.write_text(UNSEAL_PLAY)
+        play.write_text(VAULT_UNSEAL_PLAYBOOK)
         run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                        ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
 
@@ -604,7 +597,7 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
         assert _bao_status(node, ns, release + "-decoy")["initialized"] is False
         assert _forwards_to(ns) == [], "the revoke left a forward"
         print("root token revoked through pod/%s (decoy ignored), lookup refused after" % pods[0])
-        play.write_text(UNSEAL_PLAY)
+        play.write_text(VAULT_UNSEAL_PLAYBOOK)
 
         # A StatefulSet that does not exist: one line, no pod contacted.
         res, tasks, _took = unseal({"vault_unseal_kubernetes_statefulset": release + "-absent"})

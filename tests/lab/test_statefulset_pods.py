@@ -13,20 +13,12 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, wait_for  # noqa: E402
+from lab_helpers import LAB, VAULT_UNSEAL_PLAYBOOK, wait_for  # noqa: E402
 from vaultkube_testlib import run_module, run_playbook  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
 LABELS = {'app.kubernetes.io/name': 'vault', 'app.kubernetes.io/instance': 'vault', 'component': 'server'}
-PLAYBOOK = '''\
-- name: vault_unseal alone
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: vaultkube.platform.vault_unseal
-'''
 
 
 def statefulset(namespace):
@@ -102,7 +94,7 @@ def test_the_role_stops_in_one_line_without_the_statefulset(lab, namespace, tmp_
     pod['metadata']['labels'] = labels
     core.create_namespaced_pod(namespace, pod)  # labels of the chart, but no StatefulSet
     playbook = tmp_path / 'unseal.yml'
-    playbook.write_text(PLAYBOOK)
+    playbook.write_text(VAULT_UNSEAL_PLAYBOOK)
     proc = run_playbook(playbook, dict(
         ansible_python_interpreter=sys.executable,
         vault_unseal_port_forward=True, vault_unseal_url='https://127.0.0.1:8200',

@@ -19,18 +19,10 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, delete_namespace  # noqa: E402
+from lab_helpers import LAB, VAULT_UNSEAL_PLAYBOOK, delete_namespace  # noqa: E402
 from vaultkube_testlib import FastRaftServer, run_module, run_playbook, tmpdir  # noqa: E402
 from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402
 
-PLAYBOOK = '''\
-- name: vault_unseal alone
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: vaultkube.platform.vault_unseal
-'''
 PASSWORD = 'custody-test-' + uuid.uuid4().hex
 
 
@@ -69,7 +61,7 @@ def role_vars(server, work, storage, namespace='vault'):
 
 def run_role(tmp_path, extra_vars):
     playbook = tmp_path / 'unseal.yml'
-    playbook.write_text(PLAYBOOK)
+    playbook.write_text(VAULT_UNSEAL_PLAYBOOK)
     proc = run_playbook(playbook, extra_vars)
     try:
         doc = json.loads(proc.stdout)
