@@ -39,9 +39,9 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import
     KeyFileError,
     NewFile,
     parse,
-    read_key_file,
     serialise,
 )
+from ansible_collections.vaultkube.platform.plugins.module_utils._custody import load_keys
 
 SHAMIR = 'shamir'
 POLL_INTERVAL = 0.5
@@ -368,25 +368,15 @@ def _diff(**fields):
 # -- vault_unseal ----------------------------------------------------------------
 
 def unseal_keys(params, no_log_values):
-    """The keys to submit, in order, without duplicates."""
-    if params.get('keys'):
-        keys = params['keys']
-    else:
-        content = read_key_file(params['keys_file'], params.get('keys_file_vault_password'))
-        keys = content.get('keys') or content.get('keys_base64')
-        if not keys:
-            raise KeyFileError('keys_file %s holds no "keys" list' % params['keys_file'])
-    unique = []
-    for key in keys:
-        text = (key if isinstance(key, str) else str(key)).strip()
-        if not text:
+    """The unseal keys to submit, in order, without duplicates: O(keys), else custody's (never recovery keys)."""
+    for key in params.get('keys') or []:
+        if not (key if isinstance(key, str) else str(key)).strip():
             raise FieldError('keys must not contain empty entries')
-        if text not in unique:
-            unique.append(text)
-    # Keys read from a file are not no_log options: register them so that no
-    # output of this module can carry one.
-    no_log_values.update(unique)
-    return unique
+    if not (params.get('keys') or params.get('keys_file') or params.get('keys_secret_name')):
+        raise FieldError('set keys, keys_file or keys_secret_name: the unseal keys come from one of them')
+    # Keys read from custody are not no_log options: load_keys registers them so
+    # that no output of this module can carry one.
+    return load_keys(params, no_log_values, 'unseal')
 
 
 def unseal(module):
@@ -400,10 +390,11 @@ def unseal(module):
         # The keys are not even read: the key file may well have been moved
         # to offline storage once the cluster was up.
         return _unseal_result(api, status, changed=False, submitted=0)
-    keys = unseal_keys(params, module.no_log_values)
     if status.get('type') not in (None, SHAMIR):
+        # Recovery keys never unseal: they are not even read.
         raise VaultRequestError('Vault at %s uses the %s seal and unseals itself; it is still sealed: check '
                                 'its seal configuration and logs' % (api.url, status.get('type')))
+    keys = unseal_keys(params, module.no_log_values)
     if module.check_mode:
         return _unseal_result(api, status, changed=True, submitted=0)
     if params.get('reset') and status.get('progress'):

@@ -16,8 +16,10 @@ description:
   - Submits unseal keys to C(sys/unseal) one at a time and stops as soon as the node is unsealed, so no
     more keys than needed are sent.
   - A node that is already unsealed is left alone (C(changed=false)); the keys are not even read then.
-  - The keys come from O(keys) or from O(keys_file), the file M(vaultkube.platform.vault_init) wrote
-    (ansible-vault encrypted or plain JSON).
+  - The keys come from O(keys), else from custody - the Secret O(keys_secret_name) (encrypted, or the plain
+    C(init.json) of an earlier version), else O(keys_file), the file M(vaultkube.platform.vault_init) wrote
+    (ansible-vault encrypted or plain JSON). Recovery keys (auto-unseal seal) are never submitted, and shares
+    PGP-encrypted for their holders are refused (pass the decrypted shares in O(keys)).
   - 'If the keys run out before the threshold, the task fails with
     C(still sealed after submitting N keys: progress P/T). If Vault rejects a key, the task fails
     with the message of Vault and the progress reached. Keys are never part of any message or result.'
@@ -26,21 +28,6 @@ description:
     seconds for that.
   - No token is needed; O(token) and the other login options are ignored.
 options:
-  keys:
-    description:
-      - Unseal keys (hex or base64), submitted in this order. Duplicates are submitted once.
-      - Mutually exclusive with O(keys_file).
-    type: list
-    elements: str
-  keys_file:
-    description:
-      - File written by M(vaultkube.platform.vault_init) (a JSON object with C(keys)), on the host that
-        runs the module. Encrypted files need O(keys_file_vault_password).
-      - Mutually exclusive with O(keys).
-    type: path
-  keys_file_vault_password:
-    description: ansible-vault password of O(keys_file) when it is encrypted.
-    type: str
   reset:
     description:
       - Discard the progress of an unseal left half done (by someone else or a failed run) before
@@ -56,11 +43,13 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
+  - vaultkube.platform.custody
   - vaultkube.platform.connection
   - vaultkube.platform.attributes
 seealso:
   - module: vaultkube.platform.vault_init
   - module: vaultkube.platform.vault_raft_join
+  - module: vaultkube.platform.vault_key_custody
 author:
   - vaultkube.platform maintainers (@vaultkube)
 '''
@@ -78,6 +67,15 @@ EXAMPLES = r'''
   vaultkube.platform.vault_unseal:
     url: https://vault.example.com:8200
     keys: "{{ vault_unseal_keys[:3] }}"
+
+- name: Unseal with the keys kept encrypted in a Kubernetes Secret (the keys file as the backup)
+  vaultkube.platform.vault_unseal:
+    url: https://vault.example.com:8200
+    keys_file: ~/.vaultkube/vault-init.vault
+    keys_file_vault_password: "{{ vault_keys_password }}"
+    keys_secret_namespace: vault
+    keys_secret_name: vault-unseal-keys
+  delegate_to: localhost
 
 - name: Start over after a half-finished unseal
   vaultkube.platform.vault_unseal:
@@ -135,6 +133,7 @@ diff:
   sample: {before: {sealed: true}, after: {sealed: false}}
 '''
 
+from ansible_collections.vaultkube.platform.plugins.module_utils._custody import custody_argument_spec
 from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import (
     require_cryptography,
     run_lifecycle_module,
@@ -146,15 +145,10 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile impo
 
 def main():
     module = VaultModule(
-        argument_spec=object_argument_spec(
-            keys=dict(type='list', elements='str', no_log=True),
-            keys_file=dict(type='path', no_log=False),
-            keys_file_vault_password=dict(type='str', no_log=True),
+        argument_spec=object_argument_spec(**custody_argument_spec(
             reset=dict(type='bool', default=False),
             wait_timeout=dict(type='int', default=60),
-        ),
-        mutually_exclusive=[('keys', 'keys_file')],
-        required_one_of=[('keys', 'keys_file')],
+        )),
         supports_check_mode=True,
     )
     if module.params['keys_file_vault_password']:
