@@ -44,7 +44,7 @@ CUSTODY_ARGUMENT_SPEC = dict(
     keys=dict(type='list', elements='str', no_log=True, default=[]),
     keys_file=dict(type='path', no_log=False),
     keys_file_vault_password=dict(type='str', no_log=True),
-    keys_secret_namespace=dict(type='str'),
+    keys_secret_namespace=dict(type='str', no_log=False),
     keys_secret_name=dict(type='str', no_log=False),
 )
 CUSTODY_ARGUMENT_SPEC.update(CLIENT_ARGUMENT_SPEC)
@@ -87,8 +87,8 @@ def secret_label(params):
 
 
 def _secret_path(params):
-    return '/api/v1/namespaces/%s/secrets/%s' % (params.get('keys_secret_namespace') or 'default',
-                                                   params['keys_secret_name'])
+    namespace = params.get('keys_secret_namespace') or 'default'
+    return '/api/v1/namespaces/%s/secrets/%s' % (namespace, params['keys_secret_name'])
 
 
 def read_secret(params, client=None):

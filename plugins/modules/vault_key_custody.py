@@ -197,7 +197,7 @@ def main():
         forget_root_token=dict(type='bool', default=False),
         return_root_token=dict(type='bool', default=False),
         adopt_bank_vaults=dict(type='bool', default=False),
-        bank_vaults_secret_namespace=dict(type='str', default='default'),
+        bank_vaults_secret_namespace=dict(type='str', default='default', no_log=False),
         bank_vaults_secret_name=dict(type='str', default='vault-unseal-keys', no_log=False),
     ))
     module = VaultModule(argument_spec=spec, supports_check_mode=True)

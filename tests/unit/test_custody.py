@@ -76,7 +76,8 @@ def params(tmp_path, secret=True, **extra):
     return result
 
 
-def write_file(p, content=CONTENT):
+def write_file(p, content=None):
+    content = CONTENT if content is None else content
     os.makedirs(os.path.dirname(p['keys_file']), exist_ok=True)
     _custody.write_file(p['keys_file'], content, PASSWORD)
 
