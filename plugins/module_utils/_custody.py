@@ -213,14 +213,28 @@ def write_secret(params, content, client=None):
         raise CustodyError('writing the keys %s failed: %s' % (secret_label(params), exc))
 
 
+def generation(content):
+    """The number of custody writes behind content (0 for what vault_init wrote)."""
+    try:
+        return int((content or {}).get('generation') or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def write_custody(params, content, client=None):
-    """Write content to every place custody keeps it: the file first, then the Secret."""
+    """Write content to every place custody keeps it: the file first, then the Secret.
+
+    The content's ``generation`` goes up by one, so that a run killed between the two writes
+    leaves the newer copy recognisable (vault_key_custody finishes the other). Returns what was
+    written."""
     if not params.get('keys_file_vault_password'):
         raise CustodyError('keys_file_vault_password must be set: custody is always encrypted')
+    content = dict(content, generation=generation(content) + 1)
     if params.get('keys_file'):
         write_file(params['keys_file'], content, params['keys_file_vault_password'])
     if uses_secret(params):
         write_secret(params, content, client)
+    return content
 
 
 def is_pgp_encrypted(shares):
@@ -369,12 +383,15 @@ def present(params, check_mode, client=None):
             raise CustodyError('keys_file %s and the %s hold the keys of different Vaults: keep the one that '
                                'unseals this Vault and move the other away'
                                % (params['keys_file'], secret_label(params)))
-        # The file is written first: when the two differ, the Secret's write was lost.
-        desired = dict(file_content)
+        # The newer copy wins: the file, written first, when a run stopped before the Secret's
+        # write; else the Secret (another controller's keys file may be behind it).
+        newer = file_content if generation(file_content) > generation(secret_content) else secret_content
+        desired = dict(newer)
     else:
         desired = dict(secret_content if secret_content is not None else file_content)
-    if params.get('forget_root_token'):
-        desired.pop('root_token', None)
+    if params.get('forget_root_token') and 'root_token' in desired:
+        desired.pop('root_token')
+        desired['generation'] = generation(desired) + 1
     write_file_needed = bool(params.get('keys_file')) and file_content != desired
     write_secret_needed = uses_secret(params) and (secret_content != desired or secret_format != 'encrypted')
     changed = write_file_needed or write_secret_needed
@@ -384,7 +401,11 @@ def present(params, check_mode, client=None):
         if write_file_needed:
             directory = os.path.dirname(os.path.abspath(os.path.expanduser(params['keys_file'])))
             if not os.path.isdir(directory):
-                os.makedirs(directory, 0o700)
+                try:
+                    os.makedirs(directory, 0o700)
+                except OSError as exc:
+                    raise CustodyError('creating the directory %s of keys_file failed: %s'
+                                       % (directory, exc.strerror or exc))
             write_file(params['keys_file'], desired, params['keys_file_vault_password'])
         if write_secret_needed:
             ensure_namespace(params, client, check_mode)

@@ -24,8 +24,9 @@ description:
     Vault), before anything is initialised.
   - O(state=present) runs once Vault is initialised. It finds the keys in the Secret and the keys file and
     finishes a half-stored state (file only - the Secret is written; Secret only - the keys file is written).
-    When both hold keys and differ, the keys file wins (it is always written first), unless they share no
-    key at all (the keys of two Vaults), when the task fails.
+    When both hold keys and differ, the copy of the later C(generation) wins (each custody write counts one;
+    the keys file is written first, so a run stopped between the two leaves the file ahead), the Secret on
+    a tie; when they share no key at all (the keys of two Vaults) the task fails.
   - A Secret an earlier version wrote with plain JSON under C(init.json) is replaced by the encrypted form.
   - With O(adopt_bank_vaults), keys found in neither place are taken from the plain Secret the Bank-Vaults
     operator wrote (C(vault-unseal-N), C(vault-root)) into the encrypted form; that Secret is left as it is.

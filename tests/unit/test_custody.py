@@ -205,21 +205,44 @@ def test_forget_root_token_removes_it_everywhere(tmp_path, api):
     _custody.present(p, check_mode=False, client=api)
     result = _custody.present(dict(p, forget_root_token=True), check_mode=False, client=api)
     assert result['changed'] and not result['holds_root_token']
-    assert 'root_token' not in parse(secret_plaintext(api)['init.vault'], PASSWORD)
+    stored = parse(secret_plaintext(api)['init.vault'], PASSWORD)
+    assert 'root_token' not in stored and stored['generation'] == 1
     with open(p['keys_file']) as fh:
-        assert 'root_token' not in parse(fh.read(), PASSWORD)
+        assert parse(fh.read(), PASSWORD) == stored
     assert not _custody.present(dict(p, forget_root_token=True), check_mode=False, client=api)['changed']
 
 
 def test_a_lost_secret_write_is_finished_from_the_file(tmp_path, api):
-    """write_custody writes the file first: a file newer than the Secret wins."""
+    """write_custody writes the file first: a file of a later generation than the Secret wins."""
     p = params(tmp_path)
     api.put_secret('vault', 'keys', {'init.vault': serialise(CONTENT, PASSWORD)})
-    newer = dict(CONTENT)
+    newer = dict(CONTENT, generation=1)
     newer.pop('root_token')
     write_file(p, newer)
     assert _custody.present(p, check_mode=False, client=api)['written'] == ['secret']
     assert parse(secret_plaintext(api)['init.vault'], PASSWORD) == newer
+
+
+def test_a_keys_file_behind_the_secret_is_brought_up_to_date(tmp_path, api):
+    """Another controller's run wrote the Secret (generation 2); this controller's file is older."""
+    p = params(tmp_path)
+    current = dict(CONTENT, generation=2)
+    current.pop('root_token')
+    api.put_secret('vault', 'keys', {'init.vault': serialise(current, PASSWORD)})
+    write_file(p, CONTENT)
+    result = _custody.present(p, check_mode=False, client=api)
+    assert result['written'] == ['file'] and api.writes == [] and not result['holds_root_token']
+    with open(p['keys_file']) as fh:
+        assert parse(fh.read(), PASSWORD) == current
+
+
+def test_write_custody_counts_generations(tmp_path, api):
+    p = params(tmp_path)
+    os.makedirs(str(tmp_path / 'site'))
+    written = _custody.write_custody(p, CONTENT, client=api)
+    assert written['generation'] == 1 and 'generation' not in CONTENT
+    assert _custody.write_custody(p, written, client=api)['generation'] == 2
+    assert _custody.read_custody(p, client=api)['generation'] == 2
 
 
 def test_file_and_secret_of_two_vaults_are_refused(tmp_path, api):
