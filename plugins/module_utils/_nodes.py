@@ -130,6 +130,7 @@ def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200)
         init_node = nodes[0]
         leader, leader_status = nodes[0], statuses[0]
     joiners = [n for n, s in answered if not s.get('initialized') and n is not leader]
+    members = [n for n, s in initialised if n is not leader]
     followers = [n for n in nodes if n is not leader]
 
     # Where a joiner reaches the active node: a pod by its name under the headless
@@ -151,7 +152,9 @@ def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200)
         leader=_entry(leader),
         leader_status=leader_status,
         followers=[_entry(n) for n in followers],
+        members=[_entry(n) for n in members],
         joiners=[_entry(n) for n in joiners],
+        silent=[_entry(n) for n, _s in silent],
         join_address=join_address,
         seal_type=seal_types[0] if seal_types else None,
         cluster_id=clusters[0] if clusters else None,

@@ -21,8 +21,8 @@ description:
     never be initialised.
   - Only when every node answered and none is initialised is the first node RV(init_node).
   - When some node does not answer and none of those that answered is initialised, the task fails in one
-    line and nothing is decided: the silent node may hold the cluster, and initialising another node
-    would make a second, empty Vault.
+    line and nothing is decided (the silent node may hold the cluster, and initialising another node
+    would make a second, empty Vault).
   - Fails too when no node answers, or when initialised nodes report different cluster IDs.
   - Changes nothing; check mode reads the nodes as a normal run does.
 options:
@@ -124,6 +124,16 @@ leader_status:
   type: dict
 followers:
   description: Every node but RV(leader), as given in O(nodes), in order.
+  returned: success
+  type: list
+  elements: dict
+members:
+  description: The initialised nodes other than RV(leader) (cluster members, sealed or not), as given in O(nodes).
+  returned: success
+  type: list
+  elements: dict
+silent:
+  description: The nodes that did not answer (their C(error) is in RV(nodes)); never in RV(members) or RV(joiners).
   returned: success
   type: list
   elements: dict

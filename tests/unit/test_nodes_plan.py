@@ -46,7 +46,7 @@ def test_wiped_first_pod_joins_the_active_pod_and_nothing_is_initialised():
     assert plan['initialized'] is True and plan['init_node'] is None
     assert plan['leader'] == PODS[1]
     assert plan['joiners'] == [PODS[0]]
-    assert plan['followers'] == [PODS[0], PODS[2]]
+    assert plan['followers'] == [PODS[0], PODS[2]] and plan['members'] == [PODS[2]] and plan['silent'] == []
     assert plan['join_address'] == 'https://vault-1.vault-internal:8200'
     assert plan['cluster_id'] == 'c1'
 
@@ -80,6 +80,7 @@ def test_a_silent_node_blocks_an_init_in_one_line():
 def test_a_silent_node_does_not_block_a_join_to_an_answering_member():
     plan = decide(PODS, [new(), silent(), member(active=True)], 'vault-internal')
     assert plan['init_node'] is None and plan['joiners'] == [PODS[0]] and plan['leader'] == PODS[2]
+    assert plan['members'] == [] and plan['silent'] == [PODS[1]]
     assert plan['followers'] == [PODS[0], PODS[1]]
 
 
