@@ -687,7 +687,9 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         token = read_key_file(str(keys_file), base["vault_unseal_keys_password"])["root_token"]
         keys_before = read_key_file(str(keys_file), base["vault_unseal_keys_password"])
         _vault_cli(node, ns, pods[1], token, "secrets", "enable", "-path=kv", "kv-v2")
-        _vault_cli(node, ns, pods[1], token, "kv", "put", "kv/app", "password=still-here")
+        # A new kv-v2 mount answers "upgrading" for a moment.
+        wait_for("kv put", lambda: _vault_cli(node, ns, pods[1], token, "kv", "put", "kv/app",
+                                              "password=still-here", check=False).returncode == 0, timeout=60)
 
         # vault-0 loses its volume: the claim and the pod are deleted; the StatefulSet makes
         # both again, and vault-0 starts empty (uninitialised) on a fresh volume.
