@@ -669,7 +669,9 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
             doc = json.loads(res.stdout)
             tasks = [(t["task"]["name"].split(" : ", 1)[-1], t["hosts"].get("localhost") or {})
                      for t in doc["plays"][0]["tasks"]]
-            failed = [(name, result.get("msg")) for name, result in tasks if result.get("failed")]
+            failed = [(name, result.get("msg"), [(r.get("item"), r.get("msg")) for r in result.get("results", [])
+                                                 if r.get("failed")])
+                      for name, result in tasks if result.get("failed")]
             assert res.returncode == 0 and not failed, failed or res.stderr[-2000:]
             return tasks, doc["stats"]["localhost"], time.monotonic() - t0
 
