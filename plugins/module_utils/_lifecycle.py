@@ -93,13 +93,14 @@ def progress_text(status):
     return '%d/%d' % (status.get('progress') or 0, status.get('t') or 0)
 
 
-def node_status(module):
-    """Everything vault_status_info reports. Sealed or uninitialised is information, not an error."""
-    api = connect(module.params, login=False)
+def node_state(api):
+    """A node's seal-status and, once unsealed, its HA state (no token needed).
+
+    Sealed or uninitialised is information, not an error.
+    """
     seal = seal_status(api)
     sealed = bool(seal.get('sealed'))
     result = dict(
-        changed=False,
         url=api.url,
         initialized=bool(seal.get('initialized')),
         sealed=sealed,
@@ -128,7 +129,14 @@ def node_status(module):
         leader_address=leader.get('leader_address') or None,
         leader_cluster_address=leader.get('leader_cluster_address') or None,
     )
-    if result['storage_type'] == 'raft' and has_credentials(module.params):
+    return result
+
+
+def node_status(module):
+    """Everything vault_status_info reports."""
+    api = connect(module.params, login=False)
+    result = dict(changed=False, **node_state(api))
+    if not result['sealed'] and result['storage_type'] == 'raft' and has_credentials(module.params):
         try:
             result['raft_peers'] = raft_peers(connect(module.params))
         except VaultRequestError as exc:

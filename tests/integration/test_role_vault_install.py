@@ -244,7 +244,8 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
     # No unseal was submitted: the role's unseal tasks were all skipped.
     tasks = {t['task']['name'].split(' : ')[-1]: t['hosts'].get('localhost', {})
              for play in json.loads(first.stdout)['plays'] for t in play['tasks']}
-    for name in ('Unseal the first node', 'Unseal the followers, each through its own address'):
+    for name in ('Unseal the leader, then the nodes that are cluster members already',
+                 'Unseal the joined nodes, each through its own address'):
         assert tasks[name].get('skipped') or tasks[name].get('results') == [], (name, tasks[name])
 
     # The default audit device, file 0600 owned by the service user: declared in the configuration on
