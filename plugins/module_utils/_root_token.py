@@ -190,7 +190,6 @@ def present(module):
         # The inventory's own admin token (or a login): checked, returned as it is.
         api = connect(params)
         token = api.client.token
-        no_log.add(token)
         data = lookup_self(params, token)
         if data is None:
             raise RootTokenError('the given admin token is not valid (lookup-self denied): '
@@ -215,8 +214,8 @@ def present(module):
         if generated:
             revoke_self(params, root)
         raise
+    # Not a no_log value: the result returns it (the task that registers it sets no_log).
     token = auth['client_token']
-    no_log.add(token)
     revoked_initial = False
     try:
         if generated or params['revoke_initial']:

@@ -25,8 +25,9 @@ description:
     renewable, explicit max TTL O(ttl)) and the display name O(display_name), and revoked. The initial root
     token is revoked too (O(revoke_initial)) and removed from custody (the keys file and the keys Secret are
     rewritten, encrypted, without C(root_token)).
-  - The OTP, the encoded token, the root token, the shares and the admin token are registered as no_log
-    values, so they never appear in a result, a message or C(-vvv) output, and are never written to disk.
+  - The OTP, the encoded token, the root token and the shares are registered as no_log values, so they never
+    appear in a result, a message or C(-vvv) output, and are never written to disk. The admin token is the
+    result of this module, in RV(token); set C(no_log) on the task that registers it.
   - With O(state=absent), revokes O(token) (C(auth/token/revoke-self)); an already invalid token is
     C(changed=false).
 options:
@@ -39,7 +40,7 @@ options:
   ttl:
     description:
       - TTL of the admin token (Vault duration, for example V(1h)). Also its explicit max TTL.
-      - This bounds a killed run: the admin token it held expires after O(ttl).
+      - This bounds a killed run, whose admin token expires after O(ttl).
     type: str
     default: 1h
   display_name:
@@ -94,7 +95,7 @@ EXAMPLES = r'''
     keys_file_vault_password: "{{ vault_keys_password }}"
     ttl: 30m
   register: admin
-  no_log: true
+  no_log: true  # the result holds the token
 
 - name: Revoke it at the end of the run
   vaultkube.platform.vault_admin_token:
@@ -105,7 +106,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 token:
-  description: The admin token (the given one, or the generated orphan token). Empty in check mode.
+  description:
+    - The admin token (the generated orphan token, or the token a login returned). Empty in check mode.
+    - A token given in O(token) is returned masked by Ansible (it is a no_log option); the caller has it.
   returned: state is present
   type: str
 accessor:
