@@ -37,7 +37,7 @@ class IndentDumper(yaml.SafeDumper):
 
 # Options holding secrets: masked if Ansible ever reports them.
 SECRET_OPTIONS = {
-    'vault_unseal_keys_password', 'vault_unseal_keys', 'vault_unseal_root_token_override',
+    'vault_unseal_keys_password', 'vault_unseal_keys', 'vault_unseal_root_token_override', 'vault_unseal_admin_token',
     'vault_kubernetes_auth_token', 'vault_kubernetes_auth_kv_secrets', 'vault_install_seal_transit_token',
     'vault_database_credentials_token', 'vault_database_credentials_connections',
     'vault_tenants_token',
