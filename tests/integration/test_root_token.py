@@ -304,3 +304,23 @@ def test_no_secret_at_vvv(node):
     assert not leaked, 'printed at -vvv: %s' % ', '.join(leaked)
     assert lookup(server, seen['admin'].pop())[0] == 403
     assert lookup(server, seen['generated_root'].pop())[0] == 403
+
+
+def test_dead_initial_token_in_custody_is_dropped(node):
+    """A run killed after revoking the initial root token and before rewriting custody leaves a dead
+    root_token in the keys file: the next run generates from the shares and removes it."""
+    server, work = node
+    keys_file, password = work / 'init.vault', uuid.uuid4().hex
+    init = init_server(server, keys_file, password)
+    requests.post(server.url + '/v1/auth/token/revoke-self', headers={'X-Vault-Token': init['root_token']},
+                  timeout=5).raise_for_status()
+    done = run_module('vault_admin_token', custody_args(server, keys_file, password))
+    assert done.get('changed') and (done['generated'], done['revoked_initial']) == (True, False), done
+    assert lookup(server, done['token'])[1]['policies'] == ['root']
+    after = read_keys(keys_file, password)
+    assert 'root_token' not in after and after['keys'] == init['keys']
+    # With revoke_initial=false a valid initial token is used and kept (the old behaviour).
+    keys_file.write_text(vault_text(dict(after, root_token=done['token']), password))
+    kept = run_module('vault_admin_token', dict(custody_args(server, keys_file, password), revoke_initial=False))
+    assert (kept['generated'], kept['revoked_initial']) == (False, False), kept
+    assert lookup(server, done['token'])[0] == 200 and read_keys(keys_file, password)['root_token'] == done['token']
