@@ -234,9 +234,11 @@ def present(module):
 
 
 def absent(module):
-    token = connection_params(module.params)['token']
+    # The option only, never VAULT_TOKEN: an empty fact must not revoke the caller's own token.
+    token = module.params['token']
     if not token:
-        raise RootTokenError('token is required with state=absent: the admin token to revoke')
+        raise RootTokenError('token is required with state=absent: the admin token to revoke '
+                             '(VAULT_TOKEN is not used for this)')
     module.no_log_values.add(token)
     if module.check_mode:
         return dict(changed=lookup_self(module.params, token) is not None, revoked=False)

@@ -29,7 +29,7 @@ description:
     appear in a result, a message or C(-vvv) output, and are never written to disk. The admin token is the
     result of this module, in RV(token); set C(no_log) on the task that registers it.
   - With O(state=absent), revokes O(token) (C(auth/token/revoke-self)); an already invalid token is
-    C(changed=false).
+    C(changed=false). Only the O(token) option is revoked, never E(VAULT_TOKEN).
 options:
   state:
     description:

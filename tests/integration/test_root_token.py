@@ -159,6 +159,11 @@ def test_initial_then_generated_then_revoked(node):
     # Nothing is in progress on the server afterwards.
     assert requests.get(server.url + '/v1/sys/generate-root/attempt', timeout=5).json()['started'] is False
 
+    # Check mode (the module alone): nothing generated, no token.
+    checked = run_module('vault_admin_token', args, check=True)
+    assert checked.get('changed') and checked['token'] == '' and checked['generated'] is False, checked
+    assert len(audit_secrets(server)['otp']) == 1
+
     # 3. A given token is checked and returned as it is; nothing generated.
     given = run_module('vault_admin_token', dict(url=server.url, token=admin))
     assert given['token'] in (admin, 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER') and given['generated'] is False and not given.get('changed'), given
@@ -172,6 +177,10 @@ def test_initial_then_generated_then_revoked(node):
     assert lookup(server, admin)[0] == 403
     again = run_module('vault_admin_token', dict(url=server.url, token=admin, state='absent'))
     assert not again.get('changed') and not again.get('failed'), again
+    # VAULT_TOKEN is never what state=absent revokes.
+    env_only = run_module('vault_admin_token', dict(url=server.url, state='absent'),
+                          env={'VAULT_TOKEN': second['token']})
+    assert env_only.get('failed') and 'token is required' in env_only['msg'], env_only
     assert lookup(server, second['token'])[0] == 200  # the other admin token untouched
 
 
