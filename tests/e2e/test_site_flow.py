@@ -164,6 +164,17 @@ def db_path(site):
     return "%s/%s" % (site.environment, DB_PATH_SUFFIX)
 
 
+def live_tokens(site):
+    """display_name and policies of every valid token (LIST auth/token/accessors, lookup-accessor each)."""
+    vault = site.vault()
+    found = []
+    for accessor in vault.list("auth/token/accessors")["data"]["keys"]:
+        data = vault.write("auth/token/lookup-accessor", accessor=accessor)["data"]
+        found.append({"display_name": data.get("display_name"), "policies": data.get("policies") or [],
+                      "ttl": data.get("ttl")})
+    return found
+
+
 def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
     """Waits until the Secret ESO writes has exactly Vault's keys and values."""
     def synced():
@@ -255,6 +266,16 @@ def test_01_first_run_syncs_the_vault_value(flow):
     assert vault_data["password"] not in text
     note("audit log", "%s: 0600 %s, %d entries, %d hashed reads of the KV path"
          % (audit_log, site.service_user, len(entries), len(mine)))
+
+    # No standing root token (issue 22): after the run, every valid token read back (all accessors)
+    # holds neither the root policy nor the run's admin display name, except this test's own.
+    assert "root_token" not in site.init_data(), "the keys file still holds the initial root token"
+    alive = live_tokens(site)
+    admin_left = [t for t in alive if t["display_name"] == "token-vaultkube-admin"]
+    roots = [t for t in alive if "root" in t["policies"] and t["display_name"] != "token-vaultkube-e2e"]
+    assert not admin_left and not roots, (admin_left, roots)
+    note("tokens after the first run", "%d valid, no root or vaultkube-admin token left (initial revoked, "
+         "admin token revoked)" % len(alive))
 
     # The inventory's default mode is client_jwt: no reviewer JWT in Vault.
     assert site.inv["vault_kubernetes_auth_mode"] == "client_jwt"
@@ -682,7 +703,7 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
     secret_values = {"unseal key %d" % i: k for i, k in enumerate(init["keys"])}
     secret_values.update({"unseal key (base64) %d" % i: k for i, k in enumerate(init["keys_base64"])})
     secret_values.update({
-        "root token": init["root_token"],
+        "root token": init.get("root_token"),
         "reviewer JWT": reviewer_jwt,
         "keys file password": site.lab_value("keys-password"),
         "seeded secret/lab/demo/db password": site.lab_value("demo-db-password"),

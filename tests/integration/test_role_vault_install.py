@@ -229,6 +229,8 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
                  vault_install_seal_transit_tls_ca_file=root + '/transit-ca.pem',
                  vault_unseal_url='https://127.0.0.1:%d' % port, vault_unseal_ca_cert=ca_copy,
                  vault_unseal_keys_file=keys_file, vault_unseal_keys_password=password,
+                 # This test reads Vault with the initial root token: kept (issue 22 revokes it by default).
+                 vault_unseal_revoke_root_token=False,
                  vault_unseal_recovery_shares=3, vault_unseal_recovery_threshold=2)
 
     first = run_playbook(playbook, extra, inventory=vault_servers_inventory(tmp_path))
@@ -341,6 +343,8 @@ def test_audit_device_through_the_api_when_the_server_takes_it(installs, tmp_pat
     extra = dict(install_vars(root, user, port),
                  vault_unseal_url='https://127.0.0.1:%d' % port, vault_unseal_ca_cert=root + '/ca-copy.pem',
                  vault_unseal_keys_file=keys_file, vault_unseal_keys_password=password,
+                 # This test reads Vault with the initial root token: kept (issue 22 revokes it by default).
+                 vault_unseal_revoke_root_token=False,
                  vault_unseal_secret_shares=1, vault_unseal_secret_threshold=1)
     if not ON_VAULT:
         # On Vault the role's default (audit_method auto) takes this route by itself.

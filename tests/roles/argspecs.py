@@ -37,7 +37,7 @@ class IndentDumper(yaml.SafeDumper):
 
 # Options holding secrets: masked if Ansible ever reports them.
 SECRET_OPTIONS = {
-    'vault_unseal_keys_password', 'vault_unseal_keys', 'vault_unseal_root_token_override',
+    'vault_unseal_keys_password', 'vault_unseal_keys', 'vault_unseal_root_token_override', 'vault_unseal_admin_token',
     'vault_kubernetes_auth_token', 'vault_kubernetes_auth_kv_secrets', 'vault_install_seal_transit_token',
     'vault_database_credentials_token', 'vault_database_credentials_connections',
     'vault_tenants_token',
@@ -101,10 +101,10 @@ def render(role):
     }}}
     if role == 'vault_unseal':
         doc['argument_specs']['revoke'] = {
-            'short_description': 'Revoke the bootstrap root token (run at the end of a play).',
+            'short_description': "Revoke the run's admin token the role made (run at the end of a play, also on failure).",
             'options': {k: copy.deepcopy(v) for k, v in options.items()
                         if k in ('vault_unseal_url', 'vault_unseal_nodes', 'vault_unseal_ca_cert',
-                                 'vault_unseal_validate_certs')},
+                                 'vault_unseal_validate_certs', 'vault_unseal_admin_token')},
         }
     return '---\n# Generated from defaults/main.yml by tests/roles/argspecs.py --write\n' + \
         yaml.dump(doc, Dumper=IndentDumper, sort_keys=False, width=100, default_flow_style=False)
