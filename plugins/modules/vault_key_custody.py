@@ -17,7 +17,8 @@ description:
     O(keys_secret_name), a Kubernetes Secret - and moves the keys between them. Both hold the same content,
     encrypted in the ansible-vault format with O(keys_file_vault_password); the Secret keeps it under the data
     key C(init.vault), so a controller that may read every Secret learns nothing from it.
-  - The module never returns a key share; it returns the root token only with O(return_root_token).
+  - The module never returns a key share or a token (M(vaultkube.platform.vault_admin_token) turns custody into a
+    short-lived admin token).
   - O(state=prepare) runs before M(vaultkube.platform.vault_init) - Vault hands the keys out once - and makes
     every place ready (the keys file's directory, mode 0700 when created; the Secret's namespace). It refuses,
     in one line naming the Secret or the file, when one of them already holds keys (of another or an earlier
@@ -49,12 +50,6 @@ options:
   forget_root_token:
     description:
       - Remove C(root_token) from custody (once the bootstrap root token is revoked).
-    type: bool
-    default: false
-  return_root_token:
-    description:
-      - Return the bootstrap root token custody holds in RV(root_token). Only for the bootstrap run that
-        still needs it; use C(no_log) on the task.
     type: bool
     default: false
   adopt_bank_vaults:
@@ -152,10 +147,6 @@ adopted:
   returned: always
   type: bool
   sample: false
-root_token:
-  description: The root token custody holds, only with O(return_root_token) (empty when none).
-  returned: when O(return_root_token=true)
-  type: str
 diff:
   description: Locations, Secret format and whether a root token is held, before and after; never a key.
   returned: when diff mode is on
@@ -183,11 +174,9 @@ def _custody(module):
             result.update(present(params, module.check_mode))
     except KubernetesError as exc:
         raise CustodyError(str(exc))
-    content = result.pop('content', None) or {}
+    result.pop('content', None)
     for private in ('created', 'written', 'pending'):
         result.pop(private, None)
-    if params['return_root_token']:
-        result['root_token'] = content.get('root_token') or ''
     return result
 
 
@@ -196,7 +185,6 @@ def main():
         state=dict(type='str', choices=['prepare', 'present'], default='present'),
         initialized=dict(type='bool', required=True),
         forget_root_token=dict(type='bool', default=False),
-        return_root_token=dict(type='bool', default=False),
         adopt_bank_vaults=dict(type='bool', default=False),
         bank_vaults_secret_namespace=dict(type='str', default='default', no_log=False),
         bank_vaults_secret_name=dict(type='str', default='vault-unseal-keys', no_log=False),
