@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -313,6 +314,14 @@ class ClusterSite(PrivateSite):
             self._forward.__exit__()
             self._forward = None
 
+    def cluster_admin_token(self, url):
+        """An admin token made from the keys file through the forward (site.yml leaves no root token)."""
+        sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+        from vaultkube_testlib import admin_token  # pylint: disable=import-outside-toplevel
+        with open(os.path.join(self.site_dir, "keys-password"), encoding="utf-8") as fh:
+            password = fh.read().split()[0]
+        return admin_token(url, os.path.join(self.site_dir, "vault-init.vault"), password, ca_cert=self.vault_ca)
+
     def vault(self, token=True):
         """A client on the active pod, through a port-forward (re-opened when it ended or the
         active pod changed)."""
@@ -324,7 +333,7 @@ class ClusterSite(PrivateSite):
             self._forward = fwd
         client = hvac.Client(url=fwd.url, verify=self.vault_ca, timeout=10)
         if token:
-            client.token = self.init_data()["root_token"]
+            client.token = self.cluster_admin_token(fwd.url)
         return client
 
     def pod_status(self, pod):

@@ -51,7 +51,9 @@ def play(tmp_path, nodes, keys_file):
     res = run_playbook(playbook, dict(
         vault_unseal_url=nodes[0].url, vault_unseal_nodes=[{'url': n.url} for n in nodes],
         vault_unseal_keys_file=str(keys_file), vault_unseal_keys_password=PASSWORD,
-        vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2, vault_unseal_wait_timeout=90))
+        vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2, vault_unseal_wait_timeout=90,
+        # The test reads Vault with the initial root token: kept (the default revokes it).
+        vault_unseal_revoke_root_token=False))
     doc = json.loads(res.stdout)
     tasks = [(t['task']['name'].split(' : ', 1)[-1], t['hosts'].get('localhost') or {})
              for t in doc['plays'][0]['tasks']]

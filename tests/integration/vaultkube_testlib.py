@@ -350,3 +350,25 @@ def assert_failed_cleanly(result: dict, *fragments: str) -> str:
 
 def tmpdir(prefix='vaultkube-') -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+_ADMIN_TOKENS = {}
+
+
+def admin_token(url, keys_file, password, ca_cert=None, display_name='vaultkube-tests', ttl='2h'):
+    """A test's admin token: the role leaves no root token (issue 22), so one is made from the keys
+    file with vault_admin_token (the initial root token kept if custody still holds it), cached while
+    it is valid."""
+    import hvac  # pylint: disable=import-outside-toplevel
+    key = (url, keys_file)
+    token = _ADMIN_TOKENS.get(key)
+    if token and hvac.Client(url=url, verify=ca_cert or True, token=token, timeout=10).is_authenticated():
+        return token
+    args = {'url': url, 'keys_file': keys_file, 'keys_file_vault_password': password, 'ttl': ttl,
+            'display_name': display_name, 'revoke_initial': False}
+    if ca_cert:
+        args['ca_cert'] = ca_cert
+    result = run_module('vault_admin_token', args)
+    assert not result.get('failed') and result.get('token'), result.get('msg')
+    _ADMIN_TOKENS[key] = result['token']
+    return result['token']

@@ -56,7 +56,9 @@ def role_vars(server, work, storage, namespace='vault'):
         vault_unseal_kubeconfig=LAB['KUBECONFIG'],
         vault_unseal_keys_secret_namespace=namespace,
         vault_unseal_keys_secret_name='vault-unseal-keys',
-        vault_unseal_wait_timeout=30)
+        vault_unseal_wait_timeout=30,
+        # These tests read Vault with the initial root token: kept (the default revokes it).
+        vault_unseal_revoke_root_token=False)
 
 
 def run_role(tmp_path, extra_vars):

@@ -30,10 +30,20 @@ def init_data():
     return json.loads(plain)
 
 
+def admin_token():
+    """An admin token made from the keys file (the role leaves no root token standing)."""
+    import sys  # pylint: disable=import-outside-toplevel
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+    from vaultkube_testlib import admin_token as make  # pylint: disable=import-outside-toplevel
+    with open(KEYS_PASSWORD_FILE, encoding="utf-8") as fh:
+        password = fh.read().split()[0]
+    return make(VAULT_ADDR, KEYS_FILE, password, ca_cert=VAULT_CA)
+
+
 def vault_client(token=True):
     client = hvac.Client(url=VAULT_ADDR, verify=VAULT_CA)
     if token:
-        client.token = init_data()["root_token"]
+        client.token = admin_token()
     return client
 
 

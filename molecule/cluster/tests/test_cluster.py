@@ -6,9 +6,9 @@ import base64
 import json
 import os
 import subprocess
+import sys
 
 import hvac
-from ansible.parsing.vault import VaultLib, VaultSecret
 
 from e2e_cluster import VAULT_NS, VAULT_SELECTOR, Forward
 from lab_helpers import LAB
@@ -26,17 +26,18 @@ def kube_get(*args):
     return json.loads(out)
 
 
-def root_token():
+def admin_token(url):
+    """An admin token made from the keys file (the role leaves no root token standing)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "integration"))
+    from vaultkube_testlib import admin_token as make  # pylint: disable=import-outside-toplevel
     with open(os.path.join(FILES, "keys-password"), encoding="utf-8") as fh:
         password = fh.read().split()[0]
-    with open(os.path.join(FILES, "vault-init.vault"), "rb") as fh:
-        blob = fh.read()
-    return json.loads(VaultLib([("default", VaultSecret(password.encode()))]).decrypt(blob))["root_token"]
+    return make(url, os.path.join(FILES, "vault-init.vault"), password, ca_cert=os.path.join(FILES, "vault-ca.pem"))
 
 
 def vault(resource="service/vault"):
     fwd = Forward(KUBECTL, KUBECONFIG, resource).__enter__()
-    client = hvac.Client(url=fwd.url, verify=os.path.join(FILES, "vault-ca.pem"), token=root_token(), timeout=10)
+    client = hvac.Client(url=fwd.url, verify=os.path.join(FILES, "vault-ca.pem"), token=admin_token(fwd.url), timeout=10)
     return fwd, client
 
 

