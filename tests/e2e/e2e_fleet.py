@@ -78,17 +78,33 @@ def audit_entries(path, start=0):
     return out
 
 
-def root_writes(entries):
-    """Successful create/update/delete requests made with the root token (site.yml's; ESO
-    logs in and reads with its own tokens)."""
+# The admin token's own lifecycle (no standing root token): every run mints a root token from
+# the custody keys with sys/generate-root (unauthenticated), exchanges it for an orphan token
+# with a TTL, revokes the root token, and revokes the admin token at the end of the run.
+ADMIN_TOKEN_PATHS = ("auth/token/create-orphan", "auth/token/revoke-self")
+
+
+def _root_write_paths(entries):
     found = []
     for entry in entries:
         request, auth = entry.get("request") or {}, entry.get("auth") or {}
         if entry.get("type") == "response" and not entry.get("error") \
                 and request.get("operation") in ("create", "update", "delete") \
                 and "root" in (auth.get("policies") or []):
-            found.append("%s %s" % (request["operation"], request.get("path")))
+            found.append((request["operation"], request.get("path") or ""))
     return found
+
+
+def root_writes(entries):
+    """Successful create/update/delete requests made with a root-policy token (site.yml's; ESO
+    logs in and reads with its own tokens), the admin token's own lifecycle left out."""
+    return ["%s %s" % (op, path) for op, path in _root_write_paths(entries) if path not in ADMIN_TOKEN_PATHS]
+
+
+def admin_token_writes(entries):
+    """The admin token's lifecycle writes: (tokens minted, tokens revoked)."""
+    paths = [path for _op, path in _root_write_paths(entries)]
+    return paths.count("auth/token/create-orphan"), paths.count("auth/token/revoke-self")
 
 
 def root_requests(entries):

@@ -20,7 +20,7 @@ import hvac
 import pytest
 
 from conftest import REPORT
-from e2e_fleet import Fleet, audit_entries, root_requests, root_writes
+from e2e_fleet import Fleet, admin_token_writes, audit_entries, root_requests, root_writes
 from lab_helpers import LAB_ADMIN_USER, AuditLog, jwt_claims, wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -195,6 +195,10 @@ def test_03_rerun_writes_nothing(flow):
     assert len(first) > 10, first
     entries = audit_entries(fleet.audit_log, vault_mark)
     assert root_writes(entries) == []
+    # No standing root token: the run minted its admin token and revoked it and the root token
+    # it was made from (two revocations for every token minted).
+    minted, revoked = admin_token_writes(entries)
+    assert minted >= 1 and revoked == 2 * minted, (minted, revoked)
     for name, audit in api_marks.items():
         count, described = audit.writes(marks[name], user=LAB_ADMIN_USER)
         assert count == 0, "%s: re-run wrote to its API server: %s" % (name, described)

@@ -190,11 +190,12 @@ class FaultSite(PrivateSite):
 
     def keys_digest(self):
         """Digest of the key shares in the keys file: the file itself is rewritten once, without the
-        initial root token, when the run's admin token revokes it (issue 22)."""
+        initial root token and with the next custody generation, when the run's admin token
+        revokes it (issue 22)."""
         if not os.path.exists(self.keys_file()):
             return None
         content = self.init_data()
-        shares = dict((k, v) for k, v in content.items() if k != "root_token")
+        shares = dict((k, v) for k, v in content.items() if k not in ("root_token", "generation"))
         return hashlib.sha256(json.dumps(shares, sort_keys=True).encode()).hexdigest()
 
     def root_token_in_keys_file(self):

@@ -483,7 +483,7 @@ def test_port_forward_module_ends_after_its_lifetime(node, namespace, toolbox):
 # The root token revoked at the end of a play, as site.yml does, through a pod of the StatefulSet.
 REVOKE_PLAY = VAULT_UNSEAL_PLAYBOOK + """\
   tasks:
-    - name: Revoke the bootstrap root token
+    - name: Revoke the run's admin token
       ansible.builtin.include_role:
         name: vaultkube.platform.vault_unseal
         tasks_from: revoke
@@ -574,8 +574,9 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
         assert _forwards_to(ns) == [], "the role's close step left a forward"
         print("\nvault_unseal through the StatefulSet: 3 pods unsealed, decoy ignored, %.1f s" % took)
 
-        # The root token is revoked through a pod of the StatefulSet, never through a pod the
-        # Service's labels select (the decoy carries them). Read back from Vault in the pod.
+        # The run's admin token is revoked through a pod of the StatefulSet, never through a pod
+        # the Service's labels select (the decoy carries them); this run also revokes the initial
+        # root token (the default). Read back from Vault in the pod and from the keys file.
         token = read_key_file(base["vault_unseal_keys_file"], base["vault_unseal_keys_password"])["root_token"]
 
         def lookup():
@@ -585,20 +586,22 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
 
         assert lookup().returncode == 0, "the root token should work before the revoke"
         play.write_text(REVOKE_PLAY)
-        res, tasks, _took = unseal({})
+        res, tasks, _took = unseal({"vault_unseal_revoke_root_token": True})
         failed = [(name, result.get("msg")) for name, result in tasks if result.get("failed")]
         assert res.returncode == 0 and not failed, failed or res.stderr[-2000:]
         found = [result for name, result in tasks if name.startswith("Find the Vault server pods to send")][0]
         assert [p["name"] for p in found["pods"]] == pods
         forward = [result for name, result in tasks if name.startswith("Open a port-forward to a Vault pod of")][0]
         assert forward["invocation"]["module_args"]["resource"] == "pod/" + pods[0], forward.get("invocation")
-        revoked = [result for name, result in tasks if name == "Revoke the root token"][0]
-        assert revoked.get("changed") is True, revoked
+        revoked = [result for name, result in tasks if name.startswith("Revoke the run's admin token")][0]
+        assert not revoked.get("skipped") and not revoked.get("failed"), revoked
         after = lookup()
         assert after.returncode != 0 and "permission denied" in (after.stdout + after.stderr), after.stderr[-500:]
+        assert "root_token" not in read_key_file(base["vault_unseal_keys_file"], base["vault_unseal_keys_password"])
         assert _bao_status(node, ns, release + "-decoy")["initialized"] is False
         assert _forwards_to(ns) == [], "the revoke left a forward"
-        print("root token revoked through pod/%s (decoy ignored), lookup refused after" % pods[0])
+        print("admin token revoked through pod/%s (decoy ignored); initial root token refused and "
+              "gone from the keys file" % pods[0])
         play.write_text(VAULT_UNSEAL_PLAYBOOK)
 
         # A StatefulSet that does not exist: one line, no pod contacted.
