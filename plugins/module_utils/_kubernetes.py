@@ -19,6 +19,7 @@ __metaclass__ = type
 import json
 import os
 import re
+import time
 
 try:
     from kubernetes import config as kube_config
@@ -183,6 +184,79 @@ class KubernetesClient(object):
 _CONDITION_READY_KINDS = frozenset(['ExternalSecret', 'ClusterExternalSecret', 'SecretStore',
                                     'ClusterSecretStore', 'PushSecret'])
 _ROLLOUT_KINDS = frozenset(['Deployment', 'StatefulSet'])
+
+
+# ESO reconciles an ExternalSecret at once when one of its annotations changes; after a failed
+# sync it otherwise waits out its back-off (minutes after a few errors), also once the cause is
+# fixed. The annotation is written with a field manager of its own, so that the next
+# server-side apply of the object's declared fields leaves it alone.
+FORCE_SYNC_ANNOTATION = 'force-sync'
+FORCE_SYNC_FIELD_MANAGER = FIELD_MANAGER + '/force-sync'
+
+
+def sync_failed(item):
+    """True when an ExternalSecret's Ready condition says its last sync failed (not: no status yet)."""
+    if not item or item.get('kind') != 'ExternalSecret':
+        return False
+    ready = [cond for cond in (item.get('status') or {}).get('conditions') or [] if cond.get('type') == 'Ready']
+    return bool(ready) and ready[-1].get('status') == 'False'
+
+
+def store_of(item):
+    """(apiVersion, kind, name, namespace) of an ExternalSecret's store; namespace None for a ClusterSecretStore."""
+    ref = (item.get('spec') or {}).get('secretStoreRef') or {}
+    kind = ref.get('kind') or 'SecretStore'
+    namespace = (item.get('metadata') or {}).get('namespace') if kind == 'SecretStore' else None
+    return item.get('apiVersion'), kind, ref.get('name') or '', namespace
+
+
+class ForceSync:
+    """Asks ESO for an immediate sync of the ExternalSecrets whose last sync failed while their
+    store is Ready (a store fixed by this run, a Vault that was sealed or reconfigured): one
+    annotation write per object, repeated while the wait lasts at growing intervals."""
+
+    def __init__(self, client, clock=None, first_interval=5.0):
+        self.client = client
+        self.clock = clock or time.time
+        self.first_interval = first_interval
+        self.next_at = {}
+        self.interval = {}
+        self.forced = []
+        self.writes = 0
+
+    def _store_ready(self, item, stores):
+        ref = store_of(item)
+        if not ref[2]:
+            return False
+        if ref not in stores:
+            try:
+                path = self.client.object_path(ref[0], ref[1], ref[2], ref[3])
+                store = self.client.request('GET', path, missing_ok=True)
+            except KubernetesError:
+                store = None
+            stores[ref] = bool(store) and object_readiness(store)[0] is True
+        return stores[ref]
+
+    def nudge(self, live, pending_keys):
+        """Annotate the failed ExternalSecrets among ``pending_keys`` that are due; returns writes made."""
+        now, stores, writes = self.clock(), {}, 0
+        for key in pending_keys:
+            item = live.get(key)
+            if not sync_failed(item) or now < self.next_at.get(key, 0) or not self._store_ready(item, stores):
+                continue
+            metadata = item['metadata']
+            path = self.client.object_path(item['apiVersion'], 'ExternalSecret', metadata['name'], metadata.get('namespace'))
+            body = {'metadata': {'annotations': {FORCE_SYNC_ANNOTATION: '%.3f' % now}}}
+            self.client.request('PATCH', path, query=[('fieldManager', FORCE_SYNC_FIELD_MANAGER)], body=body,
+                                content_type='application/merge-patch+json')
+            writes += 1
+            self.writes += 1
+            interval = self.interval.get(key, self.first_interval / 2.0) * 2
+            self.interval[key], self.next_at[key] = interval, now + interval
+            label = '%s/%s' % (metadata.get('namespace'), metadata['name'])
+            if label not in self.forced:
+                self.forced.append(label)
+        return writes
 
 
 def has_readiness_rule(kind):

@@ -29,6 +29,9 @@ description:
     C(PushSecret) need condition C(Ready=True) (an ExternalSecret also for its current generation);
     C(Deployment) and C(StatefulSet) need every replica updated and ready; C(Namespace) needs phase
     C(Active). Other kinds are applied and not waited for.
+  - While it waits, an C(ExternalSecret) whose last sync failed while its store is C(Ready) (a store this
+    run fixed, a Vault that was sealed or reconfigured) gets a new C(force-sync) annotation, so that ESO
+    syncs it at once instead of after its back-off (minutes after a few errors); see O(force_sync).
   - Credentials come from O(kubeconfig) and O(context) or, inside a pod, from its ServiceAccount. They are
     never logged.
 options:
@@ -60,6 +63,13 @@ options:
     description: Seconds between two readiness checks (each check is one LIST per kind and namespace).
     type: float
     default: 1
+  force_sync:
+    description:
+      - While waiting, annotate each failed C(ExternalSecret) whose store is C(Ready) with C(force-sync) (a
+        timestamp, written with the field manager C(vaultkube.platform/force-sync)), after 0, 5, 10, 20...
+        seconds of waiting, so that ESO retries it at once. Objects that are ready are never written.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - vaultkube.platform.kubernetes_client
 attributes:
@@ -123,7 +133,9 @@ counts:
   type: dict
   sample: {created: 0, updated: 1, unchanged: 499, deleted: 0}
 writes:
-  description: Write requests sent to the API server (dry runs in check mode); 0 on a re-run with nothing changed.
+  description:
+    - Write requests sent to the API server (dry runs in check mode), O(force_sync) annotations included; 0 on
+      a re-run with nothing changed.
   returned: always
   type: int
   sample: 1
@@ -132,6 +144,12 @@ waited:
   returned: always
   type: float
   sample: 2.1
+forced_syncs:
+  description: ExternalSecrets (namespace/name) that were asked for an immediate sync while waiting (O(force_sync)).
+  returned: always
+  type: list
+  elements: str
+  sample: [team-a/app-db]
 '''
 
 import hashlib
@@ -143,8 +161,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import object_differences
 from ansible_collections.vaultkube.platform.plugins.module_utils._names import InvalidName, dns_label, kubernetes_name
 from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubernetesError, client_argument_spec, client_from_params, has_readiness_rule,
-    object_readiness)
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, ForceSync, KubernetesError, client_argument_spec, client_from_params,
+    has_readiness_rule, object_readiness)
 
 HASH_ANNOTATION = 'vaultkube.platform/applied-sha256'
 # Above this many namespaces of one kind, one cluster-wide LIST is cheaper than one per namespace.
@@ -268,7 +286,7 @@ def run(module, client):
         results = [{'kind': key[1], 'namespace': key[2], 'name': key[3], 'result': 'created', 'differences': ['.']}
                    for key in keys]
         return dict(changed=True, objects=results, counts={'created': len(results), 'updated': 0, 'unchanged': 0, 'deleted': 0},
-                    writes=0, waited=0.0, msg='not served yet (check mode): %s' % ', '.join(sorted(unserved)))
+                    writes=0, waited=0.0, forced_syncs=[], msg='not served yet (check mode): %s' % ', '.join(sorted(unserved)))
     live_objects = LiveObjects(client, keys + absent)
     live = live_objects.read()
 
@@ -308,13 +326,14 @@ def run(module, client):
                 diffs['after'][_label(key)] = None
         results.append({'kind': key[1], 'namespace': key[2], 'name': key[3], 'result': result, 'differences': []})
 
-    waited = 0.0
+    waited, forcer = 0.0, ForceSync(client)
     if module.params['wait'] and not module.check_mode:
-        waited = wait_ready(module, client, live_objects, declared)
+        waited = wait_ready(module, client, live_objects, declared, forcer if module.params['force_sync'] else None)
 
     counts = dict((name, sum(1 for item in results if item['result'] == name)) for name in ('created', 'updated', 'unchanged', 'deleted'))
     changed = any(item['result'] not in ('unchanged', 'gone') for item in results)
-    output = dict(changed=changed, objects=results, counts=counts, writes=writes, waited=round(waited, 2))
+    output = dict(changed=changed, objects=results, counts=counts, writes=writes + forcer.writes, waited=round(waited, 2),
+                  forced_syncs=forcer.forced)
     if module._diff and output['changed']:
         output['diff'] = diffs
     return output
@@ -344,7 +363,7 @@ def served_kinds(module, client, keys):
         time.sleep(module.params['wait_sleep'])
 
 
-def wait_ready(module, client, live_objects, declared):
+def wait_ready(module, client, live_objects, declared, forcer=None):
     started = time.time()
     deadline = started + module.params['wait_timeout']
     watched = [(key, manifest) for key, manifest in declared if has_readiness_rule(key[1])]
@@ -360,6 +379,8 @@ def wait_ready(module, client, live_objects, declared):
             break
         if time.time() >= deadline:
             raise KubernetesError(_not_ready_message(client, pending, len(watched), module.params['wait_timeout']))
+        if forcer is not None:
+            forcer.nudge(live, [key for key, _reason in pending])
         time.sleep(module.params['wait_sleep'])
     return time.time() - started
 
@@ -388,6 +409,7 @@ def main():
             wait=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=120),
             wait_sleep=dict(type='float', default=1),
+            force_sync=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
     )

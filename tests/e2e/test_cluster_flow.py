@@ -74,7 +74,8 @@ class Flow:
         init = site.init_data()
         values = {"unseal key %d" % i: k for i, k in enumerate(init["keys"])}
         values.update({"unseal key (base64) %d" % i: k for i, k in enumerate(init["keys_base64"])})
-        values["root token"] = init["root_token"]
+        if init.get("root_token"):  # revoked and removed from custody by default (issue 22)
+            values["root token"] = init["root_token"]
         values["keys file password"] = site.lab_value("keys-password")
         values["seeded demo/db password"] = site.lab_value("demo-db-password")
         values["seeded demo/app API_KEY"] = site.lab_value("demo-api-key")
@@ -260,6 +261,8 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
     note("audit log", "%s:/vault/audit/audit.log 0600 vault (%s), %d entries, %d reads of the KV path, values hashed"
          % (leader, "declared in the configuration" if declared else "enabled through the API",
             len(entries), len(reads)))
+    # No standing root token: the initial one was revoked and is no longer in custody.
+    assert "root_token" not in site.init_data()
     flow.remember_secrets()
     flow.done.add("converged")
 

@@ -240,3 +240,67 @@ def test_names_kinds_allow_are_kept():
     manifest = {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRoleBinding',
                 'metadata': {'name': 'vault:auth-delegator'}}
     kubernetes_objects._check_definitions([manifest])
+
+
+class _StoreClient:
+    """Test double for the pure force-sync logic: stores by path, PATCH requests recorded."""
+
+    def __init__(self, stores):
+        self.stores = stores
+        self.patches = []
+        self.gets = []
+
+    def object_path(self, api_version, kind, name, namespace=None):
+        return '/%s/%s/%s/%s' % (api_version, kind, namespace or '-', name)
+
+    def request(self, method, path, query=None, body=None, content_type=None, missing_ok=False):
+        if method == 'GET':
+            self.gets.append(path)
+            return self.stores.get(path)
+        self.patches.append((path, query, body, content_type))
+        return {}
+
+
+def _failing_es(name, status, store='vault-backend', kind='ClusterSecretStore', namespace='shop'):
+    conditions = [] if status is None else [{'type': 'Ready', 'status': status, 'reason': 'SecretSyncedError'}]
+    return {'apiVersion': 'external-secrets.io/v1', 'kind': 'ExternalSecret',
+            'metadata': {'name': name, 'namespace': namespace, 'generation': 1},
+            'spec': {'secretStoreRef': {'kind': kind, 'name': store}}, 'status': {'conditions': conditions}}
+
+
+def _store(ready):
+    return {'kind': 'ClusterSecretStore', 'status': {'conditions': [{'type': 'Ready', 'status': ready}]}}
+
+
+def test_force_sync_only_failed_external_secrets_of_a_ready_store():
+    from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes import (
+        FORCE_SYNC_ANNOTATION, FORCE_SYNC_FIELD_MANAGER, ForceSync, store_of, sync_failed)
+    client = _StoreClient({'/external-secrets.io/v1/ClusterSecretStore/-/vault-backend': _store('True'),
+                           '/external-secrets.io/v1/ClusterSecretStore/-/broken': _store('False')})
+    live = {'a': _failing_es('a', 'False'), 'b': _failing_es('b', None), 'c': _failing_es('c', 'True'),
+            'd': _failing_es('d', 'False', store='broken'), 'e': _failing_es('e', 'False', store='gone'),
+            'f': {'kind': 'Deployment', 'metadata': {'name': 'f'}}}
+    assert sync_failed(live['a']) and not sync_failed(live['b']) and not sync_failed(live['c'])
+    assert store_of(_failing_es('x', 'False', kind='SecretStore', store='own')) == (
+        'external-secrets.io/v1', 'SecretStore', 'own', 'shop')
+    now = [100.0]
+    forcer = ForceSync(client, clock=lambda: now[0])
+    assert forcer.nudge(live, sorted(live)) == 1
+    path, query, body, content_type = client.patches[0]
+    assert path == '/external-secrets.io/v1/ExternalSecret/shop/a'
+    assert query == [('fieldManager', FORCE_SYNC_FIELD_MANAGER)] and content_type == 'application/merge-patch+json'
+    assert body == {'metadata': {'annotations': {FORCE_SYNC_ANNOTATION: '100.000'}}}
+    # One GET per store and poll, however many objects use it.
+    assert sorted(set(client.gets)) == sorted(client.gets)
+    # Not again before its interval (5 s, then 10 s, 20 s ...).
+    now[0] = 104.0
+    assert forcer.nudge(live, ['a']) == 0
+    now[0] = 105.0
+    assert forcer.nudge(live, ['a']) == 1
+    now[0] = 114.0
+    assert forcer.nudge(live, ['a']) == 0
+    now[0] = 115.0
+    assert forcer.nudge(live, ['a']) == 1
+    assert forcer.forced == ['shop/a'] and forcer.writes == 3
+    values = [p[2]['metadata']['annotations'][FORCE_SYNC_ANNOTATION] for p in client.patches]
+    assert len(set(values)) == 3, values
