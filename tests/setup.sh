@@ -6,7 +6,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}
 venv=${VAULTKUBE_VENV:-$cache/venv}
+# VAULTKUBE_COLLECTIONS: a collections path of its own (and its own env file), for a second
+# checkout (a git worktree) tested on the same machine beside the first.
+collections=${VAULTKUBE_COLLECTIONS:-$cache/collections}
 envfile=$cache/env.sh
+[ -z "${VAULTKUBE_COLLECTIONS:-}" ] || envfile=$collections/env.sh
 
 if [ "${1:-}" = "--print-env" ]; then
   echo "$envfile"
@@ -25,7 +29,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 # The collection is this repository: expose it under ansible_collections/vaultkube/platform.
-collections=$cache/collections
 mkdir -p "$collections/ansible_collections/vaultkube"
 ln -sfn "$repo" "$collections/ansible_collections/vaultkube/platform"
 
