@@ -164,7 +164,7 @@ stage_bench_eso() {
 
 stage_fault() {
   wait_lab_build || return 1
-  # The CI subset: every kill-point class of vault_unseal and vault_kubernetes_auth plus ten
+  # The CI subset: every kill-point class of vault_unseal and vault_kubernetes_auth plus four
   # sampled boundaries of the other roles (seed printed); `bash tests/fault/run.sh --all` is
   # the full sweep.
   bash tests/fault/run.sh

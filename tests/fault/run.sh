@@ -2,8 +2,8 @@
 # The fault stage: playbooks/site.yml SIGKILLed at task boundaries on a private lab, then
 # run again until it converges (tests/fault/test_fault_site.py explains the points).
 # Usage: bash tests/fault/run.sh [--all] [pytest options]
-#   default  the 15-point subset: every boundary of vault_unseal and vault_kubernetes_auth plus
-#            10 boundaries sampled from the other roles (seed printed)
+#   default  the CI subset: every boundary of vault_unseal and vault_kubernetes_auth plus
+#            4 boundaries sampled from the other roles (seed printed)
 #   --all    the full sweep: one kill point per class of every boundary of site.yml
 # Needs root (the lab inventory creates a system user).
 set -euo pipefail

@@ -10,7 +10,7 @@ third run is changed=0. Every point is tried even when one fails; the counts are
 
 Which points: VAULTKUBE_FAULT_ALL=1 tries one point of every class of boundaries (the
 full sweep). Otherwise the classes of every boundary of vault_unseal and
-vault_kubernetes_auth, plus the classes of VAULTKUBE_FAULT_SAMPLE (10) boundaries drawn
+vault_kubernetes_auth, plus the classes of VAULTKUBE_FAULT_SAMPLE (4) boundaries drawn
 from the other roles with seed VAULTKUBE_FAULT_SEED (20261202; both printed). VAULTKUBE_FAULT_LIMIT=N keeps the first N
 points of the plan and VAULTKUBE_FAULT_ONLY=role[,role] the points in those roles (partial
 runs; the test then says so).
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 
 ROLES_IN_FULL = ("vault_unseal", "vault_kubernetes_auth")
 SEED = int(os.environ.get("VAULTKUBE_FAULT_SEED", "20261202"))
-SAMPLE = int(os.environ.get("VAULTKUBE_FAULT_SAMPLE", "10"))
+SAMPLE = int(os.environ.get("VAULTKUBE_FAULT_SAMPLE", "4"))
 EVERY = os.environ.get("VAULTKUBE_FAULT_ALL") == "1"
 LIMIT = int(os.environ.get("VAULTKUBE_FAULT_LIMIT", "0"))
 ONLY = [r for r in os.environ.get("VAULTKUBE_FAULT_ONLY", "").split(",") if r]
