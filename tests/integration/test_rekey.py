@@ -39,6 +39,8 @@ def wait_ready(server):
 
 
 def seal(server, token):
+    if requests.get(server.url + '/v1/sys/seal-status', timeout=5).json()['sealed']:
+        return
     requests.put(server.url + '/v1/sys/seal', headers={'X-Vault-Token': token}, timeout=10).raise_for_status()
     assert requests.get(server.url + '/v1/sys/seal-status', timeout=5).json()['sealed'] is True
 
@@ -182,8 +184,11 @@ def test_kill_point(node, step, restart):
     sets = custody_sets(content)
     if restart:
         # The node restarts now: one of custody's sets unseals it (found here, sealed again for the module).
-        seal(server, token)
-        opened = [name for name, shares in sets.items() if shares and unseals(server, shares)]
+        opened = []
+        for name, shares in sets.items():
+            seal(server, token)
+            if shares and unseals(server, shares):
+                opened.append(name)
         assert len(opened) == 1, (step, sorted(sets), opened)
         seal(server, token)
 
