@@ -402,6 +402,9 @@ class Rekey(object):
             content = self.write(drop_pending(content), 'pending_dropped')
             result.update(changed=True, resumed='cancelled')
         elif step == 'check_current':
+            if server.get('started'):
+                # A check attempt of a killed run: cancelled before this run's own.
+                self.cancel(server.get('nonce'))
             content = self.confirm(content)
             result.update(changed=True, resumed='retirement')
         elif server.get('started'):

@@ -316,6 +316,15 @@ def test_playbook_no_secret_at_vvv(node):
     secrets.update(after['keys'] + after['keys_base64'] + init['keys'] + [password, init['root_token']])
     leaked = [s for s in secrets if s and s in output]
     assert not leaked, 'printed at -vvv: %d secret(s)' % len(leaked)
+    # --tags rotate-keys: the encryption key only (its admin token generated from the new set).
+    rotated = run_playbook(REPO / 'playbooks' / 'rekey.yml', dict(
+        vault_rekey_url=server.url, vault_rekey_keys_file=str(keys_file), vault_rekey_keys_password=password),
+        extra_args=('--tags', 'rotate-keys'))
+    assert rotated.returncode == 0, rotated.stdout[-3000:]
+    tasks = json.loads(rotated.stdout)['plays'][0]['tasks']
+    result = [t['hosts']['localhost'] for t in tasks if t['task']['name'].startswith('New key shares')][0]
+    assert result['rekeyed'] is False and result['encryption_key_rotated'] is True and result['key_term'] == 3, result
+    assert read_keys(keys_file, password)['keys'] == after['keys']
     # The initial root token was revoked by the playbook's admin token step: a token made from the new set.
     token = admin_token(server.url, str(keys_file), password)
     seal(server, token)
