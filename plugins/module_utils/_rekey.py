@@ -77,6 +77,10 @@ class RekeyError(CustodyError):
     """An expected failure of vault_rekey, worded as one line."""
 
 
+class AwaitingHolders(Exception):
+    """The pending shares are PGP-encrypted and new_keys (the holders' decrypted shares) is not given."""
+
+
 def kill_point(step):
     """The test hook: end the process right after ``step`` when the environment names it."""
     if os.environ.get(KILL_ENV) == step:
@@ -194,9 +198,11 @@ class Rekey(object):
     def cancel(self, nonce, api=None):
         (api or self.api).delete(self.base + '/init', {'nonce': nonce or ''})
 
-    def start(self, shares, threshold, api=None):
-        body = data_of((api or self.api).write(self.base + '/init', {
-            'secret_shares': shares, 'secret_threshold': threshold, 'require_verification': True}, method='put'))
+    def start(self, shares, threshold, api=None, pgp_keys=None):
+        request = {'secret_shares': shares, 'secret_threshold': threshold, 'require_verification': True}
+        if pgp_keys:
+            request['pgp_keys'] = list(pgp_keys)
+        body = data_of((api or self.api).write(self.base + '/init', request, method='put'))
         if not body.get('nonce'):
             raise RekeyError('%s/init started no attempt (no nonce in the answer)' % self.base)
         self.no_log.add(body['nonce'])
@@ -259,6 +265,17 @@ class Rekey(object):
                 if part.get(field):
                     self.no_log.add(part[field])
 
+    def usable(self, part):
+        """The shares to submit for a custody holder: its own, or new_keys when they are PGP-encrypted."""
+        keys = set_of(part, self.kind)['keys']
+        if keys and is_pgp_encrypted(keys):
+            given = [k.strip() for k in (self.params.get('new_keys') or []) if k and k.strip()]
+            if not given:
+                raise AwaitingHolders()
+            self.no_log.update(given)
+            return given
+        return keys
+
     # -- the steps --------------------------------------------------------------------
 
     def verify(self, pending):
@@ -270,7 +287,8 @@ class Rekey(object):
             nonce = data_of(self.api.delete(self.base + '/verify', {})).get('nonce') or nonce
             self.no_log.add(nonce)
         first = True
-        for share in set_of(pending, self.kind)['keys']:
+        answer = {}
+        for share in self.usable(pending):
             answer = self.submit('/verify', share, nonce)
             if answer.get('complete'):
                 self.steps.append('verified')
@@ -288,7 +306,7 @@ class Rekey(object):
         return self.confirm(content)
 
     def confirm(self, content):
-        if not self.accepts(set_of(content, self.kind)['keys']):
+        if not self.accepts(self.usable(content)):
             raise RekeyError('the server refuses the %s keys custody holds as current after a rekey; custody '
                              'keeps the previous set under "previous": restore the set that unseals by hand'
                              % self.kind)
@@ -296,7 +314,7 @@ class Rekey(object):
 
     def fresh(self, content, shares, threshold):
         old = load_keys(self.params, self.no_log, self.kind)
-        started = self.start(shares, threshold)
+        started = self.start(shares, threshold, pgp_keys=self.params.get('pgp_keys') or None)
         nonce = started['nonce']
         self.steps.append('initialised')
         kill_point('initialised')
@@ -320,7 +338,7 @@ class Rekey(object):
             raise RekeyError('rekey did not complete after %d %s keys: progress %s/%s (give more keys)'
                              % (len(old), self.kind, answer.get('progress'), answer.get('required')))
         keys = answer.get('keys') or []
-        if not keys or is_pgp_encrypted(keys):
+        if not keys or is_pgp_encrypted(keys) != bool(self.params.get('pgp_keys')):
             self.cancel(nonce)
             raise RekeyError('the rekey answer holds no usable %s keys' % self.kind)
         self.steps.append('updated')
@@ -353,7 +371,10 @@ class Rekey(object):
                              % (params['target'], seal_type, detected, detected))
         self.kind = detected
         result = dict(changed=False, target=self.kind, resumed=None, rekeyed=False, unsealed=False,
-                      encryption_key_rotated=False)
+                      encryption_key_rotated=False, awaiting_holders=False)
+        if params.get('pgp_keys') and params.get('rekey') and len(params['pgp_keys']) != (
+                params.get('secret_shares') or int(status.get('n') or 0)):
+            raise RekeyError('pgp_keys must hold one public key per share (secret_shares)')
         unsealed_with = None
         if status.get('sealed'):
             if self.kind == 'recovery':
@@ -363,6 +384,8 @@ class Rekey(object):
             for name in ('pending', 'current', 'previous'):
                 part = content if name == 'current' else content.get(name)
                 keys = set_of(part, self.kind)['keys'] if part else []
+                if is_pgp_encrypted(keys):
+                    keys = [k for k in (params.get('new_keys') or []) if k] if name != 'previous' else []
                 if keys and self.unseal_with(keys):
                     unsealed_with = name
                     break
@@ -383,6 +406,22 @@ class Rekey(object):
             result['changed'] = step != 'fresh' or bool(params.get('rekey')) or bool(
                 params.get('rotate_encryption_key'))
             return self.finish_result(result, content, status)
+        try:
+            content = self.machine(result, content, server, step, unsealed_with, shares, threshold)
+        except AwaitingHolders:
+            # PGP: the new shares are in custody (encrypted for their holders), the server still
+            # uses the old set; the holders' decrypted shares (new_keys) finish the rekey.
+            result['awaiting_holders'] = True
+            content = read_custody(params)
+            return self.finish_result(result, content, self.seal_status())
+        if params.get('rotate_encryption_key'):
+            self.api.write('sys/rotate', {}, method='put')
+            result.update(changed=True, encryption_key_rotated=True)
+        return self.finish_result(result, content, self.seal_status())
+
+    def machine(self, result, content, server, step, unsealed_with, shares, threshold):
+        """Finish what a killed run left (step of plan()), then rekey when asked; the custody content after."""
+        params = self.params
         if step == 'verify':
             self.verify(content['pending'])
             content = self.finish(content)
@@ -390,7 +429,7 @@ class Rekey(object):
         elif step == 'check_pending':
             if server.get('started'):
                 self.cancel(server.get('nonce'))
-            if unsealed_with == 'pending' or self.accepts(set_of(content['pending'], self.kind)['keys']):
+            if unsealed_with == 'pending' or self.accepts(self.usable(content['pending'])):
                 content = self.finish(content)
                 result.update(changed=True, resumed='promotion')
             else:
@@ -412,12 +451,9 @@ class Rekey(object):
             self.cancel(server.get('nonce'))
             result.update(changed=True, resumed='cancelled')
         if params.get('rekey') and result['resumed'] in (None, 'cancelled'):
-            content = self.fresh(content, shares, threshold)
             result.update(changed=True, rekeyed=True)
-        if params.get('rotate_encryption_key'):
-            self.api.write('sys/rotate', {}, method='put')
-            result.update(changed=True, encryption_key_rotated=True)
-        return self.finish_result(result, content, self.seal_status())
+            content = self.fresh(content, shares, threshold)
+        return content
 
     def wait_unsealed(self):
         deadline = time.time() + 60

@@ -55,6 +55,21 @@ options:
     description: Rotate the encryption key of the barrier (C(sys/rotate)) after the rekey.
     type: bool
     default: false
+  pgp_keys:
+    description:
+      - Base64 PGP public keys, one per new share (O(secret_shares)); the new shares are encrypted for their
+        holders and written to custody encrypted (as C(pending)). The module cannot verify them then - the run
+        ends with RV(awaiting_holders) and the server keeps using the old set until a later run gets the
+        holders' decrypted shares in O(new_keys) (with O(rekey=false)), which verifies, promotes and retires.
+    type: list
+    elements: str
+    default: []
+  new_keys:
+    description:
+      - The holders' decrypted new shares of a PGP rekey (O(pgp_keys)), to verify it (run with O(rekey=false)).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - vaultkube.platform.connection
   - vaultkube.platform.custody
@@ -78,8 +93,7 @@ notes:
     it completes only with the shares the server uses, and never switches keys.
   - A started rekey attempt that custody knows nothing of is cancelled, so do not run this module while an
     operator rekeys by hand.
-  - PGP-encrypted new shares (C(pgp_keys)) are not supported yet; give the old shares in O(keys) when custody
-    holds PGP-encrypted ones.
+  - With custody holding PGP-encrypted shares, give the holders' decrypted current shares in O(keys).
 seealso:
   - module: vaultkube.platform.vault_admin_token
   - module: vaultkube.platform.vault_unseal
@@ -166,6 +180,10 @@ key_term:
   description: Term of the encryption key (C(sys/key-status)).
   returned: always
   type: int
+awaiting_holders:
+  description: A PGP rekey waits for the holders' decrypted shares (O(new_keys)); the server uses the old set.
+  returned: always
+  type: bool
 '''
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._custody import custody_argument_spec
@@ -188,6 +206,8 @@ def main():
             secret_threshold=dict(type='int'),
             target=dict(type='str', choices=['auto', 'unseal', 'recovery'], default='auto'),
             rotate_encryption_key=dict(type='bool', default=False),
+            pgp_keys=dict(type='list', elements='str', default=[], no_log=False),
+            new_keys=dict(type='list', elements='str', default=[], no_log=True),
         )),
         supports_check_mode=True,
     )

@@ -9,7 +9,9 @@ VAULTKUBE_REKEY_TEST_KILL_AT); custody must then hold a set that unseals, and th
 converge.
 """
 
+import base64
 import json
+import subprocess
 import shutil
 import textwrap
 import time
@@ -330,3 +332,45 @@ def test_playbook_no_secret_at_vvv(node):
     seal(server, token)
     assert not unseals(server, init['keys'])
     assert unseals(server, after['keys'][:2])
+
+
+def gpg(home, *argv, data=None):
+    return subprocess.run(['gpg', '--homedir', str(home), '--batch', '--yes', '--pinentry-mode', 'loopback',
+                           '--passphrase', ''] + list(argv), input=data, capture_output=True, check=True).stdout
+
+
+def test_pgp_rekey_awaits_the_holders(node):
+    """pgp_keys: the new shares are encrypted for their holders; the server keeps the old set until a run
+    gets the holders' decrypted shares (new_keys), which verifies, promotes and retires."""
+    server, work = node
+    keys_file, password = work / 'init.vault', uuid.uuid4().hex
+    init = init_server(server, keys_file, password)
+    token = init['root_token']
+    home = work / 'gnupg'
+    home.mkdir(mode=0o700)
+    gpg(home, '--quick-generate-key', 'holder@example.com', 'rsa2048', 'encrypt', 'never')
+    public = base64.b64encode(gpg(home, '--export', 'holder@example.com')).decode()
+    args = rekey_args(server, keys_file, password, token)
+    started = run_module('vault_rekey', dict(args, secret_shares=4, secret_threshold=3, pgp_keys=[public] * 4))
+    assert started.get('changed') and started['awaiting_holders'] is True and started['rekeyed'] is True, started
+    content = read_keys(keys_file, password)
+    assert content['keys'] == init['keys'] and len(content['pending']['keys']) == 4
+    # The encrypted shares: keys hex-encoded, keys_base64 base64; decrypted, a share in hex.
+    decrypted = [gpg(home, '--decrypt', data=base64.b64decode(k)).decode().strip()
+                 for k in content['pending']['keys_base64']]
+    # Still the old set on the server (3 shares, 2 needed); not sealed here: a seal drops the attempt.
+    status = requests.get(server.url + '/v1/sys/seal-status', timeout=5).json()
+    assert (status['n'], status['t']) == (3, 2), status
+    # Without new_keys nothing more happens; with them the rekey completes.
+    waiting = run_module('vault_rekey', dict(args, rekey=False))
+    assert waiting['awaiting_holders'] is True and not waiting.get('failed'), waiting
+    done = run_module('vault_rekey', dict(args, rekey=False, new_keys=decrypted[:3]))
+    assert not done.get('failed') and done['awaiting_holders'] is False, done.get('msg')
+    assert done['resumed'] in ('verification', 'promotion'), done
+    final = read_keys(keys_file, password)
+    assert final['keys'] == content['pending']['keys'] and 'pending' not in final and 'previous' not in final
+    for share in decrypted:
+        assert share not in done['_stdout'] + done['_stderr']
+    seal(server, token)
+    assert not unseals(server, init['keys'])
+    assert unseals(server, decrypted[1:])
