@@ -314,7 +314,9 @@ def test_playbook_no_secret_at_vvv(node):
     after = read_keys(keys_file, password)
     assert len(after['keys']) == 4 and 'pending' not in after
     secrets = audit_rekey_secrets(server)
-    assert len(secrets) > 8, 'the raw audit log shows the rekey'
+    # HashiCorp Vault serves sys/rekey/* from HTTP handlers that are not audited: its nonces are not
+    # known to the test there (the shares are, from custody). OpenBao audits sys/rotate/root/*.
+    assert ON_VAULT or len(secrets) > 8, 'the raw audit log shows the rekey'
     secrets.update(after['keys'] + after['keys_base64'] + init['keys'] + [password, init['root_token']])
     leaked = [s for s in secrets if s and s in output]
     assert not leaked, 'printed at -vvv: %d secret(s)' % len(leaked)
