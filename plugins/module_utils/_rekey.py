@@ -48,7 +48,8 @@ import time
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import (
     VaultRequestError, connect, connection_params)
 from ansible_collections.vaultkube.platform.plugins.module_utils._custody import (
-    CustodyError, check_params, is_pgp_encrypted, load_keys, read_custody, write_custody)
+    CustodyError, check_params, generation, is_pgp_encrypted, load_keys, read_custody, read_file, read_secret,
+    uses_secret, write_custody)
 
 # A test hook: a run is killed (os._exit, no clean-up) right after the named step.
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
@@ -131,6 +132,20 @@ def retire(content):
 
 def drop_pending(content):
     return dict((k, v) for k, v in content.items() if k != 'pending')
+
+
+def newer(file_content, secret_content):
+    """The newer of two custody copies (a run killed between the file's write and the Secret's)."""
+    if file_content is None or secret_content is None:
+        return file_content if secret_content is None else secret_content
+    return file_content if generation(file_content) > generation(secret_content) else secret_content
+
+
+def newest_custody(params):
+    """Custody content; with both a keys file and a keys Secret, the copy written last."""
+    if uses_secret(params) and params.get('keys_file'):
+        return newer(read_file(params), read_secret(params)[0])
+    return read_custody(params)
 
 
 def check_shape(shares, threshold):
@@ -313,7 +328,14 @@ class Rekey(object):
         return self.write(retire(content), 'retired')
 
     def fresh(self, content, shares, threshold):
-        old = load_keys(self.params, self.no_log, self.kind)
+        # The current set of the content read (the newer copy), unless the holders' shares are given.
+        current = set_of(content, self.kind)['keys']
+        if not self.params.get('keys') and is_pgp_encrypted(current):
+            raise RekeyError('the %s keys in custody are PGP-encrypted for their holders: pass the holders\' '
+                             'decrypted shares in keys' % self.kind)
+        old = load_keys(dict(self.params, keys=self.params.get('keys') or current), self.no_log, self.kind)
+        if not old:
+            raise RekeyError('the keys in custody hold no %s keys' % self.kind)
         started = self.start(shares, threshold, pgp_keys=self.params.get('pgp_keys') or None)
         nonce = started['nonce']
         self.steps.append('initialised')
@@ -356,7 +378,7 @@ class Rekey(object):
         check_params(params)
         if not params.get('keys_file_vault_password'):
             raise RekeyError('keys_file_vault_password must be set: custody is always encrypted')
-        content = read_custody(params)
+        content = newest_custody(params)
         if content is None:
             raise RekeyError('custody holds no keys (keys_file%s): a rekey needs the keys vault_init wrote'
                              % (', keys_secret_name' if params.get('keys_secret_name') else ''))
@@ -412,7 +434,7 @@ class Rekey(object):
             # PGP: the new shares are in custody (encrypted for their holders), the server still
             # uses the old set; the holders' decrypted shares (new_keys) finish the rekey.
             result['awaiting_holders'] = True
-            content = read_custody(params)
+            content = newest_custody(params)
             return self.finish_result(result, content, self.seal_status())
         if params.get('rotate_encryption_key'):
             self.api.write('sys/rotate', {}, method='put')

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._rekey import (
-    PATHS, RekeyError, check_shape, data_of, drop_pending, holder, plan, promote, refused, retire, set_of)
+    PATHS, RekeyError, check_shape, data_of, drop_pending, holder, newer, plan, promote, refused, retire, set_of)
 
 OLD = ['old-%d' % i for i in range(3)]
 NEW = ['new-%d' % i for i in range(4)]
@@ -105,3 +105,12 @@ def test_data_of_and_paths():
     # Recovery never falls through to OpenBao's path on Vault.
     assert PATHS[('vault', 'recovery')] == 'sys/rekey-recovery-key'
     assert PATHS[('openbao', 'recovery')] == 'sys/rotate/recovery'
+
+
+def test_newer_copy_wins():
+    old, new = custody(generation=4), custody(generation=5, pending=pending())
+    assert newer(new, old) is new and newer(old, new) is new
+    assert newer(None, old) is old and newer(old, None) is old and newer(None, None) is None
+    # Equal generations: the Secret (the copy other controllers share).
+    same = custody(generation=4)
+    assert newer(old, same) is same
