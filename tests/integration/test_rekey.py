@@ -20,7 +20,7 @@ import uuid
 import pytest
 import requests
 
-from test_root_token import RootServer, TRANSIT_POLICY, init_server, read_keys, vault_text
+from test_root_token import TRANSIT_POLICY, RootServer, init_server, read_keys
 from vaultkube_testlib import ON_VAULT, REPO, BaoServer, admin_token, run_module, run_playbook, tmpdir
 
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
