@@ -16,8 +16,8 @@ right after it leaves custody holding the set the server uses:
 4. ``verify_share`` / ``verified``  the new shares are submitted to verify; when it
    completes the server uses the new set (custody holds it as ``pending``).
 5. ``promoted``  custody's current set is the new one, the old kept as ``previous``.
-6. ``retired``  once the server accepted the new set (a check attempt, below, or an unseal),
-   ``previous`` is dropped.
+6. ``check_share`` / ``retired``  once the server accepted the new set (a check attempt,
+   below), ``previous`` is dropped.
 
 A rerun looks at custody (``pending``, ``previous``) and the server (its rekey attempt) and
 finishes what a killed run left: an attempt awaiting verification with the nonce custody
@@ -54,7 +54,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._custody import
 # A test hook: a run is killed (os._exit, no clean-up) right after the named step.
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
 STEPS = ('initialised', 'update_share', 'updated', 'pending_written', 'verify_share', 'verified',
-         'promoted', 'retired')
+         'promoted', 'check_share', 'retired')
 
 PATHS = {
     ('openbao', 'unseal'): 'sys/rotate/root',
@@ -240,6 +240,7 @@ class Rekey(object):
             for share in shares:
                 if self.submit('/update', share, started['nonce'], api=self.check_api).get('complete'):
                     return True
+                kill_point('check_share')
             return False
         except VaultRequestError as exc:
             if refused(exc):

@@ -25,9 +25,10 @@ from vaultkube_testlib import ON_VAULT, REPO, BaoServer, admin_token, run_module
 
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
 STEPS = ('initialised', 'update_share', 'updated', 'pending_written', 'verify_share', 'verified',
-         'promoted', 'retired')
+         'promoted', 'check_share', 'retired')
 # Killed at or after this step, the rekey had switched the server: the next run keeps the new set.
-SWITCHED = ('verified', 'promoted', 'retired')
+# check_share: killed inside the check attempt after the promotion (an attempt left started).
+SWITCHED = ('verified', 'promoted', 'check_share', 'retired')
 
 
 def wait_ready(server):
