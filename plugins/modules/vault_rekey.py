@@ -94,6 +94,9 @@ notes:
   - A started rekey attempt that custody knows nothing of is cancelled, so do not run this module while an
     operator rekeys by hand.
   - With custody holding PGP-encrypted shares, give the holders' decrypted current shares in O(keys).
+  - A sealed or restarted server forgets a rekey attempt that awaits verification (Vault and OpenBao keep it in
+    memory); the next run then finds the server still takes the current set and drops the pending one (with
+    O(pgp_keys), once the holders' O(new_keys) are given).
 seealso:
   - module: vaultkube.platform.vault_admin_token
   - module: vaultkube.platform.vault_unseal
