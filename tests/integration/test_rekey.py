@@ -330,6 +330,14 @@ def test_playbook_no_secret_at_vvv(node):
     result = [t['hosts']['localhost'] for t in tasks if t['task']['name'].startswith('New key shares')][0]
     assert result['rekeyed'] is False and result['encryption_key_rotated'] is True and result['key_term'] == 3, result
     assert read_keys(keys_file, password)['keys'] == after['keys']
+    # A run that fails on purpose (a threshold above the shares) at -vvv, holding the new set: one line, no leak.
+    failing = run_playbook(REPO / 'playbooks' / 'rekey.yml', dict(
+        vault_rekey_url=server.url, vault_rekey_keys_file=str(keys_file), vault_rekey_keys_password=password,
+        vault_rekey_secret_shares=2, vault_rekey_secret_threshold=3), verbosity=3, json_output=False,
+        extra_args=('--tags', 'rekey'))
+    assert failing.returncode != 0 and 'secret_threshold must be between' in failing.stdout, failing.stdout[-3000:]
+    leaked = [s for s in after['keys'] + after['keys_base64'] + [password] if s in failing.stdout + failing.stderr]
+    assert not leaked, 'printed at -vvv by a failing run: %d secret(s)' % len(leaked)
     # The initial root token was revoked by the playbook's admin token step: a token made from the new set.
     token = admin_token(server.url, str(keys_file), password)
     seal(server, token)
