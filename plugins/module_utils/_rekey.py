@@ -189,7 +189,7 @@ class Rekey(object):
             raise RekeyError('token is required: an admin token (vault_admin_token) for the rekey endpoints '
                              '(OpenBao has no unauthenticated ones)')
         self.api = connect(params)
-        # Check attempts are never retried: a retried update would count a refused share again.
+        # Shares are submitted without retries (see submit).
         self.check_api = connect(dict(params, retries=0))
         self.steps = []
 
@@ -224,7 +224,9 @@ class Rekey(object):
         return body
 
     def submit(self, path, share, nonce, api=None):
-        answer = data_of((api or self.api).write(self.base + path, {'key': share, 'nonce': nonce}, method='put'))
+        # Never retried (Vault answers a refused share 500): a retry would count the share again.
+        answer = data_of((api or self.check_api).write(self.base + path, {'key': share, 'nonce': nonce},
+                                                       method='put'))
         for field in ('keys', 'keys_base64'):
             self.no_log.update(answer.get(field) or [])
         if answer.get('verification_nonce'):

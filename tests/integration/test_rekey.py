@@ -154,6 +154,15 @@ def test_rekey_unseal_keys(node):
     started = requests.get(server.url + '/v1/' + done['endpoint'] + '/init',
                            headers={'X-Vault-Token': token}, timeout=5).json()
     assert (started.get('data') or started)['started'] is False
+    # Shares that are not the server's: refused in one line, custody untouched, no attempt left.
+    wrong_keys = [uuid.uuid4().hex + uuid.uuid4().hex + '%02x' % i for i in (1, 2, 3)]
+    refused = run_module('vault_rekey', dict(args, keys=wrong_keys))
+    assert refused.get('failed') and '\n' not in refused['msg'], refused
+    assert 'refuses' in refused['msg'] or 'did not complete' in refused['msg'], refused['msg']
+    assert read_keys(keys_file, password)['keys'] == after['keys']
+    started = requests.get(server.url + '/v1/' + done['endpoint'] + '/init',
+                           headers={'X-Vault-Token': token}, timeout=5).json()
+    assert (started.get('data') or started)['started'] is False
     bad = run_module('vault_rekey', dict(args, secret_shares=3, secret_threshold=4))
     assert bad.get('failed') and 'secret_threshold' in bad['msg'], bad
     wrong = run_module('vault_rekey', dict(args, target='recovery'))
