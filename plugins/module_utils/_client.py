@@ -237,8 +237,10 @@ class VaultAPI(object):
     def write(self, path, data=None, method='post'):
         return self._body(self._changing_call('write', method, path, json=data or {}))
 
-    def delete(self, path):
-        return self._body(self._changing_call('delete', 'delete', path))
+    def delete(self, path, data=None):
+        # A body only when given: Vault's DELETE sys/rekey/init wants the attempt's nonce in one.
+        kwargs = {} if data is None else {'json': data}
+        return self._body(self._changing_call('delete', 'delete', path, **kwargs))
 
     def _changing_call(self, kind, method, path, **kwargs):
         try:
