@@ -27,6 +27,7 @@ import binascii
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import (
     VaultRequestError, connect, connection_params)
+from ansible_collections.vaultkube.platform.plugins.module_utils._killpoint import kill_point as _kill_point
 from ansible_collections.vaultkube.platform.plugins.module_utils._custody import (
     CustodyError, load_keys, read_custody, write_custody)
 
@@ -35,6 +36,15 @@ TOKEN_META = {'created_by': 'vaultkube.platform.vault_admin_token'}
 
 # What an unusable token gets: 403 "permission denied" / "bad token" (Vault and OpenBao).
 _DEAD_TOKEN_STATUS = (401, 403)
+
+# The fault tests' hook (tests/integration/test_root_token.py): the process ends right after the
+# named step, as if killed.
+KILL_ENV = 'VAULTKUBE_ADMIN_TOKEN_TEST_KILL_AT'
+STEPS = ('attempt_started', 'update_share', 'generated', 'exchanged', 'root_revoked')
+
+
+def kill_point(step):
+    _kill_point(KILL_ENV, step)
 
 GENERATE_ROOT_DISABLED_HINT = (
     'OpenBao 2.5.3 and later disable the unauthenticated sys/generate-root endpoints by default: set '
@@ -132,6 +142,7 @@ def generate_root(params, no_log_values):
     nonce = started.get('nonce') or ''
     if otp:
         no_log_values.add(otp)
+    kill_point('attempt_started')
     complete = False
     try:
         if not otp or not nonce:
@@ -144,6 +155,7 @@ def generate_root(params, no_log_values):
         answer = {}
         for share in shares:
             answer = api.write('sys/generate-root/update', {'key': share, 'nonce': nonce}, method='put') or {}
+            kill_point('update_share')
             if answer.get('complete'):
                 break
         encoded = answer.get('encoded_token') or answer.get('encoded_root_token') or ''
@@ -155,6 +167,7 @@ def generate_root(params, no_log_values):
         complete = True
         token = decode_token(encoded, otp)
         no_log_values.add(token)
+        kill_point('generated')
         return token
     finally:
         if not complete:
@@ -216,11 +229,13 @@ def present(module):
         raise
     # Not a no_log value: the result returns it (the task that registers it sets no_log).
     token = auth['client_token']
+    kill_point('exchanged')
     revoked_initial = False
     try:
         if generated or params['revoke_initial']:
             revoke_self(params, root)
             revoked_initial = not generated
+            kill_point('root_revoked')
         if initial and (revoked_initial or not initial_valid) and params['revoke_initial']:
             # Revoked (or dead already): custody keeps no root token from now on.
             updated = dict((k, v) for k, v in content.items() if k != 'root_token')

@@ -333,3 +333,67 @@ def test_dead_initial_token_in_custody_is_dropped(node):
     kept = run_module('vault_admin_token', dict(custody_args(server, keys_file, password), revoke_initial=False))
     assert (kept['generated'], kept['revoked_initial']) == (False, False), kept
     assert lookup(server, done['token'])[0] == 200 and read_keys(keys_file, password)['root_token'] == done['token']
+
+
+KILL_ENV = 'VAULTKUBE_ADMIN_TOKEN_TEST_KILL_AT'
+
+
+# With a valid initial root token in custody nothing is generated: only the later steps apply.
+KILLED = [(False, step) for step in ('attempt_started', 'update_share', 'generated', 'exchanged', 'root_revoked')] + [
+    (True, 'exchanged'), (True, 'root_revoked')]
+
+
+@pytest.mark.parametrize('initial,step', KILLED, ids=['%s-%s' % ('initial' if i else 'generated', s) for i, s in KILLED])
+def test_a_run_killed_inside_converges(node, step, initial):
+    """Killed (the process ends as with SIGKILL) right after each step of the admin token's making:
+    custody keeps its shares, the next run returns a working admin token, leaves no attempt in
+    progress and no root token in custody; what the killed run left is bounded as documented."""
+    server, work = node
+    keys_file, password = work / 'init.vault', uuid.uuid4().hex
+    init = init_server(server, keys_file, password)
+    args = custody_args(server, keys_file, password)
+    if not initial:
+        dropped = run_module('vault_admin_token', args)  # revokes the initial root token
+        assert not dropped.get('failed') and 'root_token' not in read_keys(keys_file, password), dropped
+        assert run_module('vault_admin_token', dict(url=server.url, token=dropped['token'], state='absent'))['revoked']
+
+    killed = run_module('vault_admin_token', args, env={KILL_ENV: step})
+    assert killed.get('failed') and 'token' not in killed, killed
+    assert read_keys(keys_file, password)['keys'] == init['keys']
+
+    rerun = run_module('vault_admin_token', args)
+    assert not rerun.get('failed') and rerun['token'], rerun
+    status, data = lookup(server, rerun['token'])
+    assert status == 200 and data['policies'] == ['root'] and 0 < data['ttl'] <= 3600, data
+    after = read_keys(keys_file, password)
+    assert 'root_token' not in after and after['keys'] == init['keys'], sorted(after)
+    assert lookup(server, init['root_token'])[0] == 403
+    assert requests.get(server.url + '/v1/sys/generate-root/attempt', timeout=5).json()['started'] is False
+
+    # What the killed run left: an admin token (TTL-bound), and, killed after the generation and
+    # before the revocation of a generated root token, that root token (no TTL): the bound the
+    # module's notes document. Counted from every token's accessor.
+    seen = audit_secrets(server)
+    for admin in seen['admin'] - {rerun['token']}:
+        status, data = lookup(server, admin)
+        assert status == 403 or (data['explicit_max_ttl'] == 3600 and 0 < data['ttl'] <= 3600), data
+    stray = standing_roots(server, rerun['token'])
+    bound = 1 if (not initial and step in ('generated', 'exchanged')) else 0
+    assert len(stray) == bound, (step, stray)
+    for secret in [init['root_token']] + list(init['keys']) + sorted(seen['otp']) + sorted(seen['encoded']):
+        assert secret not in killed['_stdout'] + killed['_stderr'] + rerun['_stdout'] + rerun['_stderr']
+
+
+def standing_roots(server, token):
+    """Accessors of valid root-policy tokens without a TTL (initial or generated root tokens)."""
+    headers = {'X-Vault-Token': token}
+    listed = requests.request('LIST', server.url + '/v1/auth/token/accessors', headers=headers, timeout=10)
+    assert listed.status_code == 200, listed.text
+    found = []
+    for accessor in listed.json()['data']['keys']:
+        answer = requests.post(server.url + '/v1/auth/token/lookup-accessor', headers=headers,
+                               json={'accessor': accessor}, timeout=10)
+        data = answer.json().get('data') or {}
+        if answer.status_code == 200 and 'root' in (data.get('policies') or []) and not data.get('ttl'):
+            found.append(accessor)
+    return found
