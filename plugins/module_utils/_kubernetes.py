@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import json
 import os
 import re
@@ -196,10 +197,23 @@ FORCE_SYNC_FIELD_MANAGER = FIELD_MANAGER + '/force-sync'
 
 def sync_failed(item):
     """True when an ExternalSecret's Ready condition says its last sync failed (not: no status yet)."""
+    return _failed_condition(item) is not None
+
+
+def _failed_condition(item):
     if not item or item.get('kind') != 'ExternalSecret':
-        return False
+        return None
     ready = [cond for cond in (item.get('status') or {}).get('conditions') or [] if cond.get('type') == 'Ready']
-    return bool(ready) and ready[-1].get('status') == 'False'
+    return ready[-1] if ready and ready[-1].get('status') == 'False' else None
+
+
+def failing_since(item):
+    """Seconds since the epoch at which an ExternalSecret's Ready condition turned False (0 when unknown)."""
+    stamp = (_failed_condition(item) or {}).get('lastTransitionTime') or ''
+    try:
+        return calendar.timegm(time.strptime(stamp, '%Y-%m-%dT%H:%M:%SZ'))
+    except ValueError:
+        return 0
 
 
 def store_of(item):
@@ -213,10 +227,13 @@ def store_of(item):
 class ForceSync:
     """Asks ESO for an immediate sync of the ExternalSecrets whose last sync failed while their
     store is Ready (a store fixed by this run, a Vault that was sealed or reconfigured): one
-    annotation write per object, repeated while the wait lasts at growing intervals."""
+    annotation write per object, repeated while the wait lasts at growing intervals. A failure
+    younger than ``min_age`` seconds is left to ESO, which retries a fresh error within moments
+    (a store that was not Ready yet when the object was created, say)."""
 
-    def __init__(self, client, clock=None, first_interval=5.0):
+    def __init__(self, client, clock=None, first_interval=5.0, min_age=5.0):
         self.client = client
+        self.min_age = min_age
         self.clock = clock or time.time
         self.first_interval = first_interval
         self.next_at = {}
@@ -242,7 +259,8 @@ class ForceSync:
         now, stores, writes = self.clock(), {}, 0
         for key in pending_keys:
             item = live.get(key)
-            if not sync_failed(item) or now < self.next_at.get(key, 0) or not self._store_ready(item, stores):
+            if not sync_failed(item) or now < self.next_at.get(key, 0) or now - failing_since(item) < self.min_age \
+                    or not self._store_ready(item, stores):
                 continue
             metadata = item['metadata']
             path = self.client.object_path(item['apiVersion'], 'ExternalSecret', metadata['name'], metadata.get('namespace'))

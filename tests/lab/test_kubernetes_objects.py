@@ -127,28 +127,34 @@ def test_an_external_secret_vault_refuses_fails_with_condition_and_event(objects
 
 def test_a_failed_external_secret_is_synced_at_once_once_vault_has_its_value(objects, bao_dev):
     """ESO backs off after failed syncs (minutes after a few errors); the module's wait asks for
-    an immediate sync (force-sync annotation) when the store is Ready, and a re-run writes nothing."""
+    an immediate sync (force-sync annotation) when the store is Ready, and a re-run writes nothing.
+    ESO may retry on its own in the instant the wait starts: then the case is tried once more
+    with a fresh object (two such coincidences in a row fail the test)."""
+    import base64
     import time
     ns = objects['namespaces'][0]
-    key = 'myapp/late-' + uuid.uuid4().hex[:6]
-    definitions = objects['definitions'][:3] + [external_secret(ns, 'late', objects['store'], key=key)]
-    failed = apply(definitions, wait_timeout=20, force_sync=False)
-    assert failed.get('failed') is True and 'ExternalSecret %s/late:' % ns in failed['msg'], failed.get('msg')
-    # The value arrives in Vault while ESO backs off.
-    bao_dev['client'].secrets.kv.v2.create_or_update_secret(path=key,
-                                                            secret={'token': 'late-value'}, mount_point='secret')
-    started = time.time()
-    result = apply(definitions, wait_timeout=90)
-    assert result.get('failed') is not True, result.get('msg')
-    assert result['forced_syncs'] == ['%s/late' % ns], result['forced_syncs']
-    live = get_json('externalsecret', 'late', '-n', ns, '--show-managed-fields')
-    stamp = float(live['metadata']['annotations']['force-sync'])
-    assert stamp >= started - 1
+    for attempt in (1, 2):
+        name = 'late-%d' % attempt
+        key = 'myapp/late-' + uuid.uuid4().hex[:6]
+        definitions = objects['definitions'][:3] + [external_secret(ns, name, objects['store'], key=key)]
+        failed = apply(definitions, wait_timeout=30, force_sync=False)
+        assert failed.get('failed') is True and 'ExternalSecret %s/%s:' % (ns, name) in failed['msg'], failed.get('msg')
+        # The value arrives in Vault while ESO backs off.
+        bao_dev['client'].secrets.kv.v2.create_or_update_secret(path=key, secret={'token': 'late-value'},
+                                                                mount_point='secret')
+        started = time.time()
+        result = apply(definitions, wait_timeout=90)
+        assert result.get('failed') is not True, result.get('msg')
+        secret = get_json('secret', name, '-n', ns)
+        assert base64.b64decode(secret['data']['token']).decode() == 'late-value'
+        if result['forced_syncs']:
+            break
+        print('\nattempt %d: ESO retried on its own as the wait began' % attempt)
+    assert result['forced_syncs'] == ['%s/%s' % (ns, name)], result['forced_syncs']
+    live = get_json('externalsecret', name, '-n', ns, '--show-managed-fields')
+    assert float(live['metadata']['annotations']['force-sync']) >= started - 1
     managers = [entry['manager'] for entry in live['metadata']['managedFields']]
     assert 'vaultkube.platform/force-sync' in managers, managers
-    secret = get_json('secret', 'late', '-n', ns)
-    import base64
-    assert base64.b64decode(secret['data']['token']).decode() == 'late-value'
     print('\nforce-sync: a failed ExternalSecret synced %.1f s into the wait (%d annotation writes)'
           % (result['waited'], result['writes']))
     # Ready now: nothing is forced or written again.

@@ -261,8 +261,10 @@ class _StoreClient:
         return {}
 
 
-def _failing_es(name, status, store='vault-backend', kind='ClusterSecretStore', namespace='shop'):
-    conditions = [] if status is None else [{'type': 'Ready', 'status': status, 'reason': 'SecretSyncedError'}]
+def _failing_es(name, status, store='vault-backend', kind='ClusterSecretStore', namespace='shop',
+                since='1970-01-01T00:01:30Z'):
+    conditions = [] if status is None else [{'type': 'Ready', 'status': status, 'reason': 'SecretSyncedError',
+                                             'lastTransitionTime': since}]
     return {'apiVersion': 'external-secrets.io/v1', 'kind': 'ExternalSecret',
             'metadata': {'name': name, 'namespace': namespace, 'generation': 1},
             'spec': {'secretStoreRef': {'kind': kind, 'name': store}}, 'status': {'conditions': conditions}}
@@ -302,5 +304,11 @@ def test_force_sync_only_failed_external_secrets_of_a_ready_store():
     now[0] = 115.0
     assert forcer.nudge(live, ['a']) == 1
     assert forcer.forced == ['shop/a'] and forcer.writes == 3
+    # A failure younger than 5 s is left to ESO's own quick retry.
+    fresh = {'g': _failing_es('g', 'False', since='1970-01-01T00:01:58Z')}
+    now[0] = 120.0
+    assert forcer.nudge(fresh, ['g']) == 0
+    now[0] = 123.0
+    assert forcer.nudge(fresh, ['g']) == 1
     values = [p[2]['metadata']['annotations'][FORCE_SYNC_ANNOTATION] for p in client.patches]
-    assert len(set(values)) == 3, values
+    assert len(set(values)) == len(values) == 4, values
