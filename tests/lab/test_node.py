@@ -728,6 +728,7 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         peers = json.loads(_vault_cli(node, ns, pods[1], token, "operator", "raft", "list-peers",
                                       "-format=json").stdout)["data"]["config"]["servers"]
         print("raft peers before the re-run: %s" % [(s["node_id"], s["address"], s["voter"]) for s in peers])
+        stale_id = [s["node_id"] for s in peers if s["address"].startswith(pods[0] + ".")][0]
 
         # The keys file goes offline: the Secret is the only custody left.
         offline = tmp_path / "offline.vault"
@@ -741,6 +742,11 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         assert [j["pod"] for j in plan["joiners"]] == [pods[0]]
         joined = [result for name, result in tasks if name == "Join the new raft followers to the active node"][0]
         assert [r["item"]["pod"] for r in joined["results"] if r.get("changed")] == [pods[0]]
+        # Only vault-0's stale peer was removed before its join, and the configuration read back
+        # without it held the two others.
+        join = joined["results"][0]
+        assert join["removed_peers"] == [{"node_id": stale_id, "address": "%s.%s-internal:8201" % (pods[0], release)}]
+        assert sorted(p["address"] for p in join["peers"]) == ["%s.%s-internal:8201" % (pod, release) for pod in pods[1:]]
         # Read back: vault-0 is a member of the same cluster again, unsealed; three raft peers; the data.
         statuses = {pod: _bao_status(node, ns, pod) for pod in pods}
         assert all(s["initialized"] and not s["sealed"] for s in statuses.values()), statuses
@@ -754,7 +760,10 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
             return servers if len(servers) == 3 and all(s["voter"] for s in servers) else None
 
         servers = wait_for("three raft voters", three_voters, timeout=120)
-        assert sorted(s["node_id"] for s in servers) == pods
+        # The chart's node ids are random (server.ha.raft.setNodeId is off): the peers are told
+        # apart by their cluster addresses, one per pod, and vault-0's old peer id is gone.
+        assert sorted(s["address"] for s in servers) == ["%s.%s-internal:8201" % (pod, release) for pod in pods]
+        assert stale_id not in [s["node_id"] for s in servers]
         read = json.loads(_vault_cli(node, ns, pods[0], token, "kv", "get", "-format=json", "kv/app").stdout)
         assert read["data"]["data"] == {"password": "still-here"}
         # Custody was not replaced by keys of another Vault: the Secret is as it was, and a keys file
