@@ -5,7 +5,9 @@ resolves cluster names through CoreDNS and reaches the API server through the
 official Vault chart runs three OpenBao server pods in HA raft mode from the
 lab's OpenBao image; kubernetes_port_forward's forwards end with a run killed by
 SIGKILL and after their lifetime; vault_unseal unseals the chart StatefulSet's pods
-and never a decoy pod with the chart's labels; up.sh leaves a healthy node alone; down.sh leaves no
+and never a decoy pod with the chart's labels; a pod that lost its volume is back in the raft
+cluster after one re-run of vault_unseal (its stale raft peer removed, never a second init);
+up.sh leaves a healthy node alone; down.sh leaves no
 process, mount, interface, iptables/ip6tables chain or changed sysctl behind.
 
 By default this starts a private node lab (temporary VAULTKUBE_LAB_HOME, free
