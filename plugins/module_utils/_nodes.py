@@ -94,6 +94,22 @@ def _pod_address(node, pod_service, pod_scheme, pod_port):
     return '%s://%s.%s:%d' % (pod_scheme, node['pod'], pod_service, pod_port)
 
 
+def _same_address(url):
+    """A URL compared as scheme://host:port, lower case, without a trailing slash."""
+    return (url or '').strip().rstrip('/').lower()
+
+
+def joiner_addresses(joiners, pod_service=None, pod_scheme='https', pod_port=8200):
+    """The addresses at which the joining nodes themselves answer: their url and, for a pod
+    under the headless service, its name there; never a join target."""
+    own = set()
+    for node in joiners:
+        own.add(_same_address(node['url']))
+        if pod_service and node.get('pod'):
+            own.add(_same_address(_pod_address(node, pod_service, pod_scheme, pod_port)))
+    return own
+
+
 def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200):
     """The plan from the nodes (as given) and their statuses (``read_nodes``), in the same order.
 
@@ -134,9 +150,14 @@ def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200)
     followers = [n for n in nodes if n is not leader]
 
     # Where a joiner reaches the active node: a pod by its name under the headless
-    # service (the chart's pods advertise that), else the address Vault reports.
+    # service (the chart's pods advertise that), else the address Vault reports. While
+    # no node is active (the active pod just lost its volume and a new one is being
+    # elected) a standby may still report the lost node's address: a joiner's own
+    # address is never a join target (it would ask itself for the raft challenge).
     active = [n for n, s in answered if s.get('active')]
-    reported = [s['leader_address'] for _n, s in answered if s.get('leader_address')]
+    own = joiner_addresses(joiners, pod_service, pod_scheme, pod_port)
+    reported = [s['leader_address'] for _n, s in answered
+                if s.get('leader_address') and _same_address(s['leader_address']) not in own]
     target = active[0] if active else (None if reported else leader)
     if pod_service and target and target.get('pod'):
         join_address = _pod_address(target, pod_service, pod_scheme, pod_port)
@@ -156,6 +177,7 @@ def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200)
         joiners=[_entry(n) for n in joiners],
         silent=[_entry(n) for n, _s in silent],
         join_address=join_address,
+        joiner_addresses=sorted(own),
         seal_type=seal_types[0] if seal_types else None,
         cluster_id=clusters[0] if clusters else None,
         single_and_ready=(len(nodes) == 1 and bool(initialised) and not leader_status.get('sealed', True)

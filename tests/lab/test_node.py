@@ -622,6 +622,13 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
             node["run_env"])
 
 
+class _Hidden(str):
+    """A token that a failing assertion's traceback does not print."""
+
+    def __repr__(self):
+        return "'<hidden>'"
+
+
 def _vault_cli(node, ns, pod, token, *args, check=True):
     """The vault CLI in a pod, the token on stdin (never in argv)."""
     res = kubectl(node, "-n", ns, "exec", "-i", pod, "--", "/bin/sh", "-c",
@@ -699,7 +706,7 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         assert {s["cluster_id"] for s in statuses.values()} == {cluster_id}
         print("\nHA chart: 3 pods initialised and unsealed in %.1f s" % took)
         custody_before = secret_data()
-        token = read_key_file(str(keys_file), base["vault_unseal_keys_password"])["root_token"]
+        token = _Hidden(read_key_file(str(keys_file), base["vault_unseal_keys_password"])["root_token"])
         keys_before = read_key_file(str(keys_file), base["vault_unseal_keys_password"])
         _vault_cli(node, ns, pods[1], token, "secrets", "enable", "-path=kv", "kv-v2")
         # A new kv-v2 mount answers "upgrading" for a moment.
@@ -726,9 +733,12 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         wiped = wait_for("%s answers" % pods[0], lambda: _bao_status(node, ns, pods[0]), timeout=60)
         assert wiped["initialized"] is False, wiped
 
-        # What the two remaining peers hold for the lost one (read back before the re-run).
-        peers = json.loads(_vault_cli(node, ns, pods[1], token, "operator", "raft", "list-peers",
-                                      "-format=json").stdout)["data"]["config"]["servers"]
+        # What the two remaining peers hold for the lost one (read back before the re-run), once
+        # they have elected a new active node ("active cluster node not found" until then).
+        listed = wait_for("an active node among the remaining pods", lambda: _vault_cli(
+            node, ns, pods[1], token, "operator", "raft", "list-peers", "-format=json", check=False).stdout or None,
+            timeout=120)
+        peers = json.loads(listed)["data"]["config"]["servers"]
         print("raft peers before the re-run: %s" % [(s["node_id"], s["address"], s["voter"]) for s in peers])
         stale_id = [s["node_id"] for s in peers if s["address"].startswith(pods[0] + ".")][0]
 
