@@ -148,13 +148,15 @@ join_address:
     - Address the joiners reach the cluster at. For pods with O(pod_service), the active pod (else the
       leader pod) under the headless service; else the active node's address as Vault reports it; else
       the leader's url.
-    - Never a joiner's own address (RV(joiner_addresses)): while no node is active a standby may still
+    - Never a joiner's own address (RV(joiner_addresses)). While no node is active a standby may still
       report the address of the node that was lost.
   returned: success
   type: str
   sample: https://vault-1.vault-internal:8200
 joiner_addresses:
-  description: The addresses the joiners themselves answer at (their url, and for pods their name under O(pod_service)), lower case; never a join target.
+  description:
+    - The addresses the joiners themselves answer at (their url, and for pods their name under
+      O(pod_service)), lower case. Never a join target.
   returned: success
   type: list
   elements: str
