@@ -699,7 +699,11 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
             res = kubectl(node, "-n", ns, "get", "secret", "vault-unseal-keys", "-o", "json")
             return json.loads(res.stdout)["data"]
 
-        _tasks, _stats, took = unseal()
+        first_tasks, _stats, took = unseal()
+        # The run ends only when autopilot has made the two followers voters: the cluster then
+        # survives the loss of any one pod (with vault-0 the only voter it would not).
+        voters = [result for name, result in first_tasks if name.startswith("Wait until every raft peer is a voter")][0]
+        assert not voters.get("skipped") and not voters.get("failed"), voters
         statuses = {pod: _bao_status(node, ns, pod) for pod in pods}
         assert all(s["initialized"] and not s["sealed"] for s in statuses.values()), statuses
         cluster_id = statuses[pods[1]]["cluster_id"]
@@ -741,6 +745,7 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         peers = json.loads(listed)["data"]["config"]["servers"]
         print("raft peers before the re-run: %s" % [(s["node_id"], s["address"], s["voter"]) for s in peers])
         stale_id = [s["node_id"] for s in peers if s["address"].startswith(pods[0] + ".")][0]
+        assert len(peers) == 3 and all(s["voter"] for s in peers), "vault-0's old peer and two voters expected"
 
         # The keys file goes offline: the Secret is the only custody left.
         offline = tmp_path / "offline.vault"
