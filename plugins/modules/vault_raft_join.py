@@ -53,8 +53,8 @@ options:
         name (its node id when the chart sets it) and C(vault-0.vault-internal) (the host of its
         cluster address). Before the join, a peer of the cluster whose node id or address host
         is one of them is removed through O(leader_url) with C(sys/storage/raft/remove-peer), and
-        the configuration is read back. The cluster still counts that peer (as a voter) while
-        its data is gone, and the node cannot take its address as a new peer.
+        the configuration is read back. The cluster would still count that peer (as a voter)
+        while its data is gone.
       - Only when the node answers uninitialised. A matching peer that is the leader or that
         autopilot reports healthy is never removed; the task then fails and nothing is joined.
       - Needs O(leader_url) and a token allowed to read C(sys/storage/raft/configuration) and to
