@@ -622,6 +622,27 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
             node["run_env"])
 
 
+def _test_admin_token(node, ns, pods, keys_file, password, run_env):
+    """An orphan root-policy token for the test's reads, made by vault_admin_token from the keys
+    file through a port-forward to the active pod (sys/generate-root), kept from tracebacks."""
+    active = [p for p in pods if (_bao_status(node, ns, p) or {}).get("is_self")][0]
+    forward = subprocess.Popen([os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig",
+                                node["env"]["LAB_KUBECONFIG"], "-n", ns, "port-forward", "pod/" + active, ":8200"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=node["run_env"])
+    try:
+        port = re.search(r"127\.0\.0\.1:(\d+)", forward.stdout.readline()).group(1)
+        args = {"url": "http://127.0.0.1:%s" % port, "keys_file": keys_file, "keys_file_vault_password": password,
+                "ttl": "2h", "display_name": "lost-volume-test", "revoke_initial": False}
+        res = _sh([_ansible_bin("ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
+                   "vaultkube.platform.vault_admin_token", "-a", json.dumps(args)], run_env, check=False, timeout=300)
+        result = json.loads(res.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        assert not result.get("failed") and result.get("token"), result.get("msg")
+        return _Hidden(result["token"])
+    finally:
+        forward.terminate()
+        forward.wait(timeout=30)
+
+
 class _Hidden(str):
     """A token that a failing assertion's traceback does not print."""
 
@@ -670,9 +691,7 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
             vault_unseal_keys_storage="kubernetes_secret",
             vault_unseal_keys_secret_namespace=ns, vault_unseal_keys_secret_name="vault-unseal-keys",
             vault_unseal_keys_file=str(keys_file),
-            vault_unseal_keys_password="lost-volume-" + uuid.uuid4().hex, vault_unseal_wait_timeout=120,
-            # The test reads Vault with the initial root token: kept (the default revokes it).
-            vault_unseal_revoke_root_token=False)
+            vault_unseal_keys_password="lost-volume-" + uuid.uuid4().hex, vault_unseal_wait_timeout=120)
         play = tmp_path / "unseal.yml"
         play.write_text(VAULT_UNSEAL_PLAYBOOK)
         run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
@@ -710,8 +729,12 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         assert {s["cluster_id"] for s in statuses.values()} == {cluster_id}
         print("\nHA chart: 3 pods initialised and unsealed in %.1f s" % took)
         custody_before = secret_data()
-        token = _Hidden(read_key_file(str(keys_file), base["vault_unseal_keys_password"])["root_token"])
         keys_before = read_key_file(str(keys_file), base["vault_unseal_keys_password"])
+        # The role revoked the initial root token (the default): no root token in custody, so the
+        # re-run must make its admin token with sys/generate-root from the Secret's shares. The
+        # test reads Vault with a token of its own, from the keys file while it is still here.
+        assert "root_token" not in keys_before
+        token = _test_admin_token(node, ns, pods, str(keys_file), base["vault_unseal_keys_password"], run_env)
         _vault_cli(node, ns, pods[1], token, "secrets", "enable", "-path=kv", "kv-v2")
         # A new kv-v2 mount answers "upgrading" for a moment.
         wait_for("kv put", lambda: _vault_cli(node, ns, pods[1], token, "kv", "put", "kv/app",
