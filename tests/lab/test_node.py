@@ -709,8 +709,8 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
                       for name, result in tasks if result.get("failed")]
             if res.returncode != 0 or failed:
                 for pod in pods:  # the servers' own account of a failed join
-                    print("\n--- logs of %s ---\n%s" % (pod, kubectl(node, "-n", ns, "logs", pod, "--tail=40",
-                                                                check=False).stdout))
+                    logs = kubectl(node, "-n", ns, "logs", pod, "--tail=40", check=False).stdout
+                    print("\n--- logs of %s ---\n%s" % (pod, logs))
             assert res.returncode == 0 and not failed, failed or res.stderr[-2000:]
             return tasks, doc["stats"]["localhost"], time.monotonic() - t0
 
@@ -786,7 +786,8 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         # without it held the two others.
         join = joined["results"][0]
         assert join["removed_peers"] == [{"node_id": stale_id, "address": "%s.%s-internal:8201" % (pods[0], release)}]
-        assert sorted(p["address"] for p in join["peers"]) == ["%s.%s-internal:8201" % (pod, release) for pod in pods[1:]]
+        assert sorted(p["address"] for p in join["peers"]) == [
+            "%s.%s-internal:8201" % (pod, release) for pod in pods[1:]]
         # Read back: vault-0 is a member of the same cluster again, unsealed; three raft peers; the data.
         statuses = {pod: _bao_status(node, ns, pod) for pod in pods}
         assert all(s["initialized"] and not s["sealed"] for s in statuses.values()), statuses
