@@ -306,15 +306,34 @@ def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
         proc.wait(timeout=10)
 
 
-def _install_ha_chart(node, release):
+# The chart's HA raft configuration with the listener vault_install gives OpenBao: OpenBao 2.5.3
+# and later disable the unauthenticated sys/generate-root endpoints, which an admin token made
+# from the unseal keys (no root token kept) needs.
+HA_RAFT_CONFIG_GENERATE_ROOT = """\
+ui = true
+listener "tcp" {
+  tls_disable = 1
+  address = "[::]:8200"
+  cluster_address = "[::]:8201"
+  disable_unauthed_generate_root_endpoints = false
+}
+storage "raft" {
+  path = "/vault/data"
+}
+service_registration "kubernetes" {}
+"""
+
+
+def _install_ha_chart(node, release, raft_config=None):
     """The Vault chart in HA raft (3 pods on the one node) with the lab's OpenBao image,
     release and namespace both named release."""
     repo, tag = node["env"]["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
+    config = ["--set-string", "server.ha.raft.config=" + raft_config] if raft_config else []
     helm(node, "install", release, _chart_dir(), "-n", release, "--create-namespace",
          "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
          "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
          "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
-         "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
+         "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=", *config)
 
 
 def _chart_dir():
@@ -669,7 +688,7 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
     ns = release
     pods = ["%s-%d" % (release, i) for i in range(3)]
     try:
-        _install_ha_chart(node, release)
+        _install_ha_chart(node, release, HA_RAFT_CONFIG_GENERATE_ROOT)
 
         def running():
             items = json.loads(kubectl(node, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
