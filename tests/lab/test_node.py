@@ -328,7 +328,13 @@ def _install_ha_chart(node, release, raft_config=None):
     """The Vault chart in HA raft (3 pods on the one node) with the lab's OpenBao image,
     release and namespace both named release."""
     repo, tag = node["env"]["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
-    config = ["--set-string", "server.ha.raft.config=" + raft_config] if raft_config else []
+    config = []
+    if raft_config:
+        # A values file: --set would split the configuration at its commas.
+        values = os.path.join(tempfile.mkdtemp(prefix="vault-values-"), "values.json")
+        with open(values, "w") as f:
+            json.dump({"server": {"ha": {"raft": {"config": raft_config}}}}, f)
+        config = ["-f", values]
     helm(node, "install", release, _chart_dir(), "-n", release, "--create-namespace",
          "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
          "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
