@@ -328,18 +328,22 @@ def _install_ha_chart(node, release, raft_config=None):
     """The Vault chart in HA raft (3 pods on the one node) with the lab's OpenBao image,
     release and namespace both named release."""
     repo, tag = node["env"]["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
-    config = []
+    config, folder = [], None
     if raft_config:
         # A values file: --set would split the configuration at its commas.
-        values = os.path.join(tempfile.mkdtemp(prefix="vault-values-"), "values.json")
-        with open(values, "w") as f:
+        folder = tempfile.mkdtemp(prefix="vault-values-")
+        with open(os.path.join(folder, "values.json"), "w") as f:
             json.dump({"server": {"ha": {"raft": {"config": raft_config}}}}, f)
-        config = ["-f", values]
-    helm(node, "install", release, _chart_dir(), "-n", release, "--create-namespace",
-         "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
-         "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
-         "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
-         "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=", *config)
+        config = ["-f", os.path.join(folder, "values.json")]
+    try:
+        helm(node, "install", release, _chart_dir(), "-n", release, "--create-namespace",
+             "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
+             "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
+             "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
+             "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=", *config)
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _chart_dir():
