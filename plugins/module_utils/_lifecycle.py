@@ -492,6 +492,17 @@ def raft_join(module):
     if status.get('storage_type') not in (None, 'raft'):
         raise FieldError('Vault at %s uses %s storage; only raft storage can join a raft cluster'
                          % (api.url, status['storage_type']))
+    if params.get('lost_peer_names'):
+        # The node lost its data but the cluster may still list it: that peer is removed first
+        # (never the leader, never one autopilot reports healthy), else the join is refused.
+        if not params.get('leader_url'):
+            raise FieldError('lost_peer_names needs leader_url: the address of a cluster node to read and '
+                             'change the raft configuration through')
+        from ansible_collections.vaultkube.platform.plugins.module_utils._nodes import remove_lost_peers
+        removed, peers = remove_lost_peers(connect(dict(params, url=params['leader_url'])),
+                                           params['lost_peer_names'], module.check_mode)
+        result.update(removed_peers=[dict(node_id=p.get('node_id'), address=p.get('address')) for p in removed],
+                      peers=peers)
     if module.check_mode:
         return dict(result, changed=True, joined=False, initialized=False,
                     diff=_diff(initialized=(False, True)))

@@ -25,7 +25,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
     connect,
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
-from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import node_state
+from ansible_collections.vaultkube.platform.plugins.module_utils._lifecycle import node_state, raft_peers
 
 NODE_OPTIONS = dict(
     url=dict(type='str', required=True, no_log=False),
@@ -94,6 +94,22 @@ def _pod_address(node, pod_service, pod_scheme, pod_port):
     return '%s://%s.%s:%d' % (pod_scheme, node['pod'], pod_service, pod_port)
 
 
+def _same_address(url):
+    """A URL compared as scheme://host:port, lower case, without a trailing slash."""
+    return (url or '').strip().rstrip('/').lower()
+
+
+def joiner_addresses(joiners, pod_service=None, pod_scheme='https', pod_port=8200):
+    """The addresses at which the joining nodes themselves answer: their url and, for a pod
+    under the headless service, its name there; never a join target."""
+    own = set()
+    for node in joiners:
+        own.add(_same_address(node['url']))
+        if pod_service and node.get('pod'):
+            own.add(_same_address(_pod_address(node, pod_service, pod_scheme, pod_port)))
+    return own
+
+
 def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200):
     """The plan from the nodes (as given) and their statuses (``read_nodes``), in the same order.
 
@@ -134,9 +150,14 @@ def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200)
     followers = [n for n in nodes if n is not leader]
 
     # Where a joiner reaches the active node: a pod by its name under the headless
-    # service (the chart's pods advertise that), else the address Vault reports.
+    # service (the chart's pods advertise that), else the address Vault reports. While
+    # no node is active (the active pod just lost its volume and a new one is being
+    # elected) a standby may still report the lost node's address: a joiner's own
+    # address is never a join target (it would ask itself for the raft challenge).
     active = [n for n, s in answered if s.get('active')]
-    reported = [s['leader_address'] for _n, s in answered if s.get('leader_address')]
+    own = joiner_addresses(joiners, pod_service, pod_scheme, pod_port)
+    reported = [s['leader_address'] for _n, s in answered
+                if s.get('leader_address') and _same_address(s['leader_address']) not in own]
     target = active[0] if active else (None if reported else leader)
     if pod_service and target and target.get('pod'):
         join_address = _pod_address(target, pod_service, pod_scheme, pod_port)
@@ -156,6 +177,7 @@ def decide(nodes, statuses, pod_service=None, pod_scheme='https', pod_port=8200)
         joiners=[_entry(n) for n in joiners],
         silent=[_entry(n) for n, _s in silent],
         join_address=join_address,
+        joiner_addresses=sorted(own),
         seal_type=seal_types[0] if seal_types else None,
         cluster_id=clusters[0] if clusters else None,
         single_and_ready=(len(nodes) == 1 and bool(initialised) and not leader_status.get('sealed', True)
@@ -175,3 +197,96 @@ def nodes_plan(module):
     except PlanRefused as exc:
         raise VaultRequestError('vault_nodes_info: %s' % exc)
     return dict(changed=False, **plan)
+
+
+def _peer_host(address):
+    """The host of a raft peer address (``host:port``, ``[v6]:port``, or a URL)."""
+    host = (address or '').split('://', 1)[-1].split('/', 1)[0]
+    if host.startswith('['):
+        return host[1:].split(']', 1)[0]
+    return host.rsplit(':', 1)[0] if host.count(':') == 1 else host
+
+
+def peer_names(pod, pod_service):
+    """The names a pod of the chart has as a raft peer: its node id when the chart sets it
+    (server.ha.raft.setNodeId) and the host of its cluster address (<pod>.<headless service>)."""
+    names = [pod]
+    if pod_service:
+        names.append('%s.%s' % (pod, pod_service))
+    return names
+
+
+def lost_peers(servers, names, healthy=None):
+    """The raft peers that stand for a node's lost data, to remove before that node joins again.
+
+    ``servers``: the cluster's raft configuration (``sys/storage/raft/configuration``:
+    ``node_id``, ``address``, ``leader``, ``voter``). ``names``: the node ids or host names the
+    joining node had as a member (``peer_names``); the caller has seen that node answer
+    uninitialised, so what the peer held is gone. ``healthy``: node id -> bool from autopilot
+    (``sys/storage/raft/autopilot/state``), or None when it could not be read.
+
+    A peer is removed only when its node id or the host of its address is one of ``names``, it
+    is not the leader, and autopilot does not report it healthy; a peer that answers is never
+    removed. Returns ``(remove, kept)``: the peers to remove, and ``(peer, reason)`` for those
+    matched but kept.
+    """
+    wanted = set(n.lower() for n in names if n)
+    if not wanted:
+        return [], []
+    remove, kept = [], []
+    for server in servers:
+        node_id = server.get('node_id') or ''
+        host = _peer_host(server.get('address')).lower()
+        if node_id.lower() not in wanted and host not in wanted and not any(
+                host.startswith(name + '.') for name in wanted if '.' in name):
+            continue
+        if server.get('leader'):
+            kept.append((server, 'it is the leader'))
+        elif healthy and healthy.get(node_id):
+            kept.append((server, 'autopilot reports it healthy'))
+        else:
+            remove.append(server)
+    return remove, kept
+
+
+def autopilot_health(api):
+    """node id -> healthy, from autopilot (``sys/storage/raft/autopilot/state``); None when unreadable."""
+    try:
+        body = api.read('sys/storage/raft/autopilot/state') or {}
+    except VaultRequestError:
+        return None
+    servers = (body.get('data') or {}).get('servers')
+    if not isinstance(servers, dict):
+        return None
+    return dict((node_id, bool((info or {}).get('healthy'))) for node_id, info in servers.items())
+
+
+def remove_lost_peers(api, names, check_mode=False, peers_reader=None):
+    """Remove the raft peers that stand for a joining node's lost data (``lost_peers``) through
+    ``api`` (a cluster node, with a token), then read the configuration back.
+
+    Returns ``(removed, peers)``: the peers removed (or, in check mode, that would be), and the
+    configuration read back afterwards. Raises VaultRequestError when a matching peer is kept
+    (it leads, or autopilot reports it healthy: the node cannot take its place) or is still
+    listed after its removal.
+    """
+    if peers_reader is None:
+        peers_reader = raft_peers
+    servers = peers_reader(api)
+    remove, kept = lost_peers(servers, names, autopilot_health(api))
+    if kept:
+        raise VaultRequestError(
+            'the raft cluster at %s lists %s for the joining node (%s), but %s: nothing was removed or joined; '
+            'check that the node really lost its data, and run again' % (
+                api.url, ', '.join('%s (%s)' % (s.get('node_id'), s.get('address')) for s, _r in kept),
+                ', '.join(names), '; '.join(reason for _s, reason in kept)))
+    if check_mode or not remove:
+        return remove, servers
+    for server in remove:
+        api.write('sys/storage/raft/remove-peer', {'server_id': server['node_id']})
+    after = peers_reader(api)
+    still = [s for s in remove if any(a.get('node_id') == s['node_id'] for a in after)]
+    if still:
+        raise VaultRequestError('raft peer %s is still listed at %s after its removal'
+                                % (', '.join(s['node_id'] for s in still), api.url))
+    return remove, after

@@ -148,9 +148,19 @@ join_address:
     - Address the joiners reach the cluster at. For pods with O(pod_service), the active pod (else the
       leader pod) under the headless service; else the active node's address as Vault reports it; else
       the leader's url.
+    - Never a joiner's own address (RV(joiner_addresses)). While no node is active a standby may still
+      report the address of the node that was lost.
   returned: success
   type: str
   sample: https://vault-1.vault-internal:8200
+joiner_addresses:
+  description:
+    - The addresses the joiners themselves answer at (their url, and for pods their name under
+      O(pod_service)), lower case. Never a join target.
+  returned: success
+  type: list
+  elements: str
+  sample: ["http://vault-0.vault-internal:8200", "https://127.0.0.1:40121"]
 seal_type:
   description: Seal type of the cluster (C(shamir) or the auto-unseal type), from an initialised node when there is one.
   returned: success

@@ -20,7 +20,8 @@ description:
   - After joining, the node is sealed; unseal it with the cluster's keys
     (M(vaultkube.platform.vault_unseal)) to complete the join. It starts as a non-voter and is promoted
     to voter by autopilot once it is stable.
-  - No token is needed; O(token) and the other login options are ignored.
+  - No token is needed to join; O(token) and the other login options are used only with
+    O(lost_peer_names), on O(leader_url).
 options:
   leader_api_addr:
     description: API address of a node of the cluster to join, for example C(https://vault-0.vault-internal:8200).
@@ -45,6 +46,26 @@ options:
     type: str
   leader_tls_servername:
     description: TLS server name to verify in the leader's certificate, when it differs from the host in O(leader_api_addr).
+    type: str
+  lost_peer_names:
+    description:
+      - Names the joining node had as a raft peer before it lost its data, for example its pod
+        name (its node id when the chart sets it) and C(vault-0.vault-internal) (the host of its
+        cluster address). Before the join, a peer of the cluster whose node id or address host
+        is one of them is removed through O(leader_url) with C(sys/storage/raft/remove-peer), and
+        the configuration is read back. The cluster would still count that peer (as a voter)
+        while its data is gone.
+      - Only when the node answers uninitialised. A matching peer that is the leader or that
+        autopilot reports healthy is never removed; the task then fails and nothing is joined.
+      - Needs O(leader_url) and a token allowed to read C(sys/storage/raft/configuration) and to
+        update C(sys/storage/raft/remove-peer).
+    type: list
+    elements: str
+    default: []
+  leader_url:
+    description:
+      - Address at which the controller reaches a node of the cluster (the active node), to read
+        and change the raft configuration for O(lost_peer_names), with O(token) or the login options.
     type: str
   retry:
     description:
@@ -101,6 +122,17 @@ initialized:
   returned: always
   type: bool
   sample: true
+removed_peers:
+  description: The raft peers removed for O(lost_peer_names) (in check mode, those that would be), each C(node_id) and C(address).
+  returned: when O(lost_peer_names) is set and the node was uninitialised
+  type: list
+  elements: dict
+  sample: [{node_id: 3f1c0b6e-8d5e-4c1a-9d6b-2b7f0e1a9c44, address: "vault-0.vault-internal:8201"}]
+peers:
+  description: The cluster's raft configuration read back through O(leader_url) after the removal (before the join).
+  returned: when O(lost_peer_names) is set and the node was uninitialised
+  type: list
+  elements: dict
 diff:
   description: C(initialized) before and after, when diff mode is on.
   returned: when diff mode is on
@@ -126,6 +158,8 @@ def main():
             leader_client_key=dict(type='str', no_log=True),
             leader_tls_servername=dict(type='str'),
             retry=dict(type='bool', default=False),
+            lost_peer_names=dict(type='list', elements='str', default=[]),
+            leader_url=dict(type='str'),
         ),
         mutually_exclusive=[('leader_ca_cert', 'leader_ca_cert_file')],
         required_together=[('leader_client_cert', 'leader_client_key')],

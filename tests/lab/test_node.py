@@ -5,7 +5,9 @@ resolves cluster names through CoreDNS and reaches the API server through the
 official Vault chart runs three OpenBao server pods in HA raft mode from the
 lab's OpenBao image; kubernetes_port_forward's forwards end with a run killed by
 SIGKILL and after their lifetime; vault_unseal unseals the chart StatefulSet's pods
-and never a decoy pod with the chart's labels; up.sh leaves a healthy node alone; down.sh leaves no
+and never a decoy pod with the chart's labels; a pod that lost its volume is back in the raft
+cluster after one re-run of vault_unseal (its stale raft peer removed, never a second init);
+up.sh leaves a healthy node alone; down.sh leaves no
 process, mount, interface, iptables/ip6tables chain or changed sysctl behind.
 
 By default this starts a private node lab (temporary VAULTKUBE_LAB_HOME, free
@@ -304,15 +306,44 @@ def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
         proc.wait(timeout=10)
 
 
-def _install_ha_chart(node, release):
+# The chart's HA raft configuration with the listener vault_install gives OpenBao: OpenBao 2.5.3
+# and later disable the unauthenticated sys/generate-root endpoints, which an admin token made
+# from the unseal keys (no root token kept) needs.
+HA_RAFT_CONFIG_GENERATE_ROOT = """\
+ui = true
+listener "tcp" {
+  tls_disable = 1
+  address = "[::]:8200"
+  cluster_address = "[::]:8201"
+  disable_unauthed_generate_root_endpoints = false
+}
+storage "raft" {
+  path = "/vault/data"
+}
+service_registration "kubernetes" {}
+"""
+
+
+def _install_ha_chart(node, release, raft_config=None):
     """The Vault chart in HA raft (3 pods on the one node) with the lab's OpenBao image,
     release and namespace both named release."""
     repo, tag = node["env"]["LAB_IMAGE_OPENBAO"].rsplit(":", 1)
-    helm(node, "install", release, _chart_dir(), "-n", release, "--create-namespace",
-         "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
-         "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
-         "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
-         "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=")
+    config, folder = [], None
+    if raft_config:
+        # A values file: --set would split the configuration at its commas.
+        folder = tempfile.mkdtemp(prefix="vault-values-")
+        with open(os.path.join(folder, "values.json"), "w") as f:
+            json.dump({"server": {"ha": {"raft": {"config": raft_config}}}}, f)
+        config = ["-f", os.path.join(folder, "values.json")]
+    try:
+        helm(node, "install", release, _chart_dir(), "-n", release, "--create-namespace",
+             "--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag,
+             "--set", "server.image.pullPolicy=Never", "--set", "injector.enabled=false",
+             "--set", "server.ha.enabled=true", "--set", "server.ha.replicas=3",
+             "--set", "server.ha.raft.enabled=true", "--set", "server.affinity=", *config)
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _chart_dir():
@@ -620,6 +651,34 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
             node["run_env"])
 
 
+def _test_admin_token(node, ns, pods, keys_file, password, run_env):
+    """An orphan root-policy token for the test's reads, made by vault_admin_token from the keys
+    file through a port-forward to the active pod (sys/generate-root), kept from tracebacks."""
+    active = [p for p in pods if (_bao_status(node, ns, p) or {}).get("is_self")][0]
+    forward = subprocess.Popen([os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig",
+                                node["env"]["LAB_KUBECONFIG"], "-n", ns, "port-forward", "pod/" + active, ":8200"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=node["run_env"])
+    try:
+        port = re.search(r"127\.0\.0\.1:(\d+)", forward.stdout.readline()).group(1)
+        args = {"url": "http://127.0.0.1:%s" % port, "keys_file": keys_file, "keys_file_vault_password": password,
+                "ttl": "2h", "display_name": "lost-volume-test", "revoke_initial": False}
+        res = _sh([_ansible_bin("ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
+                   "vaultkube.platform.vault_admin_token", "-a", json.dumps(args)], run_env, check=False, timeout=300)
+        result = json.loads(res.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        assert not result.get("failed") and result.get("token"), result.get("msg")
+        return _Hidden(result["token"])
+    finally:
+        forward.terminate()
+        forward.wait(timeout=30)
+
+
+class _Hidden(str):
+    """A token that a failing assertion's traceback does not print."""
+
+    def __repr__(self):
+        return "'<hidden>'"
+
+
 def _vault_cli(node, ns, pod, token, *args, check=True):
     """The vault CLI in a pod, the token on stdin (never in argv)."""
     res = kubectl(node, "-n", ns, "exec", "-i", pod, "--", "/bin/sh", "-c",
@@ -628,6 +687,171 @@ def _vault_cli(node, ns, pod, token, *args, check=True):
     if check:
         assert res.returncode == 0, (args, res.stdout[-500:], res.stderr[-500:])
     return res
+
+
+def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_path):
+    """Issue 22 item 4: vault-0 loses its volume while the other two pods hold the cluster, and the
+    keys file is offline; one re-run joins vault-0 (three raft peers, one cluster, same data) and
+    never initialises it as a second Vault. Every claim is read back from the pods and the API server."""
+    env = node["env"]
+    release = "vault-" + uuid.uuid4().hex[:6]
+    ns = release
+    pods = ["%s-%d" % (release, i) for i in range(3)]
+    try:
+        _install_ha_chart(node, release, HA_RAFT_CONFIG_GENERATE_ROOT)
+
+        def running():
+            items = json.loads(kubectl(node, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+            phases = {p["metadata"]["name"]: p["status"].get("phase") for p in items}
+            return items if phases == dict.fromkeys(pods, "Running") else None
+
+        wait_for("3 vault pods Running", running, timeout=120)
+        for pod in pods:
+            wait_for("%s answers" % pod, lambda pod=pod: _bao_status(node, ns, pod), timeout=60)
+
+        keys_file = tmp_path / "keys" / "vault-init.vault"
+        base = dict(
+            ansible_python_interpreter=sys.executable,
+            vault_unseal_port_forward=True, vault_unseal_url="http://127.0.0.1:8200",
+            vault_unseal_kubernetes_namespace=ns, vault_unseal_kubernetes_release=release,
+            vault_unseal_kubeconfig=env["LAB_KUBECONFIG"],
+            vault_unseal_kubectl_binary=os.path.join(env["LAB_BIN"], "kubectl"),
+            vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2,
+            vault_unseal_keys_storage="kubernetes_secret",
+            vault_unseal_keys_secret_namespace=ns, vault_unseal_keys_secret_name="vault-unseal-keys",
+            vault_unseal_keys_file=str(keys_file),
+            vault_unseal_keys_password="lost-volume-" + uuid.uuid4().hex, vault_unseal_wait_timeout=120)
+        play = tmp_path / "unseal.yml"
+        play.write_text(VAULT_UNSEAL_PLAYBOOK)
+        run_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+                       ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+
+        def unseal():
+            t0 = time.monotonic()
+            res = _sh([_ansible_bin("ansible-playbook"), "-i", "localhost,", str(play),
+                       "-e", json.dumps(base)], run_env, check=False, timeout=900)
+            doc = json.loads(res.stdout)
+            tasks = [(t["task"]["name"].split(" : ", 1)[-1], t["hosts"].get("localhost") or {})
+                     for t in doc["plays"][0]["tasks"]]
+            failed = [(name, result.get("msg"), [(r.get("item"), r.get("msg")) for r in result.get("results", [])
+                                                 if r.get("failed")])
+                      for name, result in tasks if result.get("failed")]
+            if res.returncode != 0 or failed:
+                for pod in pods:  # the servers' own account of a failed join
+                    logs = kubectl(node, "-n", ns, "logs", pod, "--tail=40", check=False).stdout
+                    print("\n--- logs of %s ---\n%s" % (pod, logs))
+            assert res.returncode == 0 and not failed, failed or res.stderr[-2000:]
+            return tasks, doc["stats"]["localhost"], time.monotonic() - t0
+
+        def secret_data():
+            res = kubectl(node, "-n", ns, "get", "secret", "vault-unseal-keys", "-o", "json")
+            return json.loads(res.stdout)["data"]
+
+        first_tasks, _stats, took = unseal()
+        # The run ends only when autopilot has made the two followers voters: the cluster then
+        # survives the loss of any one pod (with vault-0 the only voter it would not).
+        voters = [result for name, result in first_tasks if name.startswith("Wait until every raft peer is a voter")][0]
+        assert not voters.get("skipped") and not voters.get("failed"), voters
+        statuses = {pod: _bao_status(node, ns, pod) for pod in pods}
+        assert all(s["initialized"] and not s["sealed"] for s in statuses.values()), statuses
+        cluster_id = statuses[pods[1]]["cluster_id"]
+        assert {s["cluster_id"] for s in statuses.values()} == {cluster_id}
+        print("\nHA chart: 3 pods initialised and unsealed in %.1f s" % took)
+        custody_before = secret_data()
+        keys_before = read_key_file(str(keys_file), base["vault_unseal_keys_password"])
+        # The role revoked the initial root token (the default): no root token in custody, so the
+        # re-run must make its admin token with sys/generate-root from the Secret's shares. The
+        # test reads Vault with a token of its own, from the keys file while it is still here.
+        assert "root_token" not in keys_before
+        token = _test_admin_token(node, ns, pods, str(keys_file), base["vault_unseal_keys_password"], run_env)
+        _vault_cli(node, ns, pods[1], token, "secrets", "enable", "-path=kv", "kv-v2")
+        # A new kv-v2 mount answers "upgrading" for a moment.
+        wait_for("kv put", lambda: _vault_cli(node, ns, pods[1], token, "kv", "put", "kv/app",
+                                              "password=still-here", check=False).returncode == 0, timeout=60)
+
+        # vault-0 loses its volume: the claim and the pod are deleted; the StatefulSet makes
+        # both again, and vault-0 starts empty (uninitialised) on a fresh volume.
+        old = {p["metadata"]["name"]: p["metadata"]["uid"] for p in running()}
+        old_volume = json.loads(kubectl(node, "-n", ns, "get", "pvc", "data-" + pods[0], "-o", "json").stdout)
+        kubectl(node, "-n", ns, "delete", "pvc", "data-" + pods[0], "--wait=false")
+        kubectl(node, "-n", ns, "delete", "pod", pods[0], "--wait=true", "--timeout=120s", timeout=180)
+
+        def replaced():
+            items = running()
+            if not items or {p["metadata"]["name"]: p["metadata"]["uid"] for p in items}[pods[0]] == old[pods[0]]:
+                return None
+            claim = json.loads(kubectl(node, "-n", ns, "get", "pvc", "data-" + pods[0], "-o", "json",
+                                       check=False).stdout or "{}")
+            return claim if claim.get("status", {}).get("phase") == "Bound" else None
+
+        claim = wait_for("a new %s on a new volume" % pods[0], replaced, timeout=180)
+        assert claim["spec"]["volumeName"] != old_volume["spec"]["volumeName"], "the old volume came back"
+        wiped = wait_for("%s answers" % pods[0], lambda: _bao_status(node, ns, pods[0]), timeout=60)
+        assert wiped["initialized"] is False, wiped
+
+        # What the two remaining peers hold for the lost one (read back before the re-run), once
+        # they have elected a new active node ("active cluster node not found" until then).
+        listed = wait_for("an active node among the remaining pods", lambda: _vault_cli(
+            node, ns, pods[1], token, "operator", "raft", "list-peers", "-format=json", check=False).stdout or None,
+            timeout=120)
+        peers = json.loads(listed)["data"]["config"]["servers"]
+        print("raft peers before the re-run: %s" % [(s["node_id"], s["address"], s["voter"]) for s in peers])
+        stale_id = [s["node_id"] for s in peers if s["address"].startswith(pods[0] + ".")][0]
+        assert len(peers) == 3 and all(s["voter"] for s in peers), "vault-0's old peer and two voters expected"
+
+        # The keys file goes offline: the Secret is the only custody left.
+        offline = tmp_path / "offline.vault"
+        shutil.move(str(keys_file), str(offline))
+
+        tasks, _stats, took = unseal()
+        inits = [name for name, result in tasks if name.startswith("Initialise Vault") and not result.get("skipped")]
+        assert inits == [], "an init task ran: %s" % inits
+        plan = [result for name, result in tasks if name.startswith("Ask every node")][0]
+        assert plan["initialized"] is True and plan["init_node"] is None
+        assert [j["pod"] for j in plan["joiners"]] == [pods[0]]
+        joined = [result for name, result in tasks if name == "Join the new raft followers to the active node"][0]
+        assert [r["item"]["pod"] for r in joined["results"] if r.get("changed")] == [pods[0]]
+        # Only vault-0's stale peer was removed before its join, and the configuration read back
+        # without it held the two others.
+        join = joined["results"][0]
+        assert join["removed_peers"] == [{"node_id": stale_id, "address": "%s.%s-internal:8201" % (pods[0], release)}]
+        assert sorted(p["address"] for p in join["peers"]) == [
+            "%s.%s-internal:8201" % (pod, release) for pod in pods[1:]]
+        # Read back: vault-0 is a member of the same cluster again, unsealed; three raft peers; the data.
+        statuses = {pod: _bao_status(node, ns, pod) for pod in pods}
+        assert all(s["initialized"] and not s["sealed"] for s in statuses.values()), statuses
+        assert {s["cluster_id"] for s in statuses.values()} == {cluster_id}, "a second cluster was made"
+
+        def three_voters():
+            res = _vault_cli(node, ns, pods[0], token, "operator", "raft", "list-peers", "-format=json", check=False)
+            if res.returncode != 0:
+                return None
+            servers = json.loads(res.stdout)["data"]["config"]["servers"]
+            return servers if len(servers) == 3 and all(s["voter"] for s in servers) else None
+
+        servers = wait_for("three raft voters", three_voters, timeout=120)
+        # The chart's node ids are random (server.ha.raft.setNodeId is off): the peers are told
+        # apart by their cluster addresses, one per pod, and vault-0's old peer id is gone.
+        assert sorted(s["address"] for s in servers) == ["%s.%s-internal:8201" % (pod, release) for pod in pods]
+        assert stale_id not in [s["node_id"] for s in servers]
+        read = json.loads(_vault_cli(node, ns, pods[0], token, "kv", "get", "-format=json", "kv/app").stdout)
+        assert read["data"]["data"] == {"password": "still-here"}
+        # Custody was not replaced by keys of another Vault: the Secret is as it was, and a keys file
+        # written back (if the role restores the backup) holds the same keys.
+        assert secret_data() == custody_before, "the keys Secret changed"
+        if keys_file.exists():
+            assert read_key_file(str(keys_file), base["vault_unseal_keys_password"]) == keys_before
+        print("%s rejoined after one re-run in %.1f s: 3 voters, cluster %s, data read back"
+              % (pods[0], took, cluster_id))
+
+        _tasks, stats, _took = unseal()
+        assert stats["changed"] == 0, [name for name, result in _tasks if result.get("changed")]
+        assert secret_data() == custody_before
+    finally:
+        helm(node, "uninstall", release, "-n", ns, "--wait", check=False)
+        kubectl(node, "delete", "namespace", ns, "--wait=true", "--timeout=120s", check=False, timeout=180)
+        _sh(["bash", "-c", 'source "$0/lib.sh"; source "$0/node.sh"; node_volumes_recycle', LAB_DIR],
+            node["run_env"])
 
 
 def test_up_leaves_a_healthy_node_alone(node):

@@ -122,3 +122,20 @@ def test_node_list_is_checked():
         validate_nodes([HOSTS[0], HOSTS[0]])
     with pytest.raises(FieldError, match=r'nodes\[0\].url is empty'):
         validate_nodes([{'url': ' '}])
+
+
+def test_a_stale_leader_address_of_the_lost_pod_is_never_the_join_target():
+    # vault-0 (the active pod) lost its volume; no node is active yet and the standbys still
+    # name vault-0 as the leader: vault-0 must not be asked to join itself.
+    stale = 'http://vault-0.vault-internal:8200/'
+    statuses = [new(), member(leader=stale), member(leader=stale)]
+    plan = decide(PODS, statuses, 'vault-internal', 'http', 8200)
+    assert plan['joiners'] == [PODS[0]] and plan['init_node'] is None
+    assert plan['join_address'] == 'http://vault-1.vault-internal:8200'
+    assert 'http://vault-0.vault-internal:8200' in plan['joiner_addresses']
+    # Hosts: a reported address that is a joiner's url is skipped too; another one is used.
+    statuses = [new(), member(leader='https://VAULT0.example.com:8200'), member(leader='https://vault0.example.com:8200')]
+    hosts = [{'url': 'https://vault0.example.com:8200'}] + HOSTS[1:]
+    assert decide(hosts, statuses)['join_address'] == hosts[1]['url']
+    statuses[2] = member(leader='https://vault2.example.com:8200')
+    assert decide(hosts, statuses)['join_address'] == 'https://vault2.example.com:8200'
