@@ -46,6 +46,7 @@ STEPS = ('attempt_started', 'update_share', 'generated', 'exchanged', 'root_revo
 def kill_point(step):
     _kill_point(KILL_ENV, step)
 
+
 GENERATE_ROOT_DISABLED_HINT = (
     'OpenBao 2.5.3 and later disable the unauthenticated sys/generate-root endpoints by default: set '
     'disable_unauthed_generate_root_endpoints = false in the listener (vault_install does for OpenBao), '

@@ -73,8 +73,9 @@ notes:
     (C(disable_unauthed_rekey_endpoints)).
   - Bounds of a killed run. A run killed after the exchange leaves the admin token valid until its O(ttl).
     A run killed between the last C(sys/generate-root/update) and the revocation of the generated root token
-    (a window of two requests: the exchange and the revocation) leaves a root token without TTL that nobody holds (its OTP died with the run and the server keeps no copy of the encoded token). It
-    cannot be told apart from other root tokens (all are display name C(root), path C(auth/token/root)), so
+    (a window of two requests, the exchange and the revocation) leaves a root token without TTL that nobody
+    holds (its OTP died with the run and the server keeps no copy of the encoded token). It cannot be told
+    apart from other root tokens (all are display name C(root), path C(auth/token/root)), so
     it is not swept; list C(auth/token/accessors) and revoke unknown root accessors by hand if that matters.
     A run killed with an attempt started leaves that attempt, which the next run cancels. A run killed while
     custody still held the valid initial root token leaves that token in custody; the next run revokes it.
