@@ -93,7 +93,8 @@ stage_unit() {
 }
 
 stage_integration() {
-  (cd tests/integration && python -m pytest -q . --junitxml="$results/integration.xml")
+  # Two workers: the tests mostly wait on their servers (about 1.5x faster on 2 cores).
+  (cd tests/integration && python -m pytest -q -n 2 . --junitxml="$results/integration.xml")
 }
 
 stage_build() {
@@ -181,7 +182,7 @@ stage_vault() {
   # The integration suite again, on HashiCorp Vault (tests that hold for one server only say
   # which and why, and are reported skipped on the other).
   local rc=0
-  (cd tests/integration && VAULTKUBE_TEST_SERVER=vault python -m pytest -q -rs . \
+  (cd tests/integration && VAULTKUBE_TEST_SERVER=vault python -m pytest -q -n 2 -rs . \
     --junitxml="$results/integration-vault.xml") || rc=1
   wait_lab_build || return 1
   # site.yml on Vault (inventory/lab, the external topology).
