@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import hashlib
 import os
 import tempfile
 
@@ -276,12 +277,31 @@ def summary(content):
                 pending=bool(content.get('pending')))
 
 
+# Digests of shares a rekey retired (vault_rekey): a copy of custody that missed the rekey (a keys
+# file kept offline, say) still shows as the same Vault's, behind the newer copy.
+RETIRED_FIELD = 'retired_share_digests'
+RETIRED_KEEP = 64
+
+
+def share_digest(share):
+    return hashlib.sha256(share.encode('utf-8')).hexdigest()
+
+
 def _all_shares(content):
     found = set()
-    for holder in (content, content.get('pending') or {}):
+    for holder in (content, content.get('pending') or {}, content.get('previous') or {}):
         for field in ('keys', 'keys_base64', 'recovery_keys', 'recovery_keys_base64'):
             found.update(holder.get(field) or [])
     return found
+
+
+def same_vault(one, other):
+    """True when two custody copies share a key share, or one holds shares the other's rekey retired."""
+    first, second = _all_shares(one), _all_shares(other)
+    if first & second:
+        return True
+    return bool(set(share_digest(s) for s in first) & set(other.get(RETIRED_FIELD) or [])
+                or set(share_digest(s) for s in second) & set(one.get(RETIRED_FIELD) or []))
 
 
 def read_bank_vaults(params, client):
@@ -379,7 +399,7 @@ def present(params, check_mode, client=None):
         desired = read_bank_vaults(params, client)
         adopted = True
     elif secret_content is not None and file_content is not None and secret_content != file_content:
-        if not _all_shares(secret_content) & _all_shares(file_content):
+        if not same_vault(secret_content, file_content):
             raise CustodyError('keys_file %s and the %s hold the keys of different Vaults: keep the one that '
                                'unseals this Vault and move the other away'
                                % (params['keys_file'], secret_label(params)))

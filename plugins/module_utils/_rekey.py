@@ -48,8 +48,8 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
     VaultRequestError, connect, connection_params)
 from ansible_collections.vaultkube.platform.plugins.module_utils._killpoint import kill_point as _kill_point
 from ansible_collections.vaultkube.platform.plugins.module_utils._custody import (
-    CustodyError, check_params, generation, is_pgp_encrypted, load_keys, read_custody, read_file, read_secret,
-    uses_secret, write_custody)
+    RETIRED_FIELD, RETIRED_KEEP, CustodyError, check_params, generation, is_pgp_encrypted, load_keys, read_custody,
+    read_file, read_secret, share_digest, uses_secret, write_custody)
 
 # A test hook: a run is killed (os._exit, no clean-up) right after the named step.
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
@@ -126,7 +126,16 @@ def promote(content, kind):
 
 
 def retire(content):
-    return dict((k, v) for k, v in content.items() if k != 'previous')
+    """Custody content without ``previous``; digests of its shares are kept (RETIRED_FIELD), so that a
+    copy of custody that missed the rekey is still known as this Vault's, and the newer copy wins."""
+    updated = dict((k, v) for k, v in content.items() if k != 'previous')
+    previous = content.get('previous') or {}
+    digests = [share_digest(share) for field in sorted(previous) if isinstance(previous.get(field), list)
+               for share in previous[field] if share]
+    kept = [d for d in (content.get(RETIRED_FIELD) or []) if d not in digests] + digests
+    if kept:
+        updated[RETIRED_FIELD] = kept[-RETIRED_KEEP:]
+    return updated
 
 
 def drop_pending(content):

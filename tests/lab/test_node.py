@@ -651,6 +651,35 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
             node["run_env"])
 
 
+class _Forward:
+    """kubectl port-forward to one pod's 8200 for the test's own requests; .url while open."""
+
+    def __init__(self, node, ns, pod):
+        self.proc = subprocess.Popen([os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig",
+                                      node["env"]["LAB_KUBECONFIG"], "-n", ns, "port-forward", "pod/" + pod, ":8200"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=node["run_env"])
+        self.url = "http://127.0.0.1:%s" % re.search(r"127\.0\.0\.1:(\d+)", self.proc.stdout.readline()).group(1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def _secret_custody(node, ns, password, tmp_path):
+    """The keys Secret's content, decrypted (data key init.vault, the keys file's format)."""
+    import base64
+    data = json.loads(kubectl(node, "-n", ns, "get", "secret", "vault-unseal-keys", "-o", "json").stdout)["data"]
+    blob = tmp_path / ("secret-%s.vault" % uuid.uuid4().hex[:6])
+    blob.write_bytes(base64.b64decode(data["init.vault"]))
+    try:
+        return read_key_file(str(blob), password)
+    finally:
+        blob.unlink()
+
+
 def _test_admin_token(node, ns, pods, keys_file, password, run_env):
     """An orphan root-policy token for the test's reads, made by vault_admin_token from the keys
     file through a port-forward to the active pod (sys/generate-root), kept from tracebacks."""
@@ -847,6 +876,55 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
         _tasks, stats, _took = unseal()
         assert stats["changed"] == 0, [name for name, result in _tasks if result.get("changed")]
         assert secret_data() == custody_before
+
+        # Rekey on the node lab (issue 22 item 3), the keys Secret the only custody: vault_rekey
+        # through a port-forward to the active pod; then a restarted pod refuses the old set and
+        # the role unseals it with the new one, read from the Secret.
+        import requests
+        password = base["vault_unseal_keys_password"]
+        old_keys = _secret_custody(node, ns, password, tmp_path)["keys"]
+        assert old_keys == keys_before["keys"]
+        active = [p for p in pods if (_bao_status(node, ns, p) or {}).get("is_self")][0]
+        with _Forward(node, ns, active) as forward:
+            # Both places of custody, as playbooks/rekey.yml passes them (the keys file is back:
+            # the role wrote it again from the Secret).
+            assert keys_file.exists()
+            args = {"url": forward.url, "token": str(token), "secret_shares": 3, "secret_threshold": 2,
+                    "keys_secret_namespace": ns, "keys_secret_name": "vault-unseal-keys", "keys_file": str(keys_file),
+                    "keys_file_vault_password": password, "kubeconfig": env["LAB_KUBECONFIG"]}
+            t0 = time.monotonic()
+            res = _sh([_ansible_bin("ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
+                       "vaultkube.platform.vault_rekey", "-a", json.dumps(args)], run_env, check=False, timeout=300)
+            rekey_seconds = time.monotonic() - t0
+        rekeyed = json.loads(res.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        assert not rekeyed.get("failed"), rekeyed.get("msg")
+        for secret in old_keys + [str(token), password]:
+            assert secret not in res.stdout + res.stderr
+        after = _secret_custody(node, ns, password, tmp_path)
+        assert len(after["keys"]) == 3 and not set(after["keys"]) & set(old_keys), "custody holds no new set"
+        assert "pending" not in after and "previous" not in after, sorted(after)
+        assert read_key_file(str(keys_file), password)["keys"] == after["keys"], "the keys file was not rekeyed"
+
+        restarted = pods[2]
+        uid = {p["metadata"]["name"]: p["metadata"]["uid"] for p in running()}[restarted]
+        kubectl(node, "-n", ns, "delete", "pod", restarted, "--wait=true", "--timeout=120s", timeout=180)
+        wait_for("a new %s" % restarted, lambda: (running() or None) and {
+            p["metadata"]["name"]: p["metadata"]["uid"] for p in running()}.get(restarted) not in (None, uid), timeout=180)
+        sealed = wait_for("%s answers" % restarted, lambda: _bao_status(node, ns, restarted), timeout=60)
+        assert sealed["initialized"] is True and sealed["sealed"] is True, sealed
+        with _Forward(node, ns, restarted) as forward:
+            answers = [requests.put(forward.url + "/v1/sys/unseal", json={"key": key}, timeout=10) for key in old_keys[:2]]
+            assert answers[-1].status_code >= 400, (answers[-1].status_code, answers[-1].text[:200])
+            assert requests.get(forward.url + "/v1/sys/seal-status", timeout=10).json()["sealed"] is True
+            requests.put(forward.url + "/v1/sys/unseal", json={"reset": True}, timeout=10)
+        _tasks, stats, _took = unseal()
+        statuses = {pod: _bao_status(node, ns, pod) for pod in pods}
+        assert all(s["initialized"] and not s["sealed"] for s in statuses.values()), statuses
+        assert {s["cluster_id"] for s in statuses.values()} == {cluster_id}
+        read = json.loads(_vault_cli(node, ns, restarted, token, "kv", "get", "-format=json", "kv/app").stdout)
+        assert read["data"]["data"] == {"password": "still-here"}
+        print("rekey through pod/%s in %.1f s (Secret custody): old set refused by the restarted %s, "
+              "the role unsealed it with the new set" % (active, rekey_seconds, restarted))
     finally:
         helm(node, "uninstall", release, "-n", ns, "--wait", check=False)
         kubectl(node, "delete", "namespace", ns, "--wait=true", "--timeout=120s", check=False, timeout=180)

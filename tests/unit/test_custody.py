@@ -281,3 +281,23 @@ def test_load_keys_registers_no_log_values_and_names_a_missing_file(tmp_path):
     write_file(p)
     no_log = set()
     assert _custody.load_keys(p, no_log) == KEYS and no_log == set(KEYS)
+
+
+def test_a_copy_that_missed_a_rekey_is_the_same_vaults_and_the_newer_copy_wins(tmp_path, api):
+    from ansible_collections.vaultkube.platform.plugins.module_utils._rekey import promote, retire
+    p = params(tmp_path)
+    new_keys = ['ee' * 32, 'dd' * 32, 'cc' * 32]
+    rekeyed = retire(promote(dict(CONTENT, generation=3, pending=dict(keys=new_keys, secret_shares=3,
+                                                                      secret_threshold=2)), 'unseal'))
+    assert rekeyed['keys'] == new_keys and len(rekeyed[_custody.RETIRED_FIELD]) == len(CONTENT['keys'])
+    # The Secret was rekeyed; the keys file was offline and still holds the retired set.
+    api.put_secret('vault', 'keys', {'init.vault': serialise(dict(rekeyed, generation=5), PASSWORD)})
+    write_file(p, dict(CONTENT, generation=2))
+    result = _custody.present(p, check_mode=False, client=api)
+    assert result['changed']
+    with open(p['keys_file']) as fh:
+        assert parse(fh.read(), PASSWORD)['keys'] == new_keys
+    # A second rekey keeps the first one's digests too (bounded).
+    again = retire(promote(dict(rekeyed, pending=dict(keys=['bb' * 32], secret_shares=1, secret_threshold=1)),
+                           'unseal'))
+    assert set(rekeyed[_custody.RETIRED_FIELD]) < set(again[_custody.RETIRED_FIELD])
