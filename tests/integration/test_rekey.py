@@ -13,15 +13,14 @@ import base64
 import json
 import subprocess
 import shutil
-import textwrap
 import time
 import uuid
 
 import pytest
 import requests
 
-from test_root_token import TRANSIT_POLICY, RootServer, init_server, read_keys
-from vaultkube_testlib import ON_VAULT, REPO, BaoServer, admin_token, run_module, run_playbook, tmpdir
+from test_root_token import RootServer, init_server, read_keys, root_node, transit_seal_config, transit_unsealer
+from vaultkube_testlib import ON_VAULT, REPO, admin_token, run_module, run_playbook, tmpdir
 
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
 STEPS = ('initialised', 'update_share', 'updated', 'pending_written', 'verify_share', 'verified',
@@ -102,11 +101,7 @@ def rekey_args(server, keys_file, password, token, **extra):
 
 @pytest.fixture
 def node():
-    work = tmpdir('vaultkube-rekey-')
-    server = RootServer(work / 'node').start()
-    yield server, work
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    yield from root_node('vaultkube-rekey-')
 
 
 def test_rekey_unseal_keys(node):
@@ -235,27 +230,11 @@ def test_kill_point(node, step, restart):
 
 @pytest.fixture
 def transit():
-    work = tmpdir('vaultkube-rekey-transit-')
-    server = BaoServer(work, dev=True).start()
-    root = server.client()
-    root.sys.enable_secrets_engine('transit', path='transit')
-    root.secrets.transit.create_key('autounseal')
-    root.sys.create_or_update_policy('autounseal', TRANSIT_POLICY)
-    token = root.auth.token.create(policies=['autounseal'], no_parent=True, period='24h')['auth']['client_token']
-    yield dict(url=server.url, token=token)
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    yield from transit_unsealer('vaultkube-rekey-transit-')
 
 
 def test_recovery_keys_with_transit_seal(transit):
-    seal_config = textwrap.dedent('''\
-        seal "transit" {
-          address = "%s"
-          token = "%s"
-          key_name = "autounseal"
-          mount_path = "transit/"
-        }
-        ''') % (transit['url'], transit['token'])
+    seal_config = transit_seal_config(transit)
     work = tmpdir('vaultkube-rekey-auto-')
     server = RootServer(work / 'node', seal_config=seal_config).start()
     try:

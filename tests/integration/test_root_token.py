@@ -109,13 +109,18 @@ def audit_secrets(server):
     return found
 
 
-@pytest.fixture
-def node():
-    work = tmpdir('vaultkube-root-')
+def root_node(prefix):
+    """A RootServer in a fresh folder, as (server, folder); stopped and removed afterwards."""
+    work = tmpdir(prefix)
     server = RootServer(work / 'node').start()
     yield server, work
     server.stop()
     shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def node():
+    yield from root_node('vaultkube-root-')
 
 
 def custody_args(server, keys_file, password):
@@ -209,9 +214,9 @@ path "transit/decrypt/autounseal" { capabilities = ["update"] }
 '''
 
 
-@pytest.fixture
-def transit():
-    work = tmpdir('vaultkube-root-transit-')
+def transit_unsealer(prefix):
+    """A dev OpenBao with a transit key and a periodic token that may only use it, as {url, token}."""
+    work = tmpdir(prefix)
     server = BaoServer(work, dev=True).start()
     root = server.client()
     root.sys.enable_secrets_engine('transit', path='transit')
@@ -223,8 +228,9 @@ def transit():
     shutil.rmtree(work, ignore_errors=True)
 
 
-def test_recovery_keys_with_transit_seal(transit):
-    seal = textwrap.dedent('''\
+def transit_seal_config(transit):
+    """The seal stanza of a server auto-unsealed by ``transit``."""
+    return textwrap.dedent('''\
         seal "transit" {
           address = "%s"
           token = "%s"
@@ -232,6 +238,15 @@ def test_recovery_keys_with_transit_seal(transit):
           mount_path = "transit/"
         }
         ''') % (transit['url'], transit['token'])
+
+
+@pytest.fixture
+def transit():
+    yield from transit_unsealer('vaultkube-root-transit-')
+
+
+def test_recovery_keys_with_transit_seal(transit):
+    seal = transit_seal_config(transit)
     work = tmpdir('vaultkube-root-auto-')
     server = RootServer(work / 'node', seal_config=seal).start()
     try:

@@ -534,6 +534,18 @@ def _bao_status(node, ns, pod):
     return json.loads(res.stdout) if res.returncode in (0, 2) and res.stdout.strip() else None
 
 
+def _unseal_vars(env, release, **extra):
+    """vault_unseal's variables for the chart's release (namespace of the same name) on the node lab,
+    through port-forwards, 3 shares and a threshold of 2; ``extra`` adds or overrides."""
+    return dict(dict(
+        ansible_python_interpreter=sys.executable,
+        vault_unseal_port_forward=True, vault_unseal_url="http://127.0.0.1:8200",
+        vault_unseal_kubernetes_namespace=release, vault_unseal_kubernetes_release=release,
+        vault_unseal_kubeconfig=env["LAB_KUBECONFIG"],
+        vault_unseal_kubectl_binary=os.path.join(env["LAB_BIN"], "kubectl"),
+        vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2), **extra)
+
+
 def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
     env = node["env"]
     release = "vault-" + uuid.uuid4().hex[:6]
@@ -562,14 +574,8 @@ def test_vault_unseal_unseals_only_the_statefulset_pods(node, tmp_path):
             status = wait_for("%s answers" % pod, lambda pod=pod: _bao_status(node, ns, pod), timeout=60)
             assert status["initialized"] is False and status["sealed"] is True
 
-        base = dict(
-            ansible_python_interpreter=sys.executable,
-            vault_unseal_port_forward=True, vault_unseal_url="http://127.0.0.1:8200",
-            vault_unseal_kubernetes_namespace=ns, vault_unseal_kubernetes_release=release,
-            vault_unseal_kubeconfig=env["LAB_KUBECONFIG"],
-            vault_unseal_kubectl_binary=os.path.join(env["LAB_BIN"], "kubectl"),
-            vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2,
-            vault_unseal_keys_file=str(tmp_path / "keys" / "vault-init.vault"),
+        base = _unseal_vars(
+            env, release, vault_unseal_keys_file=str(tmp_path / "keys" / "vault-init.vault"),
             vault_unseal_keys_password="discovery-" + uuid.uuid4().hex, vault_unseal_wait_timeout=90,
             # This test reads Vault with the initial root token: kept (the default revokes it).
             vault_unseal_revoke_root_token=False)
@@ -684,21 +690,14 @@ def _test_admin_token(node, ns, pods, keys_file, password, run_env):
     """An orphan root-policy token for the test's reads, made by vault_admin_token from the keys
     file through a port-forward to the active pod (sys/generate-root), kept from tracebacks."""
     active = [p for p in pods if (_bao_status(node, ns, p) or {}).get("is_self")][0]
-    forward = subprocess.Popen([os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig",
-                                node["env"]["LAB_KUBECONFIG"], "-n", ns, "port-forward", "pod/" + active, ":8200"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=node["run_env"])
-    try:
-        port = re.search(r"127\.0\.0\.1:(\d+)", forward.stdout.readline()).group(1)
-        args = {"url": "http://127.0.0.1:%s" % port, "keys_file": keys_file, "keys_file_vault_password": password,
+    with _Forward(node, ns, active) as forward:
+        args = {"url": forward.url, "keys_file": keys_file, "keys_file_vault_password": password,
                 "ttl": "2h", "display_name": "lost-volume-test", "revoke_initial": False}
         res = _sh([_ansible_bin("ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
                    "vaultkube.platform.vault_admin_token", "-a", json.dumps(args)], run_env, check=False, timeout=300)
         result = json.loads(res.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
         assert not result.get("failed") and result.get("token"), result.get("msg")
         return _Hidden(result["token"])
-    finally:
-        forward.terminate()
-        forward.wait(timeout=30)
 
 
 class _Hidden(str):
@@ -739,14 +738,8 @@ def test_lost_volume_pod_rejoins_and_vault_is_never_initialised_twice(node, tmp_
             wait_for("%s answers" % pod, lambda pod=pod: _bao_status(node, ns, pod), timeout=60)
 
         keys_file = tmp_path / "keys" / "vault-init.vault"
-        base = dict(
-            ansible_python_interpreter=sys.executable,
-            vault_unseal_port_forward=True, vault_unseal_url="http://127.0.0.1:8200",
-            vault_unseal_kubernetes_namespace=ns, vault_unseal_kubernetes_release=release,
-            vault_unseal_kubeconfig=env["LAB_KUBECONFIG"],
-            vault_unseal_kubectl_binary=os.path.join(env["LAB_BIN"], "kubectl"),
-            vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2,
-            vault_unseal_keys_storage="kubernetes_secret",
+        base = _unseal_vars(
+            env, release, vault_unseal_keys_storage="kubernetes_secret",
             vault_unseal_keys_secret_namespace=ns, vault_unseal_keys_secret_name="vault-unseal-keys",
             vault_unseal_keys_file=str(keys_file),
             vault_unseal_keys_password="lost-volume-" + uuid.uuid4().hex, vault_unseal_wait_timeout=120)
