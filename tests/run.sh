@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
-# Stages (default: all, in this order): unit integration build sanity bench lab roles e2e fleet bench_eso fault node cluster vault
+# Stages (default: all): unit integration build sanity bench lab roles e2e fleet bench_eso fault node cluster vault
+# (fault and the integration suite on Vault run in a background lane beside the lab stages; see docs/testing.md)
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,41 +61,63 @@ case " ${stages[*]} " in
     ;;
 esac
 
+# The builds run in a background subshell; any lane (the main shell or the background lane
+# below) waits for one by polling the exit code file it writes.
+wait_rc_file() {
+  while [ ! -f "$results/$1.rc" ]; do
+    # The build subshell has ended without writing this file (an earlier build failed).
+    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && [ ! -f "$results/$1.rc" ]; then return 1; fi
+    sleep 2
+  done
+  [ "$(cat "$results/$1.rc")" = 0 ]
+}
+
+show_log_once() {
+  if [ -f "$results/$1.log" ] && mkdir "$results/$1.shown" 2>/dev/null; then
+    cat "$results/$1.log"
+  fi
+}
+
 wait_vault_build() {
-  [ -n "$vault_build_pid" ] && wait "$vault_build_pid"
-  vault_build_pid=
+  [ -n "$vault_build_pid" ] || return 1
+  local rc=0
+  wait_rc_file vault-build "$vault_build_pid" || rc=1
   [ -f "$results/vault-build.log" ] && tail -n 3 "$results/vault-build.log"
-  [ "$(cat "$results/vault-build.rc" 2>/dev/null)" = 0 ]
+  return $rc
 }
 
 wait_lab_build() {
   [ -n "$lab_build_pid" ] || return 0
-  while [ ! -f "$results/lab-build.rc" ] && kill -0 "$lab_build_pid" 2>/dev/null; do sleep 2; done
-  if [ -f "$results/lab-build.log" ] && [ ! -f "$results/lab-build.shown" ]; then
-    cat "$results/lab-build.log"
-    touch "$results/lab-build.shown"
-  fi
-  [ "$(cat "$results/lab-build.rc" 2>/dev/null)" = 0 ]
+  local rc=0
+  wait_rc_file lab-build "$lab_build_pid" || rc=1
+  show_log_once lab-build
+  return $rc
 }
 
 wait_node_build() {
   wait_lab_build || return 1
-  [ -n "$lab_build_pid" ] && wait "$lab_build_pid"
-  lab_build_pid=
-  if [ -f "$results/node-build.log" ] && [ ! -f "$results/node-build.shown" ]; then
-    cat "$results/node-build.log"
-    touch "$results/node-build.shown"
-  fi
-  [ "$(cat "$results/node-build.rc" 2>/dev/null)" = 0 ]
+  local rc=0
+  wait_rc_file node-build "$lab_build_pid" || rc=1
+  show_log_once node-build
+  return $rc
 }
 
 stage_unit() {
   python -m pytest -q tests/unit --junitxml="$results/unit.xml"
 }
 
+# integration_suite SERVER WORKERS: the integration suite on one server. The tests mostly wait
+# on their servers (about 1.5x faster with two workers on 2 cores); --dist loadfile keeps a
+# file's tests (and its module-scoped server) on one worker.
+integration_suite() {
+  local server=$1 workers=$2 junit=integration
+  [ "$server" = openbao ] || junit=integration-$server
+  (cd tests/integration && VAULTKUBE_TEST_SERVER=$server python -m pytest -q -rs \
+    -n "$workers" --dist loadfile . --junitxml="$results/$junit.xml")
+}
+
 stage_integration() {
-  # Two workers: the tests mostly wait on their servers (about 1.5x faster on 2 cores).
-  (cd tests/integration && python -m pytest -q -n 2 . --junitxml="$results/integration.xml")
+  integration_suite openbao 2
 }
 
 stage_build() {
@@ -177,13 +200,18 @@ stage_cluster() {
   bash tests/e2e/run.sh --cluster
 }
 
-stage_vault() {
+stage_vault_integration() {
   wait_vault_build || return 1
   # The integration suite again, on HashiCorp Vault (tests that hold for one server only say
   # which and why, and are reported skipped on the other).
+  integration_suite vault "${1:-2}"
+}
+
+stage_vault() {
   local rc=0
-  (cd tests/integration && VAULTKUBE_TEST_SERVER=vault python -m pytest -q -n 2 -rs . \
-    --junitxml="$results/integration-vault.xml") || rc=1
+  # The Vault integration suite, unless the background lane has run it already.
+  if [ "$vault_suite_in_lane" = 0 ]; then stage_vault_integration 2 || rc=1; fi
+  wait_vault_build || return 1
   wait_lab_build || return 1
   # site.yml on Vault (inventory/lab, the external topology).
   bash tests/e2e/run.sh --vault || rc=1
@@ -194,42 +222,71 @@ stage_vault() {
   return $rc
 }
 
-# The fault stage (a private lab without a node, about 20 minutes) runs beside the node and
-# cluster stages (the lab with a node) when all three are asked for: they share no lab, and
-# the wall time of the three is then close to the longest instead of their sum.
-fault_beside=0
-case " ${stages[*]} " in *" fault "*" node "*|*" fault "*" cluster "*) fault_beside=1 ;; esac
-fault_pid=
-fault_start=0
-for stage in "${stages[@]}"; do
-  if [ "$stage" = fault ] && [ "$fault_beside" = 1 ]; then
-    echo "=== stage: fault (in the background, beside node and cluster; output at the end) ==="
-    fault_start=$(date +%s)
-    stage_fault >"$results/fault-stage.log" 2>&1 &
-    fault_pid=$!
-    continue
-  fi
+run_stage() {
+  local stage=$1 start
+  shift
   echo "=== stage: $stage ==="
   start=$(date +%s)
-  if "stage_$stage"; then
+  if "stage_$stage" "$@"; then
     echo "=== stage $stage passed in $(( $(date +%s) - start ))s ==="
   else
     echo "=== stage $stage FAILED after $(( $(date +%s) - start ))s ==="
-    failed_stages+=("$stage")
+    echo "$stage" >> "$results/failed"
   fi
+}
+
+# Two lanes. The stages that need no lab of the shared kind run first, one after the other.
+# Then the background lane runs the fault stage (a private lab without a node) and the
+# integration suite on HashiCorp Vault (its own servers, one worker) while the foreground
+# runs the stages on the shared lab and the lab with a node, then the Vault flows. The two
+# lanes share no lab and no server, so the wall time is close to the longer lane instead of
+# the sum; `bash tests/run.sh STAGE...` runs only the stages given, in one lane.
+lane=()
+for stage in "${stages[@]}"; do
+  case "$stage" in fault) lane+=(fault) ;; esac
 done
-if [ -n "$fault_pid" ]; then
-  echo "=== stage: fault (waiting for the background run) ==="
-  fault_rc=0
-  wait "$fault_pid" || fault_rc=$?
-  cat "$results/fault-stage.log"
-  if [ "$fault_rc" = 0 ]; then
-    echo "=== stage fault passed in $(( $(date +%s) - fault_start ))s ==="
-  else
-    echo "=== stage fault FAILED after $(( $(date +%s) - fault_start ))s ==="
-    failed_stages+=(fault)
-  fi
+vault_suite_in_lane=0
+case " ${stages[*]} " in
+  *" vault "*) if [ ${#lane[@]} -gt 0 ]; then lane+=(vault_integration); vault_suite_in_lane=1; fi ;;
+esac
+foreground=()
+for stage in "${stages[@]}"; do
+  [ "$stage" = fault ] || foreground+=("$stage")
+done
+if [ ${#lane[@]} -gt 0 ] && [ ${#foreground[@]} -eq 1 ] && [ "${foreground[0]}" = vault ]; then
+  # Only fault and vault asked for: nothing to run beside, keep one lane.
+  vault_suite_in_lane=0
+  lane=(fault)
 fi
+
+lane_pid=
+lane_start=0
+start_lane() {
+  [ ${#lane[@]} -gt 0 ] && [ -z "$lane_pid" ] || return 0
+  echo "=== background lane: ${lane[*]} (output at the end) ==="
+  lane_start=$(date +%s)
+  (
+    run_stage "${lane[0]}"
+    [ ${#lane[@]} -lt 2 ] || run_stage "${lane[1]}" 1
+  ) >"$results/lane.log" 2>&1 &
+  lane_pid=$!
+}
+
+for stage in "${foreground[@]}"; do
+  case "$stage" in unit|integration|build|sanity|bench) ;; *) start_lane ;; esac
+  run_stage "$stage"
+done
+start_lane
+if [ -n "$lane_pid" ]; then
+  echo "=== waiting for the background lane: ${lane[*]} ==="
+  lane_rc=0
+  wait "$lane_pid" || lane_rc=$?
+  cat "$results/lane.log"
+  # A lane that died outside run_stage (a shell error) has not recorded its failure.
+  [ "$lane_rc" = 0 ] || echo "background lane (exit $lane_rc)" >> "$results/failed"
+  echo "=== background lane ended after $(( $(date +%s) - lane_start ))s ==="
+fi
+[ -f "$results/failed" ] && mapfile -t failed_stages < "$results/failed"
 
 # One closing line counting every test case of every pytest stage.
 python - "$results" <<'PY'
