@@ -3,7 +3,7 @@
 #   ${VAULTKUBE_CACHE:-$HOME/.cache/vaultkube}/lab/bin/
 # and copy the ESO Helm chart to .../lab/charts/external-secrets.
 #
-# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [node] [coredns] [reloader] [images] [vault] [vault-image]
+# Usage: tests/lab/build.sh [etcd] [kube] [eso] [kubectl] [chart] [reloader-chart] [node] [coredns] [reloader] [images] [vault] [vault-image]
 #        tests/lab/build.sh            the control plane (etcd kube eso kubectl chart)
 #        tests/lab/build.sh --node     ... and the worker node (node coredns reloader images)
 #        tests/lab/build.sh vault      HashiCorp Vault, the second server the tests run on
@@ -34,20 +34,42 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 export GOFLAGS=-mod=mod
 export CGO_ENABLED=0
 
+# The Reloader chart only, from the same pinned archive, without building the binary.
+build_reloader_chart() {
+  local dest=$CHARTS/reloader archive tmp
+  if [ -f "$dest/.version" ] && [ "$(cat "$dest/.version")" = "$LAB_RELOADER_VERSION" ]; then
+    log "Reloader chart $LAB_RELOADER_CHART_VERSION present"; return
+  fi
+  archive=$(reloader_archive)
+  echo "$LAB_RELOADER_SHA256  $archive" | sha256sum -c --quiet - ||
+    { echo "Reloader archive $archive: checksum differs from LAB_RELOADER_SHA256" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  tar -xzf "$archive" -C "$tmp" --strip-components=1
+  mkdir -p "$CHARTS"
+  rm -rf "$dest"
+  cp -r "$tmp/deployments/kubernetes/chart/reloader" "$dest"
+  rm -rf "$tmp"
+  grep -qx "version: $LAB_RELOADER_CHART_VERSION" "$dest/Chart.yaml" ||
+    { echo "Reloader chart in the archive is not $LAB_RELOADER_CHART_VERSION" >&2; exit 1; }
+  printf '%s\n' "$LAB_RELOADER_VERSION" > "$dest/.version"
+  log "Reloader chart $LAB_RELOADER_CHART_VERSION copied to $dest"
+}
+
 FORCE=0
 WITH_NODE=${LAB_NODE:-0}
 targets=()
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    etcd|kube|eso|kubectl|chart|node|coredns|reloader|images|vault|vault-image) targets+=("$a") ;;
+    etcd|kube|eso|kubectl|chart|reloader-chart|node|coredns|reloader|images|vault|vault-image) targets+=("$a") ;;
     --node) WITH_NODE=1 ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(etcd kube eso kubectl chart)
+  # The Reloader chart alone (no build): the lab's key custody test installs it.
+  targets=(etcd kube eso kubectl chart reloader-chart)
   [ "$WITH_NODE" = 1 ] && targets+=(node coredns reloader images)
 fi
 
@@ -492,6 +514,7 @@ for t in "${targets[@]}"; do
     chart) copy_chart ;;
     node) build_node ;;
     coredns) build_coredns ;;
+    reloader-chart) build_reloader_chart ;;
     reloader) build_reloader ;;
     images) build_images ;;
     vault) build_vault ;;
