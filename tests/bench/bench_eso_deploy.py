@@ -271,9 +271,9 @@ def main() -> int:
                          + ['%d (%d)' % (r[k + '_w'], r[k + '_c']) for k in 'STFG']))
     print()
     for r in rows:
-        print('N=%d: fair floor re-run T changed %d objects (%s: its %d PATCH requests are server-side apply '
-              'no-ops), old floor re-run G changed %d' % (r['N'], r['T_c'], 'a no-op' if r['T_c'] == 0 else 'NOT a no-op',
-                                                          r['T_w'], r['G_c']))
+        print('N=%d: fair floor re-run T: %d write requests, %d objects changed (%s); old floor re-run G: '
+              '%d objects changed' % (r['N'], r['T_w'], r['T_c'], 'a no-op' if r['T_c'] == 0 else 'NOT a no-op',
+                                      r['G_c']))
     print()
     print('site.yml re-run on inventory/lab: %.1f s, API server writes %d %s, Vault writes %d'
           % (site_row['time'], site_row['api_writes'][0], site_row['api_writes'][1], site_row['vault_writes']))
