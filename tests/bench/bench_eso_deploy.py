@@ -194,6 +194,7 @@ def main() -> int:
     parser.add_argument('--site-extra', default='{}', help='JSON: extra variables of every site.yml run')
     args = parser.parse_args()
     SITE_EXTRA.update(json.loads(args.site_extra))
+    began = time.perf_counter()
     subprocess.run(['bash', str(REPO / 'tests' / 'lab' / 'up.sh')], check=True, capture_output=True)
     audit = AuditLog()
     work = Path(tempfile.mkdtemp(prefix='vaultkube-bench-eso-'))
@@ -232,7 +233,7 @@ def main() -> int:
                 row[key + '_w'] = audit.writes(mark, LAB_ADMIN_USER)[0]
                 row[key + '_c'] = changed_objects(before, versions(floor_prefix))
             rows.append(row)
-            print('N=%d done' % n, file=sys.stderr, flush=True)
+            print('N=%d done after %.0f s' % (n, time.perf_counter() - began), file=sys.stderr, flush=True)
 
         mark, vault_mark = audit.mark(), size(vault_audit_log())
         site_rerun, recap = site()
@@ -250,6 +251,8 @@ def main() -> int:
     print('S/T: kubectl apply --server-side (one call) + one kubectl get -w (the fair floor);')
     print('F/G: kubectl apply -f (client-side) + kubectl wait (the old floor); load average: %s'
           % ' '.join('%.2f' % x for x in os.getloadavg()))
+    print('run: %s UTC, %d cores, python tests/bench/bench_eso_deploy.py --sizes %s'
+          % (time.strftime('%Y-%m-%d %H:%M', time.gmtime()), os.cpu_count() or 0, ' '.join(map(str, args.sizes))))
     print()
     header = ('N', 'A first apply', 'B re-run', 'S fair floor', 'T fair re-run', 'F old floor',
               'G old re-run', 'A/S', 'B/T', 'A/F', 'B/G')
@@ -267,10 +270,16 @@ def main() -> int:
         print(' | '.join([str(r['N']), str(r['A_w']), str(r['B_w'])]
                          + ['%d (%d)' % (r[k + '_w'], r[k + '_c']) for k in 'STFG']))
     print()
+    for r in rows:
+        print('N=%d: fair floor re-run T: %d write requests, %d objects changed (%s); old floor re-run G: '
+              '%d objects changed' % (r['N'], r['T_w'], r['T_c'], 'a no-op' if r['T_c'] == 0 else 'NOT a no-op',
+                                      r['G_c']))
+    print()
     print('site.yml re-run on inventory/lab: %.1f s, API server writes %d %s, Vault writes %d'
           % (site_row['time'], site_row['api_writes'][0], site_row['api_writes'][1], site_row['vault_writes']))
     for line in site_row['recap']:
         print('  ' + line.strip())
+    print('wall time of this run: %.0f s' % (time.perf_counter() - began))
     return 0
 
 

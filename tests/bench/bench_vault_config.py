@@ -214,6 +214,7 @@ def main() -> int:
                         help='runs of each hvac floor per size (their median time is printed)')
     args = parser.parse_args()
 
+    began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix='vaultkube-bench-'))
     server = AuditedBao(work / 'bao').start()
     try:
@@ -274,9 +275,10 @@ def main() -> int:
                 row['C'] = run_playbook(play_loop, vars_c)[0]
                 row['C_req'] = counter.since_mark()
             rows.append(row)
-            print('N=%d done' % n, file=sys.stderr, flush=True)
+            print('N=%d done after %.0f s' % (n, time.perf_counter() - began), file=sys.stderr, flush=True)
 
         print_table(rows)
+        print('wall time of this run: %.0f s' % (time.perf_counter() - began))
         return 0
     finally:
         server.stop()
@@ -291,6 +293,8 @@ def print_table(rows):
     print('D ser/R ser: hvac, one request at a time; requests counted from the Vault audit log as')
     print('r(ead) l(ist) w(rite) d(elete); floors: median of %d runs; load average at the end: %s'
           % (rows[0]['floor_runs'], ' '.join('%.2f' % x for x in os.getloadavg())))
+    print('run: %s UTC, %d cores, %s' % (time.strftime('%Y-%m-%d %H:%M', time.gmtime()), os.cpu_count() or 0,
+                                         ' '.join(['python', 'tests/bench/bench_vault_config.py'] + sys.argv[1:])))
     print()
     header = ('N', 'A first apply', 'B re-run', 'C task/object', 'D|| hvac', 'D ser hvac',
               'R|| read', 'R ser read')
