@@ -38,8 +38,7 @@ from e2e_borrow import Tenant, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
 from e2e_site import new_value, wait_until
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0, reason="a lab node (containerd, kubelet, iptables) needs root")
+pytestmark = pytest.mark.needs_root("a lab node (containerd, kubelet, iptables)")
 
 ES_NAME = "demo-db"
 REFRESH_SECONDS = 10

@@ -48,9 +48,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from vaultkube_postgres import PostgresServer, new_password  # noqa: E402  pylint: disable=wrong-import-position
 from vaultkube_testlib import read_or_none  # noqa: E402  pylint: disable=wrong-import-position
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0,
-    reason="the lab inventory creates a system user and runs OpenBao as it: needs root")
+pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs OpenBao as it")
 
 DB_PATH_SUFFIX = "demo/db"
 ES_NAMESPACE, ES_NAME = "demo", "demo-db"
