@@ -90,11 +90,12 @@ def vault_listing(vault):
 
 
 def login(fleet, mount, jwt):
-    """(True, policies) or (False, error text) for a Kubernetes login at MOUNT."""
+    """(True, policies) or (False, error text) for a Kubernetes login at MOUNT. Refused means 403
+    (another cluster's token, or a mount that is gone); any other error fails the test."""
     client = fleet.vault(token=False)
     try:
         res = client.auth.kubernetes.login(ESO_ROLE, jwt, mount_point=mount)
-    except hvac.exceptions.VaultError as exc:
+    except hvac.exceptions.Forbidden as exc:
         return False, str(exc).splitlines()[0]
     return True, res["auth"]["policies"]
 
