@@ -32,6 +32,7 @@ import socket
 import time
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from conftest import REPORT
 from e2e_borrow import Tenant, refused_login, routes, try_routes
@@ -419,7 +420,7 @@ def test_06_reviewer_jwt_mode_in_place(flow):
     assert_run_ok(run)
     config = site.auth_config()
     assert config["token_reviewer_jwt_set"] is True and config["disable_local_ca_jwt"] is True, config
-    with pytest.raises(Exception) as gone:
+    with pytest.raises(ApiException) as gone:
         site.rbac().read_cluster_role_binding("%s-vault-local-jwt-auth-delegator" % site.environment)
     assert site.not_found(gone.value)
     assert site.secret_data("vault-auth", "vault-reviewer-token")["token"]
