@@ -11,8 +11,21 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
 sys.path.insert(0, HERE)
+
+from vaultkube_testlib import NEEDS_ROOT_MARKER, fail_unless_root  # noqa: E402
+
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", NEEDS_ROOT_MARKER)
+
+
+def pytest_runtest_setup(item):
+    fail_unless_root(item)
+
 
 # Filled by the test module: (label, text) lines for the closing summary.
 REPORT = []

@@ -32,14 +32,14 @@ import socket
 import time
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from conftest import REPORT
 from e2e_borrow import Tenant, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
 from e2e_site import new_value, wait_until
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0, reason="a lab node (containerd, kubelet, iptables) needs root")
+pytestmark = pytest.mark.needs_root("a lab node (containerd, kubelet, iptables)")
 
 ES_NAME = "demo-db"
 REFRESH_SECONDS = 10
@@ -420,7 +420,7 @@ def test_06_reviewer_jwt_mode_in_place(flow):
     assert_run_ok(run)
     config = site.auth_config()
     assert config["token_reviewer_jwt_set"] is True and config["disable_local_ca_jwt"] is True, config
-    with pytest.raises(Exception) as gone:
+    with pytest.raises(ApiException) as gone:
         site.rbac().read_cluster_role_binding("%s-vault-local-jwt-auth-delegator" % site.environment)
     assert site.not_found(gone.value)
     assert site.secret_data("vault-auth", "vault-reviewer-token")["token"]

@@ -22,8 +22,7 @@ from e2e_site import PrivateSite, pids_running
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from vaultkube_testlib import vault_binary  # noqa: E402  pylint: disable=wrong-import-position
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0, reason="the lab inventory creates a system user and runs Vault as it: needs root")
+pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs Vault as it")
 
 
 class VaultSite(PrivateSite):

@@ -181,11 +181,15 @@ class FaultSite(PrivateSite):
 
     # ------------------------------------------------------------ checks
     def vault_initialized(self):
+        """Vault's own answer; None only when no Vault answers yet (its CA not written, or nothing
+        listening). Any other error fails the point."""
         import requests
+        if not os.path.exists(self.vault_ca):
+            return None
         try:
             return requests.get(self.vault_addr + "/v1/sys/seal-status", verify=self.vault_ca,
                                 timeout=5).json().get("initialized")
-        except Exception:  # noqa: BLE001 - not running or not installed at this point
+        except requests.exceptions.ConnectionError:  # not running or not installed at this point
             return None
 
     def keys_digest(self):

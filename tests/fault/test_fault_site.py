@@ -23,9 +23,7 @@ import pytest
 
 from fault_site import FaultSite, plan
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0,
-    reason="the lab inventory creates a system user and runs OpenBao as it: needs root")
+pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs OpenBao as it")
 
 ROLES_IN_FULL = ("vault_unseal", "vault_kubernetes_auth")
 SEED = int(os.environ.get("VAULTKUBE_FAULT_SEED", "20261202"))

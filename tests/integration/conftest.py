@@ -3,19 +3,25 @@
 started for the tests and stopped after.
 
 A test that holds for one server only says so with ``@pytest.mark.only_on(server, reason)``;
-on the other server it is reported as skipped with that reason (never as passed).
+on the other server it is reported as skipped with that reason (never as passed). A test that
+needs root says so with ``@pytest.mark.needs_root(reason)``: as another user it fails with one line.
 """
 
 import shutil
 
 import pytest
 
-from vaultkube_testlib import SERVER, BaoServer, tmpdir
+from vaultkube_testlib import NEEDS_ROOT_MARKER, SERVER, BaoServer, fail_unless_root, tmpdir
 
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'only_on(server, reason): runs on that server only (openbao or vault), '
                                        'because the two differ there on purpose')
+    config.addinivalue_line('markers', NEEDS_ROOT_MARKER)
+
+
+def pytest_runtest_setup(item):
+    fail_unless_root(item)
 
 
 def pytest_report_header(config):

@@ -3,6 +3,7 @@
 
 import uuid
 
+import hvac
 import pytest
 
 from vaultkube_testlib import assert_failed_cleanly, run_module
@@ -14,19 +15,21 @@ USERNAME = 'user-' + uuid.uuid4().hex
 
 
 def read_live(vault, path, mount='secret'):
-    """Latest readable data and version, or (None, None)."""
+    """Latest readable data and version, or (None, None) when Vault answers 404 (absent, deleted or
+    destroyed); any other error fails the test."""
     try:
         body = vault.secrets.kv.v2.read_secret_version(path=path, mount_point=mount,
                                                        raise_on_deleted_version=True)
-    except Exception:  # noqa: BLE001 - absent, deleted or destroyed
+    except hvac.exceptions.InvalidPath:
         return None, None
     return body['data']['data'], body['data']['metadata']['version']
 
 
 def current_version(vault, path, mount='secret'):
+    """The current version, or None when Vault answers 404 (no metadata); any other error fails."""
     try:
         return vault.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)['data']['current_version']
-    except Exception:  # noqa: BLE001 - no metadata
+    except hvac.exceptions.InvalidPath:
         return None
 
 

@@ -262,9 +262,18 @@ def gpg_public_key(home):
     return base64.b64encode(exported).decode(), armored
 
 
+def gpg_decrypt(home, encrypted_base64):
+    """A PGP message (base64, as Vault returns it) decrypted with the private key in home."""
+    env = dict(os.environ, GNUPGHOME=str(home))
+    return subprocess.run(['gpg', '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '',
+                           '--decrypt'], input=base64.b64decode(encrypted_base64), env=env, check=True,
+                          capture_output=True).stdout.decode().strip()
+
+
 def test_pgp_keys_are_checked_before_sys_init(new_node, tmp_path):
     """OpenBao parses root_token_pgp_key only after it has initialised itself: a bad one
-    there would leave Vault initialised with its keys never returned (issue 10)."""
+    there would leave Vault initialised with its keys never returned (issue 10). With good keys the
+    custody is real: the encrypted share, decrypted with the holder's private key, unseals."""
     node = new_node()
     good, armored = gpg_public_key(tmp_path / 'gnupg')
     base = {'url': node.url, 'secret_shares': 1, 'secret_threshold': 1,
@@ -286,8 +295,15 @@ def test_pgp_keys_are_checked_before_sys_init(new_node, tmp_path):
     assert done.get('changed') and not done.get('failed'), done.get('msg')
     assert is_initialized(node) is True
     content = decrypt_key_file(base['output_file'])
-    # PGP-encrypted shares are long base64 messages, not 33-byte hex shares.
-    assert len(content['keys'][0]) > 200 and len(content['root_token']) > 200
+    # The share and the root token came back encrypted for the holder: decrypted with the test's
+    # private key, the share unseals the server and the token is the server's root token.
+    share = gpg_decrypt(tmp_path / 'gnupg', content['keys_base64'][0])
+    assert share not in content['keys'] + content['keys_base64']
+    assert seal_status(node)['sealed'] is True
+    assert node.client().sys.submit_unseal_key(share)['sealed'] is False
+    root_token = gpg_decrypt(tmp_path / 'gnupg', content['root_token'])
+    wait_active(node, root_token)
+    assert node.client(root_token).auth.token.lookup_self()['data']['policies'] == ['root']
 
 
 def test_initialised_vault_without_its_key_file_is_a_failure(new_node, tmp_path):

@@ -48,11 +48,13 @@ def seal(server, token):
 
 
 def unseals(server, shares):
-    """Whether shares unseal the sealed node (a refused set is reset and leaves it sealed)."""
+    """Whether shares unseal the sealed node (a refused set is reset and leaves it sealed). Refused
+    means Vault's 400 for a wrong key; any other answer fails the test."""
     requests.put(server.url + '/v1/sys/unseal', json={'reset': True}, timeout=10).raise_for_status()
     for share in shares:
         answer = requests.put(server.url + '/v1/sys/unseal', json={'key': share}, timeout=10)
         if answer.status_code != 200:
+            assert answer.status_code == 400, (answer.status_code, answer.text[:300])
             requests.put(server.url + '/v1/sys/unseal', json={'reset': True}, timeout=10)
             return False
         if not answer.json()['sealed']:
@@ -85,6 +87,8 @@ def recovery_accepted(server, token, shares):
         for share in shares:
             answer = requests.put(base + '/update', headers=headers, timeout=10, json={'key': share, 'nonce': nonce})
             if answer.status_code != 200:
+                # Refused means Vault's 400 for shares of another key; any other answer fails the test.
+                assert answer.status_code == 400, (answer.status_code, answer.text[:300])
                 return False
             body = answer.json()
             if (body.get('data') or body).get('complete'):

@@ -22,8 +22,7 @@ import requests
 
 from vaultkube_testlib import ON_VAULT, REPO as REPO_ROOT, BaoServer, free_port, make_tls, run_playbook, tmpdir, vault_binary
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0, reason='the role creates a system user and runs OpenBao as it: needs root')
+pytestmark = pytest.mark.needs_root('the role creates a system user and runs OpenBao as it')
 
 PLAYBOOK = '''\
 - name: vault_install on this host

@@ -126,9 +126,14 @@ class PostgresServer:
         return proc.stdout.strip()
 
     def login_user(self, user, password):
-        """current_user after logging in as user, or None when the login is refused."""
+        """current_user after logging in as user, or None when PostgreSQL refuses the password (its
+        answer for a wrong password and for a dropped role alike). Any other error fails the test."""
         proc = self.psql(user, password, 'SELECT current_user')
-        return proc.stdout.strip() if proc.returncode == 0 else None
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+        if 'password authentication failed for user "%s"' % user in proc.stderr:
+            return None
+        raise AssertionError('psql as %s failed, but not with a refused password: %s' % (user, proc.stderr.strip()))
 
     def role_exists(self, name) -> bool:
         return self.admin("SELECT count(*) FROM pg_roles WHERE rolname = '%s'" % name.replace("'", "''")) == '1'

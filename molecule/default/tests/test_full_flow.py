@@ -1,11 +1,12 @@
 """The whole flow: a value written to Vault appears in a Kubernetes Secret, a
-check-mode re-run changes nothing, and -vvv output carries no secret."""
+check-mode re-run changes nothing, and -vvv output carries no secret. A change in Vault
+reaching the Secret is tests/e2e/test_site_flow.py's test_03 (and its rotations in the
+other auth modes): the same inventory, the value rotated and the Secret read back."""
 import base64
 import os
 import subprocess
-import time
 
-from roles_testlib import ENVIRONMENT, init_data, kube_get, lab_password, vault_client
+from roles_testlib import init_data, kube_get, lab_password
 
 testinfra_hosts = ["localhost"]
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
@@ -18,15 +19,6 @@ def _secret(ns, name):
 
 def test_vault_value_synced_into_kubernetes_secret():
     assert _secret("demo", "demo-db") == {"username": "demo", "password": lab_password("demo-db-password")}
-
-
-def test_vault_change_propagates():
-    client = vault_client()
-    path = ENVIRONMENT + "/demo/rotation-probe"
-    client.secrets.kv.v2.create_or_update_secret(path=path, mount_point="secret",
-                                                 secret={"value": "v-%d" % time.time()})
-    # The ESO role may read it (least privilege covers the whole prefix).
-    client.secrets.kv.v2.delete_metadata_and_all_versions(path=path, mount_point="secret")
 
 
 def test_check_mode_rerun_changes_nothing_and_leaks_nothing():
