@@ -14,7 +14,7 @@ version_added: 0.5.0
 description:
   - Takes a mapping of autopilot settings (the names of M(vaultkube.platform.vault_raft_autopilot)'s options,
     V(null) meaning "the default") and returns what to apply.
-  - Storage other than raft, and fewer than 3 raft nodes, are skipped (C(apply=false)): dead server
+  - Storage other than raft, and fewer than 3 raft nodes, are skipped (C(apply=false)) because dead server
     cleanup needs at least 3 servers. From 3 nodes on, C(cleanup_dead_servers) defaults to V(true) and
     C(min_quorum) to the number of raft nodes.
   - Fails in one line naming the first bad setting (with O(prefix) before its name).

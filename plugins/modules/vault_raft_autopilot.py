@@ -15,7 +15,7 @@ version_added: 0.5.0
 description:
   - Reads C(sys/storage/raft/autopilot/configuration), compares it with the settings given and writes
     only the ones that differ. Settings left out are kept as the server has them.
-  - Durations are compared by meaning: V(24h), V(86400), V(86400s), V(1d) and V(24h0m0s) are the same
+  - Durations are compared by meaning; V(24h), V(86400), V(86400s), V(1d) and V(24h0m0s) are the same
     value. They must be whole seconds and more than 0 (the server drops fractions and ignores 0).
   - Bad input fails in one line naming the field, before anything is written, also when it would only
     be bad together with the server's current values (O(cleanup_dead_servers=true) while the server
