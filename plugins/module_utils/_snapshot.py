@@ -520,6 +520,9 @@ def verify_open(handle, path, password):
     if actual != expected:
         raise SnapshotError('snapshot %s does not match its checksum file (sha256 %s, expected %s): it was changed '
                             'or damaged; it is not restored' % (path, actual, expected))
+    # The HMAC first: a wrong password is named as such, not as content that is no gzip.
+    check_hmac(handle, password)
+    handle.seek(0)
     facts = read_snapshot_content(decrypt_chunks(handle, password))
     handle.seek(0)
     facts['sha256'] = actual
