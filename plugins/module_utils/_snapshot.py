@@ -651,9 +651,13 @@ def check_params(params):
         command = params.get('upload_command')
         if command is not None and (not command or not command[0]):
             raise SnapshotError('upload_command must be an argv list whose first item is the program to run')
-    else:
-        if not params.get('path'):
-            raise SnapshotError('path is required with state=%s: the snapshot file (*.snap.vault)' % state)
+    elif not params.get('path'):
+        if not params.get('dest'):
+            raise SnapshotError('path (the snapshot file) or dest (its directory, for the newest snapshot of name) is '
+                                'required with state=%s' % state)
+        check_name(params['name'])
+        if not os.path.isdir(params['dest']):
+            raise SnapshotError('dest %s is not a directory: fix the path' % params['dest'])
     if params.get('upload_timeout') is not None and params['upload_timeout'] <= 0:
         raise SnapshotError('upload_timeout must be a positive number of seconds')
 
@@ -724,6 +728,15 @@ def save(api, params, check_mode, now=None, version=None):
     result.update(sha256=sha256, size=size, raft_index=facts['raft_index'], raft_term=facts['raft_term'],
                   plaintext_size=facts['plaintext_size'], server_version=version)
     return result
+
+
+def newest(directory, name):
+    """The path of the newest snapshot of NAME in directory; one line when there is none."""
+    kept, _expired = select_expired(os.listdir(directory), name, 1)
+    if not kept:
+        raise SnapshotError('no snapshot %s-<UTC time>.snap.vault in %s: save one first or give path'
+                            % (name, directory))
+    return os.path.join(os.path.abspath(directory), kept[0])
 
 
 def apply_retention(params, check_mode):

@@ -48,6 +48,7 @@ options:
     description:
       - Directory the snapshots are written to (on the host that runs the module). It must exist; keep it
         mode 0700. Required with O(state=saved).
+      - With O(state=verified) or O(state=restored) and no O(path), the newest snapshot of O(name) in it is taken.
     type: path
   name:
     description:
@@ -56,8 +57,8 @@ options:
     type: str
     default: vault
   path:
-    description: The snapshot file (C(*.snap.vault)) to verify or restore. Required with O(state=verified) and
-      O(state=restored).
+    description: The snapshot file (C(*.snap.vault)) to verify or restore. Without it, the newest snapshot of
+      O(name) in O(dest).
     type: path
   password:
     description:
@@ -203,8 +204,8 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
 from ansible_collections.vaultkube.platform.plugins.module_utils._module import VaultModule
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import object_argument_spec
 from ansible_collections.vaultkube.platform.plugins.module_utils._snapshot import (
-    SNAPSHOT_ARGUMENT_SPEC, SnapshotError, age_seconds, apply_retention, check_params, read_metadata, restore, save,
-    utcnow, verify)
+    SNAPSHOT_ARGUMENT_SPEC, SnapshotError, age_seconds, apply_retention, check_params, newest, read_metadata, restore,
+    save, utcnow, verify)
 
 
 def _upload(module, command, path):
@@ -219,6 +220,8 @@ def run(module):
     params = module.params
     check_params(params)
     state = params['state']
+    if state != 'saved' and not params.get('path'):
+        params['path'] = newest(params['dest'], params['name'])
     if state == 'verified':
         facts = verify(params['path'], params['password'])
         metadata = read_metadata(params['path'])

@@ -255,8 +255,8 @@ def params(**kw):
     (dict(password=''), 'password is required'),
     (dict(), 'dest is required'),
     (dict(dest='/nonexistent-dir-for-test'), 'is not a directory'),
-    (dict(state='verified'), 'path is required'),
-    (dict(state='restored'), 'path is required'),
+    (dict(state='verified'), 'path (the snapshot file) or dest'),
+    (dict(state='restored'), 'path (the snapshot file) or dest'),
 ])
 def test_bad_parameters_one_line(kw, fragment):
     with pytest.raises(SnapshotError) as err:
@@ -276,3 +276,12 @@ def test_small_files_are_private(tmp_path):
     _snapshot.write_new(target, '{}')
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert os.listdir(tmp_path) == ['f.json']
+
+
+def test_newest_of_a_name(tmp_path):
+    for stamp in STAMPS:
+        (tmp_path / ('prod-%s.snap.vault' % stamp)).write_text('x')
+    (tmp_path / 'prod-eu-20270101T000000Z.snap.vault').write_text('x')
+    assert _snapshot.newest(str(tmp_path), 'prod') == str(tmp_path / 'prod-20261204T020000Z.snap.vault')
+    with pytest.raises(SnapshotError, match='no snapshot other-<UTC time>'):
+        _snapshot.newest(str(tmp_path), 'other')
