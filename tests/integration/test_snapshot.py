@@ -98,7 +98,7 @@ def play_result(proc):
 def task_result(doc, name):
     for play in doc['plays']:
         for task in play['tasks']:
-            if task['task']['name'] == name:
+            if task['task']['name'].split(' : ')[-1] == name:
                 return task['hosts']['localhost']
     raise AssertionError('no task %r' % name)
 
@@ -204,7 +204,7 @@ def test_wrong_password_is_refused_before_restore(source, target):
     assert 'not-the-password' not in result['_stdout']
     assert target.client(target.token).is_authenticated()
     assert 'secret/' not in target.client(target.token).sys.list_mounted_secrets_engines()['data']
-    verified = run_module('vault_raft_snapshot', {'state': 'verified', 'path': path, 'password': 'wrong'})
+    verified = run_module('vault_raft_snapshot', {'state': 'verified', 'path': path, 'password': 'another-one'})
     assert_failed_cleanly(verified, 'password is wrong')
     assert msg
 
