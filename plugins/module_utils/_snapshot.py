@@ -352,7 +352,10 @@ def decrypt_chunks(handle, password):
     callers that send the plaintext anywhere call :func:`check_hmac` first."""
     _require_crypto()
     stream = _ciphertext_stream(handle)
-    salt, digest = next(stream)
+    fields = next(stream, None)
+    if fields is None:
+        raise SnapshotError('the ansible-vault payload is damaged (truncated)')
+    salt, digest = fields
     cipher_key, mac_key, iv = _derive(password, salt)
     mac = HMAC(mac_key, hashes.SHA256(), backend=default_backend())
     decryptor = Cipher(algorithms.AES(cipher_key), modes.CTR(iv), backend=default_backend()).decryptor()

@@ -17,7 +17,7 @@ description:
     (C(GET sys/storage/raft/snapshot)) and streams it through an encryptor to disk, in the ansible-vault 1.1
     AES256 format with O(password); the snapshot is never held whole in memory nor written in clear. The file
     C(<dest>/<name>-<UTC time>.snap.vault) (mode 0600) takes its name only once it is verified, beside a
-    checksum file (C(.snap.vault.sha256), read by C(sha256sum -c)) and a metadata file (C(.snap.json): time,
+    checksum file (C(.snap.vault.sha256), read by C(sha256sum -c)) and a metadata file (C(.snap.json) with the time,
     sizes, server version, raft index and term; no secret).
   - Then, with O(retention), deletes the snapshots of O(name) in O(dest) beyond the newest O(retention), with
     their checksum and metadata files. Only regular files whose whole name is

@@ -120,7 +120,7 @@ def test_playbooks_save_keep_and_drill_round_trip(source):
     for name in strangers:
         (dest / name).write_text('not a snapshot of this run')
     paths = []
-    for _ in range(3):
+    for _run in range(3):
         doc = play_result(run_playbook(REPO / 'playbooks' / 'snapshot.yml', snapshot_vars(
             source, dest, vault_snapshot_retention=2, vault_snapshot_canary=CANARY), extra_args=['--tags', 'snapshot']))
         saved = task_result(doc, 'Save an encrypted, verified snapshot from the active node')
@@ -237,7 +237,7 @@ def test_rerun_verify_and_upload_hook(source):
     log = dest.parent / ('%s-upload.log' % dest.name)
     saved = save(source, dest, upload_command=['sh', '-c', 'ls -l "$1" > "$0"', str(log)])
     assert saved['uploaded'] and os.path.basename(saved['path']) in log.read_text()
-    for _ in range(2):  # verifying is read-only: changed=false every time
+    for _run in range(2):  # verifying is read-only: changed=false every time
         verified = run_module('vault_raft_snapshot', {'state': 'verified', 'dest': str(dest), 'name': 'lab',
                                                       'password': SNAP_PASSWORD})
         assert not verified.get('failed') and not verified['changed']
