@@ -25,6 +25,7 @@ SHORT = {
     'vault_database_credentials': 'Database secrets engine, connections, roles, and ESO generators filling Secrets.',
     'vault_tenants': 'Tenants from one list: least-privilege policy, Kubernetes auth role, ServiceAccount, SecretStore.',
     'reloader': 'Stakater Reloader from its own chart; annotates workloads to restart when their Secrets change.',
+    'vault_snapshot': 'Encrypted, verified raft snapshots of Vault from its active node, kept by retention.',
 }
 
 
@@ -41,6 +42,7 @@ SECRET_OPTIONS = {
     'vault_kubernetes_auth_token', 'vault_kubernetes_auth_kv_secrets', 'vault_install_seal_transit_token',
     'vault_database_credentials_token', 'vault_database_credentials_connections',
     'vault_tenants_token',
+    'vault_snapshot_password', 'vault_snapshot_admin_token', 'vault_snapshot_keys_password',
 }
 
 
