@@ -18,7 +18,6 @@ sys.path.insert(0, HERE)
 from vaultkube_testlib import NEEDS_ROOT_MARKER, fail_unless_root  # noqa: E402
 
 
-
 def pytest_configure(config):
     config.addinivalue_line("markers", NEEDS_ROOT_MARKER)
 
