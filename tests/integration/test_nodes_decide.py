@@ -13,17 +13,9 @@ import time
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from vaultkube_testlib import FastRaftServer, run_module, run_playbook, tmpdir
+from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK as PLAY, FastRaftServer, run_module, run_playbook, tmpdir
 
 PASSWORD = 'nodes-decide-keys-password'
-PLAY = """\
-- name: vault_unseal alone
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: vaultkube.platform.vault_unseal
-"""
 
 
 @pytest.fixture

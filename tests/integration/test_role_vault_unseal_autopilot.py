@@ -10,19 +10,11 @@ import shutil
 
 import pytest
 
-from vaultkube_testlib import FastRaftServer, run_playbook, tmpdir
+from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK as PLAY, FastRaftServer, run_playbook, tmpdir
 
 PASSWORD = 'autopilot-role-keys-password'
 PATH = '/v1/sys/storage/raft/autopilot/configuration'
 TASK = 'Set raft autopilot on the active node'
-PLAY = """\
-- name: vault_unseal alone
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: vaultkube.platform.vault_unseal
-"""
 
 
 def start(count):

@@ -386,3 +386,14 @@ def admin_token(url, keys_file, password, ca_cert=None, display_name='vaultkube-
     assert not result.get('failed') and result.get('token'), result.get('msg')
     _ADMIN_TOKENS[key] = result['token']
     return result['token']
+
+
+# The play the tests run vault_unseal alone with (variables given with -e).
+VAULT_UNSEAL_PLAYBOOK = """\
+- name: vault_unseal alone
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: vaultkube.platform.vault_unseal
+"""
