@@ -3,6 +3,7 @@
 prefix, checks before the first write, and an exact account of what a failed
 vault_config wrote. Every assertion reads Vault back."""
 
+import json
 import uuid
 
 import pytest
@@ -65,7 +66,17 @@ def test_mixed_case_names_converge_and_prune_never_removes_them(conn, vault, mou
     assert again['changed'] is False, again['objects']
     assert again['requests']['write'] == 0 and again['requests']['delete'] == 0
 
-    pruned = run_module('vault_config', dict(conn, config=doc, prune=True))
+    # Scoped to this test's names (given in another case, which prune compares lower-cased):
+    # the server is shared with other test files, whose objects this document does not own.
+    scope = {'name_prefix': ['APPREADERS-' + m['tag'], 'eso-READER']}
+    # The scope covers this test's objects: without them in the document, prune would delete them.
+    probe_doc = {'policies': [], 'kubernetes_auth_roles': [], 'kv_secrets': doc['kv_secrets']}
+    probe = run_module('vault_config', dict(conn, config=probe_doc, prune=True,
+                                            prune_scope=dict(scope, kubernetes_auth_mounts=[m['k8s']])), check=True)
+    assert not probe.get('failed'), probe.get('msg')
+    assert probe['changed'] is True
+    assert 'appreaders-' + m['tag'] in json.dumps(probe['objects']) and 'eso-reader' in json.dumps(probe['objects'])
+    pruned = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
     assert not pruned.get('failed'), pruned.get('msg')
     assert pruned['changed'] is False, pruned['objects']
     assert read(vault, 'sys/policies/acl/appreaders-' + m['tag']) is not None
