@@ -187,12 +187,9 @@ VAULT_ROLE = "eso"
 VAULT_SECRET = {"username": "myapp", "password": "s3cr3t-from-bao", "url": "postgres://db:5432/app"}
 
 
-# The play the lab tests run vault_unseal alone with (variables given with -e).
-VAULT_UNSEAL_PLAYBOOK = """\
-- name: vault_unseal alone
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: vaultkube.platform.vault_unseal
-"""
+# The play the lab tests run vault_unseal alone with (variables given with -e), kept with the
+# integration suite's helpers.
+_INTEGRATION = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration')
+if _INTEGRATION not in sys.path:
+    sys.path.insert(0, _INTEGRATION)
+from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK  # noqa: E402 pylint: disable=unused-import
