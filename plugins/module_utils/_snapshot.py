@@ -41,15 +41,14 @@ import tempfile
 import traceback
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import (
-    CRYPTOGRAPHY_IMPORT_ERROR, FORMAT_HEADER, IV_BYTES, KEY_BYTES, LINE_WIDTH, PBKDF2_ITERATIONS, SALT_BYTES,
-    VAULT_HEADER, KeyFileError)
+    CRYPTOGRAPHY_IMPORT_ERROR, FORMAT_HEADER, LINE_WIDTH, SALT_BYTES,
+    VAULT_HEADER, KeyFileError, _derive_keys)
 
 try:
     from cryptography.hazmat.backends import default_backend
     from cryptography.hazmat.primitives import hashes, padding
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.hmac import HMAC
-    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
     from cryptography.exceptions import InvalidSignature
 except ImportError:  # pragma: no cover - reported through CRYPTOGRAPHY_IMPORT_ERROR
     pass
@@ -182,10 +181,8 @@ def _password_bytes(password):
 
 
 def _derive(password, salt):
-    kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=2 * KEY_BYTES + IV_BYTES, salt=salt,
-                     iterations=PBKDF2_ITERATIONS, backend=default_backend())
-    derived = kdf.derive(_password_bytes(password))
-    return derived[:KEY_BYTES], derived[KEY_BYTES:2 * KEY_BYTES], derived[2 * KEY_BYTES:]
+    """The cipher key, HMAC key and IV of ansible-vault 1.1, as the key file derives them."""
+    return _derive_keys(_password_bytes(password), salt)
 
 
 class _HexLines(object):
