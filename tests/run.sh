@@ -121,24 +121,72 @@ stage_integration() {
 }
 
 stage_build() {
-  # The collection builds, installs, and every plugin's documentation renders.
+  # The collection builds, installs, and every plugin's documentation renders from the
+  # installed copy (PYTHONPATH, which env.sh points at the checkout, is left out so that
+  # the checkout is not what ansible-galaxy and ansible-doc find); then an execution
+  # environment takes the built collection with its needs (build_ee).
   local work
   work=$(mktemp -d)
   ansible-galaxy collection build --output-path "$work" . >/dev/null || return 1
-  ansible-galaxy collection install --no-deps -p "$work/installed" "$work"/vaultkube-platform-*.tar.gz >/dev/null || return 1
+  env -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH="$work/installed" \
+    ansible-galaxy collection install --no-deps -p "$work/installed" "$work"/vaultkube-platform-*.tar.gz >/dev/null || return 1
+  [ -f "$work/installed/ansible_collections/vaultkube/platform/MANIFEST.json" ] || {
+    echo "ansible-galaxy collection install: vaultkube.platform not installed"; return 1; }
   local rc=0 plugin kind
   for plugin in plugins/modules/*.py plugins/filter/*.py plugins/lookup/*.py; do
     kind=$(basename "$(dirname "$plugin")")
     kind=${kind%s}
     plugin=$(basename "$plugin" .py)
-    if ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-doc -t "$kind" "vaultkube.platform.$plugin" >/dev/null 2>"$work/doc.err"; then
+    if env -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-doc -t "$kind" "vaultkube.platform.$plugin" >/dev/null 2>"$work/doc.err"; then
       echo "ansible-doc -t $kind vaultkube.platform.$plugin: ok"
     else
       echo "ansible-doc -t $kind vaultkube.platform.$plugin: FAILED"; cat "$work/doc.err"; rc=1
     fi
   done
+  build_ee "$work" || rc=1
   rm -rf "$work"
   return $rc
+}
+
+# build_ee WORK: `ansible-builder create` on tests/ee/execution-environment.yml with the
+# tarball built in WORK, then the image build's own introspection (the context's
+# introspect.py over the installed collection, as its builder stage runs it) and bindep:
+# the image gets the collection's Python requirements and openssh-client, and no [test] or
+# [host] package. No container engine; about 3 seconds.
+build_ee() {
+  local work=$1 ee=$1/ee start=$SECONDS
+  command -v ansible-builder >/dev/null || {
+    echo "ansible-builder: not installed (requirements-test.txt pins it: bash tests/setup.sh)"; return 1; }
+  mkdir -p "$ee"
+  cp tests/ee/execution-environment.yml "$ee/"
+  cp "$work"/vaultkube-platform-*.tar.gz "$ee/vaultkube-platform.tar.gz"
+  ansible-builder create -f "$ee/execution-environment.yml" -c "$ee/context" \
+    --output-filename Containerfile >"$ee/create.log" 2>&1 || {
+    echo "ansible-builder create: FAILED"; cat "$ee/create.log"; return 1; }
+  local context=$ee/context
+  if ! { [ -f "$context/_build/collections/vaultkube-platform.tar.gz" ] \
+    && grep -q 'vaultkube-platform.tar.gz' "$context/_build/requirements.yml" \
+    && grep -q 'introspect.py introspect' "$context/Containerfile"; }; then
+    echo "ansible-builder create: the context lacks the collection or its introspection"; return 1
+  fi
+  python "$context/_build/scripts/introspect.py" introspect "$work/installed" \
+    --write-pip "$ee/requirements.txt" --write-bindep "$ee/bindep.txt" >/dev/null || {
+    echo "introspect.py over the installed collection: FAILED"; return 1; }
+  local missing=() req
+  for req in hvac requests urllib3 kubernetes cryptography; do
+    grep -q "^$req>=.*# from collection vaultkube.platform" "$ee/requirements.txt" || missing+=("$req")
+  done
+  # What the image installs: bindep without a profile (the build's assemble step).
+  bindep -f "$ee/bindep.txt" -l newline > "$ee/packages.txt" || true
+  grep -qx 'openssh-client\|openssh-clients' "$ee/packages.txt" || missing+=(openssh-client)
+  if grep -qx 'postgresql\|git\|python3-cryptography' "$ee/packages.txt"; then
+    echo "bindep: a [test] or [host] package would go into the image: $(tr '\n' ' ' < "$ee/packages.txt")"; return 1
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "execution environment: missing ${missing[*]}"; cat "$ee/requirements.txt" "$ee/bindep.txt"; return 1
+  fi
+  echo "ansible-builder create: ok (python: $(grep -c . "$ee/requirements.txt") requirements;" \
+    "system: $(tr '\n' ' ' < "$ee/packages.txt"); $((SECONDS - start)) s)"
 }
 
 stage_sanity() {
