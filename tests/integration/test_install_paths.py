@@ -29,8 +29,9 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from test_role_vault_install import (
-    BINARY, PLAYBOOK, SERVICE, free_pair, install_vars, installs, process_users, server_binary)  # noqa: F401
+from test_role_vault_install import BINARY, PLAYBOOK, SERVICE, free_pair, install_vars, process_users, server_binary
+# The fixture of two installation roots and a service user, removed after.
+from test_role_vault_install import installs  # noqa: F401  pylint: disable=unused-import
 from vaultkube_testlib import ON_VAULT, run_playbook
 
 pytestmark = pytest.mark.needs_root('the role installs a package with dpkg, creates a system user and '
@@ -53,8 +54,8 @@ def sha256_of(path):
 def run(*argv, env=None, check=True, cwd=None):
     result = subprocess.run(list(argv), capture_output=True, text=True, env=env, check=False, timeout=600, cwd=cwd)
     if check and result.returncode != 0:
-        raise AssertionError('%s failed (rc=%d):\n%s\n%s' % (' '.join(argv), result.returncode,
-                                                            result.stdout[-2000:], result.stderr[-2000:]))
+        raise AssertionError('%s failed (rc=%d):\n%s\n%s'
+                             % (' '.join(argv), result.returncode, result.stdout[-2000:], result.stderr[-2000:]))
     return result
 
 
