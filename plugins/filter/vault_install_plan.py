@@ -26,6 +26,18 @@ options:
         C(helm_values)...). Every key of the role's mapping C(_vault_install_plan_inputs) is required.
     type: dict
     required: true
+  service_mgr:
+    description:
+      - The host's C(ansible_service_mgr) fact (empty when facts are not gathered). Only decides RV(_value.use_systemd).
+    type: str
+    default: ''
+    version_added: 0.6.0
+  systemd_booted:
+    description:
+      - Whether C(/run/systemd/system) exists on the host (the C(systemd) result of
+        M(vaultkube.platform.host_state_info)). Only decides RV(_value.use_systemd); unset while the host is not read.
+    type: bool
+    version_added: 0.6.0
 author:
   - vaultkube.platform maintainers (@vaultkube)
 '''
@@ -34,6 +46,12 @@ EXAMPLES = r'''
 - name: Plan the installation
   ansible.builtin.set_fact:
     _vault_install_plan: "{{ _vault_install_plan_inputs | vaultkube.platform.vault_install_plan }}"
+
+- name: Choose systemd or the supervised process once the host is read
+  ansible.builtin.set_fact:
+    _vault_install_use_systemd: >-
+      {{ (_vault_install_plan_inputs | vaultkube.platform.vault_install_plan(service_mgr=ansible_service_mgr | default(''),
+          systemd_booted=_vault_install_host.systemd)).use_systemd }}
 
 - name: Stop on the first problem, before any write
   ansible.builtin.fail:
@@ -64,6 +82,13 @@ _value:
       description: The subjectAltNames of a certificate generated for the chart's Services and pods.
       type: list
       elements: str
+    use_systemd:
+      description:
+        - Whether the service runs under systemd - always with C(service_manager=systemd), never with C(process),
+          with C(auto) where C(service_mgr) is C(systemd) or C(systemd_booted) is true. Null for C(auto) while
+          neither says systemd and C(systemd_booted) is not given.
+      type: bool
+      version_added: 0.6.0
     audit_api_devices:
       description: The audit devices vault_unseal enables through the API (empty when they are in the configuration).
       type: list
@@ -93,11 +118,12 @@ def _plain(value):
     return value
 
 
-def vault_install_plan(inputs):
+def vault_install_plan(inputs, service_mgr='', systemd_booted=None):
     if not isinstance(inputs, dict):
         raise AnsibleFilterError('vault_install_plan: the input must be a mapping of the role variables')
     try:
-        return install_plan(_plain(inputs))
+        return install_plan(_plain(inputs), service_mgr=_plain(service_mgr or ''),
+                            systemd_booted=None if systemd_booted is None else bool(systemd_booted))
     except InstallPlanError as exc:
         raise AnsibleFilterError('vault_install_plan: %s' % exc)
 

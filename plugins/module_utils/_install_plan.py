@@ -72,7 +72,10 @@ INPUTS = (
     'seal_transit_tls_server_name', 'tls_disable', 'tls_cert_file', 'tls_key_file', 'tls_ca_file',
     'tls_min_version', 'user', 'helm_release', 'helm_namespace', 'helm_mode', 'helm_replicas', 'helm_ui',
     'helm_injector', 'helm_tls_secret', 'helm_tls_extra_sans', 'helm_cluster_domain', 'helm_values',
-    'helm_seal_secret', 'helm_extra_config_secret')
+    'helm_seal_secret', 'helm_extra_config_secret', 'service_manager')
+
+# vault_install_service_manager: auto chooses on the host (use_systemd), process is the supervisor script.
+SERVICE_MANAGERS = ('auto', 'systemd', 'process')
 
 
 class InstallPlanError(ValueError):
@@ -219,9 +222,12 @@ def host_paths(inputs):
     # The generated TLS files (all six must exist for a re-run to skip generating them).
     paths['tls_paths'] = [paths[k] for k in ('generated_ca_key', 'generated_ca_csr', 'generated_ca_cert',
                                              'generated_key', 'generated_csr', 'generated_cert')]
-    # The directories of a host installation: owner and mode (the group is vault_install_group).
-    paths['directories'] = [
-        {'path': inputs['bin_dir'], 'owner': 'root', 'mode': '0755'},
+    # The directories of a host installation: owner and mode (the group is vault_install_group). The
+    # folder of a packaged binary (/usr/bin) is the package manager's: the role neither creates it nor
+    # gives it to the service group.
+    paths['directories'] = [] if inputs['binary_source'] == 'package' else [
+        {'path': inputs['bin_dir'], 'owner': 'root', 'mode': '0755'}]
+    paths['directories'] += [
         {'path': config_dir, 'owner': 'root', 'mode': '0750'},
         {'path': inputs['data_dir'], 'owner': inputs['user'], 'mode': '0700'},
         {'path': inputs['run_dir'], 'owner': inputs['user'], 'mode': '0750'},
@@ -417,7 +423,31 @@ def chart_values(inputs):
     return merge(values, {'server': server})
 
 
+def use_systemd(service_manager, service_mgr='', systemd_booted=None):
+    """Whether the host's service runs under systemd: always with ``systemd``, never with ``process``
+    (the supervisor script); with ``auto`` where systemd is the running service manager, as Ansible's
+    ``ansible_service_mgr`` fact (``service_mgr``) says or systemd's own test (sd_booted: the folder
+    /run/systemd/system exists, ``systemd_booted`` as host_state_info reads it). None for ``auto``
+    while the host is not read yet (neither is known)."""
+    if service_manager == 'systemd':
+        return True
+    if service_manager != 'auto':
+        return False
+    if service_mgr == 'systemd' or systemd_booted is True:
+        return True
+    if systemd_booted is None:
+        return None
+    return False
+
+
 # ------------------------------------------------------------------ problems
+def service_manager_problems(inputs):
+    if inputs['target'] != 'host' or inputs['service_manager'] in SERVICE_MANAGERS:
+        return []
+    return ['vault_install_service_manager must be auto (systemd where it runs, otherwise a supervised process), '
+            'systemd or process, got %s' % json.dumps(_text(inputs['service_manager']))]
+
+
 def checksum_problems(inputs):
     """get_url checks the checksum before the file reaches its destination: without one, whoever
     serves (or intercepts) the URL chooses the binary that runs as the service."""
@@ -503,7 +533,9 @@ def audit_volume_problems(inputs, values):
 
 
 # ------------------------------------------------------------------ the plan
-def install_plan(inputs):
+def install_plan(inputs, service_mgr='', systemd_booted=None):
+    """The plan; ``service_mgr`` (the ansible_service_mgr fact) and ``systemd_booted`` (host_state_info's
+    ``systemd``) only decide ``use_systemd`` (see use_systemd)."""
     missing = [name for name in INPUTS if name not in inputs]
     if missing:
         raise InstallPlanError('the inputs lack %s' % ', '.join(missing))
@@ -533,11 +565,13 @@ def install_plan(inputs):
         'helm_tls_sans': helm_tls_sans(inputs),
         'helm_pod_selector': 'app.kubernetes.io/name=vault,app.kubernetes.io/instance=%s,component=server'
                              % inputs['helm_release'],
+        'use_systemd': use_systemd(inputs['service_manager'], service_mgr, systemd_booted),
         'host_document': [],
         'host_config': '',
         'chart_values': {},
     })
-    problems = checksum_problems(inputs) + path_problems(inputs) + hcl_problems(inputs)
+    problems = (checksum_problems(inputs) + service_manager_problems(inputs) + path_problems(inputs)
+                + hcl_problems(inputs))
     if not problems:
         try:
             if host:

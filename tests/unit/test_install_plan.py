@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._install_plan import (
-    InstallPlanError, install_plan, listener_endpoint, merge, render_hcl)
+    InstallPlanError, install_plan, listener_endpoint, merge, render_hcl, use_systemd)
 
 BASE = dict(
     target='host', binary_name='vault', binary_source='url', binary_checksum='sha256:' + '0' * 64,
@@ -18,7 +18,7 @@ BASE = dict(
     tls_min_version='tls12', user='vault', helm_release='vault', helm_namespace='vault', helm_mode='ha',
     helm_replicas=3, helm_ui=True, helm_injector=False, helm_tls_secret='vault-tls', helm_tls_extra_sans=[],
     helm_cluster_domain='cluster.local', helm_values={}, helm_seal_secret='vault-seal-transit',
-    helm_extra_config_secret='vault-extra-config')
+    helm_extra_config_secret='vault-extra-config', service_manager='auto')
 
 
 def plan(**kw):
@@ -162,3 +162,53 @@ def test_missing_input():
     del inputs['seal']
     with pytest.raises(InstallPlanError, match='seal'):
         install_plan(inputs)
+
+
+# ----------------------------------------------------------- systemd or the supervised process
+@pytest.mark.parametrize('setting, service_mgr, booted, expected', [
+    # auto: systemd where it is the running service manager.
+    ('auto', '', True, True),               # /run/systemd/system exists (sd_booted)
+    ('auto', 'systemd', False, True),       # the gathered fact says so
+    ('auto', '', False, False),             # neither: this kind of host (a container, PID 1 not systemd)
+    ('auto', 'sysvinit', False, False),
+    ('auto', 'service', False, False),
+    ('auto', '', None, None),               # before the host is read: not decided
+    ('auto', 'systemd', None, True),
+    # systemd and process are obeyed whatever the host runs.
+    ('systemd', '', False, True),
+    ('systemd', '', None, True),
+    ('process', 'systemd', True, False),
+    ('process', '', None, False),
+])
+def test_use_systemd(setting, service_mgr, booted, expected):
+    assert use_systemd(setting, service_mgr, booted) is expected
+    assert install_plan(dict(BASE, service_manager=setting), service_mgr=service_mgr,
+                        systemd_booted=booted)['use_systemd'] is expected
+
+
+def test_use_systemd_undecided_in_the_preflight_plan():
+    assert plan()['use_systemd'] is None and plan(service_manager='process')['use_systemd'] is False
+
+
+def test_unknown_service_manager_is_a_problem():
+    p = plan(service_manager='supervised')
+    assert p['problems'] == ['vault_install_service_manager must be auto (systemd where it runs, otherwise a '
+                             'supervised process), systemd or process, got "supervised"']
+    assert kube(service_manager='anything')['problems'] == []  # not used on Kubernetes
+
+
+def test_package_source_leaves_the_binary_folder_to_the_package_manager():
+    """The package owns /usr/bin: the role must not create it nor give it to the service group."""
+    p = plan(binary_source='package', bin_dir='/usr/bin', binary_checksum='')
+    assert p['problems'] == [] and p['binary_path'] == '/usr/bin/vault'
+    assert '/usr/bin' not in [d['path'] for d in p['directories']]
+    assert [d['path'] for d in p['directories']] == ['/etc/vault.d', '/opt/vault/data', '/run/vault',
+                                                     '/var/log/vault']
+    assert plan()['directories'][0] == {'path': '/usr/local/bin', 'owner': 'root', 'mode': '0755'}
+
+
+def test_filter_passes_the_host_facts():
+    from ansible_collections.vaultkube.platform.plugins.filter.vault_install_plan import vault_install_plan
+    assert vault_install_plan(dict(BASE), service_mgr='', systemd_booted=True)['use_systemd'] is True
+    assert vault_install_plan(dict(BASE), service_mgr='', systemd_booted=False)['use_systemd'] is False
+    assert vault_install_plan(dict(BASE))['use_systemd'] is None
