@@ -37,6 +37,9 @@ from vaultkube_testlib import ON_VAULT, run_playbook
 pytestmark = pytest.mark.needs_root('the role installs a package with dpkg, creates a system user and '
                                     'writes under /etc/systemd/system')
 
+ONCE = pytest.mark.skipif(ON_VAULT, reason='openbao only: apt, dpkg and the systemd unit do not depend on the server; '
+                                          'this runs once, in the OpenBao suite')
+
 # The package HashiCorp and OpenBao publish for Debian hosts: the binary in /usr/bin.
 PACKAGE = 'vault' if ON_VAULT else 'openbao'
 PACKAGE_VERSION = '0.0.0+vaultkube.test'
@@ -176,6 +179,7 @@ def task_results(result):
             for play in json.loads(result.stdout)['plays'] for t in play['tasks']]
 
 
+@ONCE
 def test_package_source_installs_through_apt_from_a_local_repository(installs, apt_repository, tmp_path):
     user, (root, _other) = installs
     assert not os.path.isdir('/run/systemd/system'), 'this test expects a host without systemd as PID 1'
@@ -266,6 +270,7 @@ def unit_service():
             os.unlink(path)
 
 
+@ONCE
 def test_systemd_unit_the_role_writes_passes_systemd_analyze_verify(installs, unit_service, tmp_path):
     user, (root, _other) = installs
     assert not os.path.isdir('/run/systemd/system'), 'this test expects a host without systemd as PID 1'
