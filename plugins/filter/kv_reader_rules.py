@@ -12,7 +12,7 @@ name: kv_reader_rules
 short_description: The policy rules of a reader of one KV version 2 folder, as data
 version_added: 0.6.0
 description:
-  - Gives the rules (for M(vaultkube.platform.policy_hcl)) that let a reader such as External Secrets
+  - Gives the rules (for P(vaultkube.platform.policy_hcl#filter)) that let a reader such as External Secrets
     Operator read the secrets below C(<kv_mount>/<kv_prefix>/) of a KV version 2 engine.
   - C(read) on C(<kv_mount>/data/<kv_prefix>/*), C(read) and C(list) on C(<kv_mount>/metadata/<kv_prefix>/*).
     The metadata C(read) is what C(dataFrom.find) by tags (the C(custom_metadata) of each secret) and
