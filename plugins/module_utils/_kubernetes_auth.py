@@ -17,6 +17,10 @@ Facts about OpenBao 2.7 this relies on (checked against a real server):
 * A role write updates only the fields sent, except that a write without
   ``bound_service_account_namespace_selector`` clears the selector; so every
   update sends the whole role, current values merged with the wanted ones.
+* ``issuer`` alone has no effect: the ``iss`` claim is only checked with
+  ``disable_iss_validation=false`` (OpenBao 2.7 and Vault 1.21 both store and
+  return the flag, default true). So a non-empty issuer turns the check on
+  unless the flag is given, and an empty one turns it off.
 * Vault trims white space around list items, returns ``audience`` only when it
   is set, shows host CIDRs without ``/32`` and rejects token_type values other
   than default, service and batch.
@@ -202,6 +206,10 @@ class KubernetesAuthConfig(VaultObject):
             value = self._ca_cert if field == 'kubernetes_ca_cert' else self.params.get(field)
             if value is not None:
                 wanted[field] = normalise(kind, value, field)
+        issuer = wanted.get('issuer')
+        if issuer is not None and self.params.get('disable_iss_validation') is None:
+            # An issuer is only checked with validation on; no issuer, no check.
+            wanted['disable_iss_validation'] = not issuer
         if self.params.get('pem_keys') is not None:
             wanted['pem_keys'] = _pem_set(self.params['pem_keys'])
         # Vault only says whether a JWT is set. Giving none while one is set is a

@@ -122,3 +122,14 @@ def policy_hcl(rules, comment=None):
         lines.append('  capabilities = [%s]' % ', '.join(hcl_string(c) for c in capabilities))
         lines.append('}')
     return '\n'.join(lines) + '\n'
+
+
+def kv_reader_rules(kv_mount, folder):
+    """The policy rules of a reader of the KV v2 secrets below ``<kv_mount>/<folder>/`` (ESO):
+    ``read`` on their data; ``list`` and ``read`` on their metadata, which ESO needs to find
+    secrets by path or by ``custom_metadata`` tags (``dataFrom.find``) and to fetch metadata.
+    Both parts are checked whole (no wildcard or template character can widen the rules)."""
+    mount = vault_path(kv_mount, 'kv_mount')
+    prefix = vault_path(folder, 'kv_prefix')
+    return [{'path': '%s/data/%s/*' % (mount, prefix), 'capabilities': ['read']},
+            {'path': '%s/metadata/%s/*' % (mount, prefix), 'capabilities': ['read', 'list']}]

@@ -28,6 +28,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._names import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
     InvalidName,
+    kv_reader_rules,
     matches,
     policy_hcl,
     vault_name,
@@ -75,8 +76,7 @@ def _inside(folder, other):
 
 
 def tenant_policy(kv_mount, folder, name, extra=None):
-    text = policy_hcl([{'path': '%s/data/%s/*' % (kv_mount, folder), 'capabilities': ['read']},
-                       {'path': '%s/metadata/%s/*' % (kv_mount, folder), 'capabilities': ['read', 'list']}],
+    text = policy_hcl(kv_reader_rules(kv_mount, folder),
                       comment='Tenant %s (vaultkube.platform vault_tenants): its own KV folder, read only.' % name)
     if extra:
         text += extra if extra.endswith('\n') else extra + '\n'

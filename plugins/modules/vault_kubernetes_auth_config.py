@@ -74,10 +74,18 @@ options:
         O(kubernetes_ca_cert_file); the task fails before writing otherwise.
     type: bool
   issuer:
-    description: Expected C(iss) claim of service account tokens, used when O(disable_iss_validation=false).
+    description:
+      - Expected C(iss) claim of service account tokens (the API server's C(--service-account-issuer)).
+      - Vault checks it only with O(disable_iss_validation=false). When O(disable_iss_validation) is not
+        given, a non-empty issuer turns the check on and an empty one turns it off, so that setting an
+        issuer has an effect; a token with another C(iss) is then refused at login.
+      - Not given, the issuer and the check Vault holds are kept.
     type: str
   disable_iss_validation:
-    description: Skip the issuer check of service account tokens (Vault's default is V(true)).
+    description:
+      - Skip the issuer check of service account tokens (Vault's default is V(true)).
+      - Not given, it follows O(issuer) (see there); give it to override that, for example V(true) to store
+        an issuer without checking it.
     type: bool
   pem_keys:
     description:
@@ -107,6 +115,14 @@ EXAMPLES = r'''
     kubernetes_ca_cert_file: /etc/vaultkube/prod-cluster-ca.crt
     token_reviewer_jwt: "{{ reviewer_jwt }}"
     disable_local_ca_jwt: true
+
+- name: Check the issuer of service account tokens (turns disable_iss_validation off)
+  vaultkube.platform.vault_kubernetes_auth_config:
+    mount_path: kubernetes/prod
+    kubernetes_host: https://k8s-api.example.com:6443
+    kubernetes_ca_cert_file: /etc/vaultkube/prod-cluster-ca.crt
+    disable_local_ca_jwt: true
+    issuer: https://kubernetes.default.svc.cluster.local
 
 - name: Rotate the reviewer JWT on every run
   vaultkube.platform.vault_kubernetes_auth_config:

@@ -122,6 +122,45 @@ def test_config_lifecycle(conn, vault, mount, k8s_ca):
     assert run_module('vault_kubernetes_auth_config', no_jwt)['changed'] is False
 
 
+def test_config_issuer_turns_issuer_validation_on(conn, vault, mount, k8s_ca):
+    """An issuer alone would have no effect (Vault checks it only with disable_iss_validation=false):
+    given without the flag, it turns the check on; an empty issuer turns it off. Both servers store
+    and return the flag; the re-run compares their answer."""
+    issuer = 'https://kubernetes.default.svc.cluster.local'
+    args = dict(conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443',
+                kubernetes_ca_cert=k8s_ca['pem'], disable_local_ca_jwt=True, issuer=issuer)
+
+    checked = run_module('vault_kubernetes_auth_config', args, check=True, diff=True)
+    assert checked['changed'] is True and checked['diff']['after']['disable_iss_validation'] is False
+    assert read_config(vault, mount) is None, 'check mode wrote to Vault'
+
+    created = run_module('vault_kubernetes_auth_config', args)
+    assert created['changed'] is True
+    stored = read_config(vault, mount)
+    assert stored['issuer'] == issuer and stored['disable_iss_validation'] is False
+    assert run_module('vault_kubernetes_auth_config', args)['changed'] is False
+
+    # Another issuer: only the issuer changes, the check stays on.
+    other = run_module('vault_kubernetes_auth_config', dict(args, issuer='https://other.example.test'))
+    assert other['changed'] is True and other['changed_fields'] == ['issuer']
+    assert read_config(vault, mount)['disable_iss_validation'] is False
+
+    # An empty issuer (the role's default): no issuer, no check, as a fresh config has.
+    cleared = run_module('vault_kubernetes_auth_config', dict(args, issuer=''), diff=True)
+    assert cleared['changed'] is True
+    assert sorted(cleared['changed_fields']) == ['disable_iss_validation', 'issuer']
+    stored = read_config(vault, mount)
+    assert stored['issuer'] == '' and stored['disable_iss_validation'] is True
+    assert run_module('vault_kubernetes_auth_config', dict(args, issuer=''))['changed'] is False
+
+    # The flag given explicitly wins: an issuer stored, not checked.
+    kept = run_module('vault_kubernetes_auth_config', dict(args, disable_iss_validation=True))
+    assert kept['changed'] is True and kept['changed_fields'] == ['issuer']
+    stored = read_config(vault, mount)
+    assert stored['issuer'] == issuer and stored['disable_iss_validation'] is True
+    assert run_module('vault_kubernetes_auth_config', dict(args, disable_iss_validation=True))['changed'] is False
+
+
 def test_config_disable_local_ca_jwt_needs_a_ca(conn, vault, mount):
     bad = run_module('vault_kubernetes_auth_config', dict(
         conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443', disable_local_ca_jwt=True,

@@ -33,3 +33,18 @@ def test_only_where_variables_differ():
     lab_only = {key for key in head_lab if key.startswith('vaultkube_lab_')} | {'vaultkube_repo'}
     assert set(head_lab) - lab_only == set(head_kind)
     assert set(kind) - set(head_kind) == set(lab) - set(head_lab)
+
+
+def test_lab_inventories_check_the_labs_own_issuers():
+    """vault_kubernetes_auth_issuer turns issuer validation on: it must be the issuer the lab's API
+    servers are started with (tests/lab/versions.env, and fleet.sh for each fleet cluster)."""
+    import re
+    with open(os.path.join(ROOT, 'tests', 'lab', 'versions.env'), encoding='utf-8') as handle:
+        lab_issuer = re.search(r'^LAB_SA_ISSUER=\$\{LAB_SA_ISSUER:-(\S+)\}$', handle.read(), re.M).group(1)
+    assert yaml.safe_load(group_vars('lab'))['vault_kubernetes_auth_issuer'] == lab_issuer
+    with open(os.path.join(ROOT, 'tests', 'lab', 'fleet.sh'), encoding='utf-8') as handle:
+        fleet_issuer = re.search(r'export LAB_SA_ISSUER=(\S+)', handle.read()).group(1)
+    with open(os.path.join(ROOT, 'inventory', 'lab-fleet', 'group_vars', 'kubernetes_clusters.yml'),
+              encoding='utf-8') as handle:
+        fleet = yaml.safe_load(handle)
+    assert fleet['vault_kubernetes_auth_issuer'].replace('{{ inventory_hostname }}', '$name') == fleet_issuer

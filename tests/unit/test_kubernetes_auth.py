@@ -308,3 +308,44 @@ def test_list_prunable_offers_every_role_of_the_named_mounts_only():
         {'mount_path': 'kubernetes', 'name': 'old', 'state': 'absent', '_listed': True},
     ]
     assert api.calls == [('list', 'auth/kubernetes/role')]
+
+
+# -- issuer ------------------------------------------------------------------------------
+
+def test_an_issuer_turns_issuer_validation_on():
+    """An issuer alone has no effect in Vault: the module turns the check on with it."""
+    api = vault_config()
+    outcome = reconcile(config(api, issuer='https://kubernetes.default.svc.cluster.local'), 'present')
+    assert sorted(outcome['changed_fields']) == ['disable_iss_validation', 'issuer']
+    body = api.mutations()[0][2]
+    assert body['issuer'] == 'https://kubernetes.default.svc.cluster.local'
+    assert body['disable_iss_validation'] is False
+    # Vault's answer after that write: nothing more to do.
+    again = vault_config(issuer='https://kubernetes.default.svc.cluster.local', disable_iss_validation=False)
+    assert reconcile(config(again, issuer='https://kubernetes.default.svc.cluster.local'), 'present')['changed'] is False
+    assert again.mutations() == []
+
+
+def test_an_empty_issuer_turns_issuer_validation_off():
+    api = vault_config(issuer='https://old-issuer', disable_iss_validation=False)
+    outcome = reconcile(config(api, issuer=''), 'present')
+    assert sorted(outcome['changed_fields']) == ['disable_iss_validation', 'issuer']
+    body = api.mutations()[0][2]
+    assert body['issuer'] == '' and body['disable_iss_validation'] is True
+    # No issuer and no check, as Vault starts: the role's default run changes nothing.
+    assert reconcile(config(vault_config(), issuer=''), 'present')['changed'] is False
+
+
+def test_no_issuer_given_keeps_vaults_issuer_and_check():
+    api = vault_config(issuer='https://issuer', disable_iss_validation=False)
+    assert reconcile(config(api), 'present')['changed'] is False
+    assert config(api).desired().get('disable_iss_validation') is None
+
+
+def test_an_explicit_disable_iss_validation_wins_over_the_issuer():
+    api = vault_config()
+    outcome = reconcile(config(api, issuer='https://issuer', disable_iss_validation=True), 'present')
+    assert outcome['changed_fields'] == ['issuer']
+    assert api.mutations()[0][2]['disable_iss_validation'] is True
+    # Validation on without an issuer (Vault then expects its legacy default) is left to the user.
+    assert config(issuer='', disable_iss_validation=False).desired()['disable_iss_validation'] is False
