@@ -199,6 +199,13 @@ class AuditedDevServer(BaoServer):
         assert sent == [], '%s sent %d write requests (audit log): %s' % (what, len(sent), sent[:20])
 
 
+def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
+    """run_module that also fails unless the server's audit log shows no write request from the run
+    (a re-run of converged state, a check-mode run, a refused input): Vault's record, not the module's."""
+    with server.no_writes(what or '%s%s' % (module, ' in check mode' if kw.get('check') else '')):
+        return run_module(module, args, **kw)
+
+
 def write_requests(audit_log, mark=0):
     """Every create/update/delete request entry of a file audit log from byte offset MARK, as
     "operation path" (a request entry is logged before the server handles it: refused ones too)."""
