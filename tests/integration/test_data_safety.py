@@ -71,8 +71,9 @@ def test_mixed_case_names_converge_and_prune_never_removes_them(conn, vault, mou
     scope = {'name_prefix': ['APPREADERS-' + m['tag'], 'eso-READER']}
     # The scope covers this test's objects: without them in the document, prune would delete them.
     probe_doc = {'policies': [], 'kubernetes_auth_roles': [], 'kv_secrets': doc['kv_secrets']}
-    probe = run_without_writes(bao_dev, 'vault_config', dict(conn, config=probe_doc, prune=True,
-                                                    prune_scope=dict(scope, kubernetes_auth_mounts=[m['k8s']])), check=True)
+    probe_scope = dict(scope, kubernetes_auth_mounts=[m['k8s']])
+    probe = run_without_writes(bao_dev, 'vault_config', dict(conn, config=probe_doc, prune=True, prune_scope=probe_scope),
+                               check=True)
     assert not probe.get('failed'), probe.get('msg')
     assert probe['changed'] is True
     assert 'appreaders-' + m['tag'] in json.dumps(probe['objects']) and 'eso-reader' in json.dumps(probe['objects'])

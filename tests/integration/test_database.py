@@ -370,7 +370,7 @@ def test_bad_input_is_one_line_and_writes_nothing(conn, vault, mount, pg, root_u
         vault.sys.disable_secrets_engine(kv)
     # From Vault's audit log: one write request only, the wrong root password that Vault itself
     # refuses (it logs in before storing); every other case failed before any write was sent.
-    assert sent == ['update %s/config/bad' % mount], sent
+    assert sent == ['create %s/config/bad' % mount], sent
     results = [task['hosts']['localhost'] for task in json.loads(proc.stdout)['plays'][0]['tasks']]
     assert len(results) == len(cases)
     for case, result in zip(cases, results):

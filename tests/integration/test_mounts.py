@@ -165,7 +165,7 @@ def test_auth_method_lifecycle(conn, vault, bao_dev):
 
     # Same meaning, other spelling: list order and duration unit do not matter.
     again = run_without_writes(bao_dev, 'vault_auth_method', dict(args, path=key, default_lease_ttl=3600,
-                                                         passthrough_request_headers=['X-A', 'X-B']))
+                                                                  passthrough_request_headers=['X-A', 'X-B']))
     assert again['changed'] is False
 
     update = dict(args, token_type='batch', passthrough_request_headers=[])

@@ -179,7 +179,6 @@ class AuditedDevServer(BaoServer):
             ''') % self.audit_log
         return super().start()
 
-
     def mark(self) -> int:
         """Where the audit log ends now: write_requests(mark) reads what was logged after."""
         return os.path.getsize(self.audit_log)
