@@ -107,6 +107,48 @@ def admin_token_writes(entries):
     return paths.count("auth/token/create-orphan"), paths.count("auth/token/revoke-self")
 
 
+# Every write request of the admin token's lifecycle, by design on every run: the generate-root
+# attempt and its shares (unauthenticated), the exchange for the admin token and the two
+# revocations (root-policy tokens). Nothing else a re-run sends to Vault may write.
+ADMIN_TOKEN_LIFECYCLE = ("sys/generate-root/attempt", "sys/generate-root/update") + ADMIN_TOKEN_PATHS
+WRITE_OPERATIONS = ("create", "update", "delete")
+
+
+def vault_write_requests(entries):
+    """Every create/update/delete REQUEST in the audit entries (answered or not), as
+    (operation, path, token policies or None when unauthenticated, display name)."""
+    found = []
+    for entry in entries:
+        request, auth = entry.get("request") or {}, entry.get("auth") or {}
+        if entry.get("type") != "request" or request.get("operation") not in WRITE_OPERATIONS:
+            continue
+        authenticated = bool(auth.get("accessor") or auth.get("client_token"))
+        found.append((request["operation"], request.get("path") or "",
+                      (auth.get("policies") or []) if authenticated else None, auth.get("display_name") or ""))
+    return found
+
+
+def _is_eso(policies, path):
+    """ESO's own requests: its logins (unauthenticated, auth/<mount>/login) and what it does
+    with the tokens they give (no root policy)."""
+    if policies is None:
+        return path.startswith("auth/") and path.endswith("/login")
+    return "root" not in policies
+
+
+def admin_token_requests(entries):
+    """The admin token's own lifecycle writes of the entries, as "operation path" lines."""
+    return ["%s %s" % (op, path) for op, path, policies, _name in vault_write_requests(entries)
+            if not _is_eso(policies, path) and path in ADMIN_TOKEN_LIFECYCLE]
+
+
+def site_writes(entries):
+    """site.yml's write requests to Vault (root-policy tokens or unauthenticated, ESO's own left
+    out), the admin token's lifecycle (ADMIN_TOKEN_LIFECYCLE) left out: a re-run must have none."""
+    return ["%s %s" % (op, path) for op, path, policies, _name in vault_write_requests(entries)
+            if not _is_eso(policies, path) and path not in ADMIN_TOKEN_LIFECYCLE]
+
+
 def root_requests(entries):
     """Every request made with the root token (reads included)."""
     return [e for e in entries if e.get("type") == "request"

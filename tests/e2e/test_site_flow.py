@@ -30,6 +30,7 @@ private lab's runs/ folder (copied aside when a test failed).
  8  back to client_jwt in place: the reviewer JWT is gone, the Secret syncs
 """
 
+import collections
 import json
 import os
 import pwd
@@ -41,6 +42,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from conftest import REPO, REPORT
+from e2e_fleet import admin_token_requests, audit_entries, site_writes, vault_write_requests
 from e2e_borrow import Tenant, api_audiences, refused_login, routes, try_routes
 from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
 from lab_helpers import LAB_ADMIN_USER, AuditLog
@@ -309,6 +311,19 @@ def test_02_second_run_changes_nothing(flow):
     assert database_api_writes(audit.events(api_mark)) == []
     note("second run, vault_database_credentials", "0 writes (first run: %d to Vault, %d to the API server)" % (
         len(first_vault), len(first_api)))
+    # The whole re-run, read from both audit logs: every write request site.yml sent to Vault with
+    # its tokens (the admin token's own lifecycle named and left out) and to the API server.
+    entries = audit_entries(os.path.join(site.vault_root, "log", "audit.log"), vault_mark)
+    lifecycle = admin_token_requests(entries)
+    every = collections.Counter("%s %s %s" % (op, path, "unauthenticated" if policies is None else policies)
+                                for op, path, policies, _name in vault_write_requests(entries))
+    note("second run, every Vault write request", "%d: %s" % (sum(every.values()), dict(every)))
+    note("second run, Vault writes (audit log)", "%d: %s; the admin token's own lifecycle: %s"
+         % (len(site_writes(entries)), site_writes(entries) or "none", lifecycle or "none"))
+    assert site_writes(entries) == [], "the re-run wrote to Vault: %s" % site_writes(entries)
+    count, described = audit.writes(api_mark, LAB_ADMIN_USER)
+    note("second run, API server writes (audit log)", "%d %s" % (count, described))
+    assert count == 0, "the re-run wrote to the API server: %s" % described
 
 
 # ------------------------------------------------------------------ 3

@@ -17,7 +17,9 @@ import time
 import pytest
 
 from conftest import REPO, REPORT
+from e2e_fleet import admin_token_requests, audit_entries, site_writes
 from e2e_site import PrivateSite, pids_running
+from lab_helpers import LAB_ADMIN_USER, AuditLog
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from vaultkube_testlib import vault_binary  # noqa: E402  pylint: disable=wrong-import-position
@@ -94,7 +96,17 @@ def test_01_site_yml_on_hashicorp_vault(site):
 
 
 def test_02_second_run_changes_nothing(site):
+    audit_log, api_audit = os.path.join(site.vault_root, "log", "audit.log"), AuditLog()
+    vault_mark, api_mark = os.path.getsize(audit_log), api_audit.mark()
     run = site.site("second")
     note("site.yml second run on Vault", "%.1f s, recap %s" % (run.seconds, run.recap))
     assert run.ok, run.failure()
     assert run.changed == 0, [line for line in run.output.splitlines() if line.startswith("changed:")]
+    # Read from both audit logs: no write of site.yml to Vault but the admin token's own lifecycle
+    # (named), none of the lab admin to the API server.
+    entries = audit_entries(audit_log, vault_mark)
+    note("second run, Vault writes (audit log)", "%d: %s; the admin token's own lifecycle: %s"
+         % (len(site_writes(entries)), site_writes(entries) or "none", admin_token_requests(entries) or "none"))
+    assert site_writes(entries) == [], "the re-run wrote to Vault: %s" % site_writes(entries)
+    count, described = api_audit.writes(api_mark, LAB_ADMIN_USER)
+    assert count == 0, "the re-run wrote to the API server: %s" % described

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from vaultkube_testlib import NEEDS_ROOT_MARKER, SERVER, BaoServer, fail_unless_root, tmpdir
+from vaultkube_testlib import NEEDS_ROOT_MARKER, SERVER, AuditedDevServer, fail_unless_root, tmpdir
 
 
 def pytest_configure(config):
@@ -36,9 +36,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 def dev_server(prefix):
-    """A dev-mode server in a folder of its own, stopped and removed after (a generator for fixtures)."""
+    """A dev-mode server in a folder of its own, stopped and removed after (a generator for fixtures).
+    It has a file audit device: a test reads "no write" claims from it (server.no_writes)."""
     work = tmpdir(prefix)
-    server = BaoServer(work, dev=True).start()
+    server = AuditedDevServer(work, dev=True).start()
     yield server
     server.stop()
     shutil.rmtree(work, ignore_errors=True)

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import ON_VAULT, BaoServer, assert_failed_cleanly, run_module, tmpdir
+from vaultkube_testlib import ON_VAULT, BaoServer, assert_failed_cleanly, run_module, tmpdir, write_requests
 
 
 @pytest.fixture(scope='module')
@@ -72,7 +72,11 @@ def test_audit_device_lifecycle(audit_server):
     vault.sys.list_mounted_secrets_engines()
     assert log.exists() and log.stat().st_size > 0, 'the device records nothing'
 
+    # The re-run (path spelled with slashes) read from the device it manages: no write request.
+    mark = log.stat().st_size
     assert run_module('vault_audit_device', dict(args, path='/%s/' % path))['changed'] is False
+    assert log.stat().st_size > mark, 'the re-run left no entry (its reads) in the device'
+    assert write_requests(log, mark) == [], write_requests(log, mark)
 
     moved = dict(args, options={'file_path': str(work / (path + '-2.log'))})
     refused = run_module('vault_audit_device', moved)

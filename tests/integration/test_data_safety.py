@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, read_or_none as read, run_module
+from vaultkube_testlib import assert_failed_cleanly, read_or_none as read, run_module, run_without_writes
 
 
 def listing(vault, path):
@@ -48,7 +48,7 @@ def role(mount, name, namespace='eso'):
 
 
 # -- bug 6: names as Vault stores them --------------------------------------------
-def test_mixed_case_names_converge_and_prune_never_removes_them(conn, vault, mounts):
+def test_mixed_case_names_converge_and_prune_never_removes_them(conn, vault, mounts, bao_dev):
     m = mounts
     doc = {
         'policies': [{'name': 'AppReaders-' + m['tag'], 'policy': POLICY}],
@@ -61,7 +61,7 @@ def test_mixed_case_names_converge_and_prune_never_removes_them(conn, vault, mou
     assert listing(vault, 'auth/%s/role' % m['k8s']) == ['eso-reader']
     assert listing(vault, '%s/metadata/app' % m['kv2']) == ['config']
 
-    again = run_module('vault_config', dict(conn, config=doc))
+    again = run_without_writes(bao_dev, 'vault_config', dict(conn, config=doc))
     assert not again.get('failed'), again.get('msg')
     assert again['changed'] is False, again['objects']
     assert again['requests']['write'] == 0 and again['requests']['delete'] == 0
@@ -71,12 +71,13 @@ def test_mixed_case_names_converge_and_prune_never_removes_them(conn, vault, mou
     scope = {'name_prefix': ['APPREADERS-' + m['tag'], 'eso-READER']}
     # The scope covers this test's objects: without them in the document, prune would delete them.
     probe_doc = {'policies': [], 'kubernetes_auth_roles': [], 'kv_secrets': doc['kv_secrets']}
-    probe = run_module('vault_config', dict(conn, config=probe_doc, prune=True,
-                                            prune_scope=dict(scope, kubernetes_auth_mounts=[m['k8s']])), check=True)
+    probe_scope = dict(scope, kubernetes_auth_mounts=[m['k8s']])
+    probe = run_without_writes(bao_dev, 'vault_config', dict(conn, config=probe_doc, prune=True, prune_scope=probe_scope),
+                               check=True)
     assert not probe.get('failed'), probe.get('msg')
     assert probe['changed'] is True
     assert 'appreaders-' + m['tag'] in json.dumps(probe['objects']) and 'eso-reader' in json.dumps(probe['objects'])
-    pruned = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
+    pruned = run_without_writes(bao_dev, 'vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
     assert not pruned.get('failed'), pruned.get('msg')
     assert pruned['changed'] is False, pruned['objects']
     assert read(vault, 'sys/policies/acl/appreaders-' + m['tag']) is not None
@@ -90,17 +91,17 @@ def test_mixed_case_names_converge_and_prune_never_removes_them(conn, vault, mou
     assert read(vault, 'sys/policies/acl/dup-' + m['tag']) is None
 
 
-def test_single_modules_compare_names_as_vault_stores_them(conn, vault, mounts):
+def test_single_modules_compare_names_as_vault_stores_them(conn, vault, mounts, bao_dev):
     m = mounts
     policy = dict(conn, name='MixedCase-' + m['tag'], policy=POLICY)
     assert run_module('vault_policy', policy)['changed'] is True
-    assert run_module('vault_policy', policy)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_policy', policy)['changed'] is False
     k8s_role = dict(conn, **role(m['k8s'], 'MixedRole'))
     assert run_module('vault_kubernetes_auth_role', k8s_role)['changed'] is True
-    assert run_module('vault_kubernetes_auth_role', k8s_role)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_role', k8s_role)['changed'] is False
     secret = dict(conn, mount_path='/%s/' % m['kv2'], path='//team/app/', data={'k': VALUE})
     assert run_module('vault_kv2_secret', secret)['changed'] is True
-    assert run_module('vault_kv2_secret', secret)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kv2_secret', secret)['changed'] is False
     assert read(vault, '%s/metadata/team/app' % m['kv2'])['current_version'] == 1
 
 
@@ -186,12 +187,12 @@ path "%(kv2)s/*" { capabilities = ["create", "update", "read", "list"] }
 
 
 # -- bug 8: the mount type of Kubernetes auth objects -------------------------------
-def test_kubernetes_role_on_an_approle_mount_is_refused(conn, vault, mounts):
+def test_kubernetes_role_on_an_approle_mount_is_refused(conn, vault, mounts, bao_dev):
     m = mounts
     single = run_module('vault_kubernetes_auth_role', dict(conn, **role(m['approle'], 'eso')))
     assert_failed_cleanly(single, 'mount_path %r is a approle auth method, not kubernetes' % m['approle'])
     assert listing(vault, 'auth/%s/role' % m['approle']) == []
-    check = run_module('vault_kubernetes_auth_role', dict(conn, **role(m['approle'], 'eso')), check=True)
+    check = run_without_writes(bao_dev, 'vault_kubernetes_auth_role', dict(conn, **role(m['approle'], 'eso')), check=True)
     assert_failed_cleanly(check, 'not kubernetes')
 
     config = run_module('vault_kubernetes_auth_config', dict(conn, mount_path=m['approle'],

@@ -81,6 +81,12 @@ def run_task(module, args, check=False, diff=False):
     return result
 
 
+def run_task_without_writes(server, module, args, **kw):
+    """run_task that fails unless Vault's audit log shows no write request from the run."""
+    with server.no_writes('%s%s' % (module, ' in check mode' if kw.get('check') else '')):
+        return run_task(module, args, **kw)
+
+
 def assert_hidden(result, *values):
     for value in values:
         assert value not in result['_stdout'] and value not in result['_stderr'], 'a password leaked'
@@ -142,11 +148,11 @@ def issue(vault, mount, role):
 
 # --------------------------------------------------------------------------- life cycle
 
-def test_connection_and_role_lifecycle(conn, vault, mount, pg, root_user):
+def test_connection_and_role_lifecycle(conn, vault, mount, pg, root_user, bao_dev):
     root_pw = root_user['password']
     args = connection_args(conn, mount, pg, root_user)
 
-    checked = run_task('vault_database_connection', args, check=True, diff=True)
+    checked = run_task_without_writes(bao_dev, 'vault_database_connection', args, check=True, diff=True)
     assert checked['changed'] is True and checked['operation'] == 'create'
     assert read_connection(vault, mount, 'pg') is None, 'check mode wrote to Vault'
     assert checked['diff']['after']['password'] == '(hidden)'
@@ -165,13 +171,13 @@ def test_connection_and_role_lifecycle(conn, vault, mount, pg, root_user):
     assert 'password' not in stored['connection_details'] and root_pw not in json.dumps(stored)
     assert_hidden(created, root_pw)
 
-    again = run_task('vault_database_connection', args, diff=True)
+    again = run_task_without_writes(bao_dev, 'vault_database_connection', args, diff=True)
     assert again['changed'] is False and again['operation'] == 'none'
     assert 'password' not in again['diff']['after']
     assert_hidden(again, root_pw)
 
     update = dict(args, allowed_roles=['app', 'short'], password_authentication='scram-sha-256')
-    check_update = run_task('vault_database_connection', update, check=True, diff=True)
+    check_update = run_task_without_writes(bao_dev, 'vault_database_connection', update, check=True, diff=True)
     assert check_update['changed'] is True
     assert check_update['changed_fields'] == ['allowed_roles', 'password_authentication']
     assert check_update['diff']['before']['password_authentication'] == 'password'
@@ -183,14 +189,14 @@ def test_connection_and_role_lifecycle(conn, vault, mount, pg, root_user):
     stored = read_connection(vault, mount, 'pg')
     assert sorted(stored['allowed_roles']) == ['app', 'short']
     assert stored['connection_details']['password_authentication'] == 'scram-sha-256'
-    assert run_task('vault_database_connection', update)['changed'] is False
+    assert run_task_without_writes(bao_dev, 'vault_database_connection', update)['changed'] is False
     # Only what differs is sent: an entry without the password keeps the one Vault holds.
     no_password = dict(update)
     del no_password['password']
-    assert run_task('vault_database_connection', no_password)['changed'] is False
+    assert run_task_without_writes(bao_dev, 'vault_database_connection', no_password)['changed'] is False
 
     role = role_args(conn, mount)
-    check_role = run_task('vault_database_role', role, check=True, diff=True)
+    check_role = run_task_without_writes(bao_dev, 'vault_database_role', role, check=True, diff=True)
     assert check_role['changed'] is True and check_role['operation'] == 'create'
     assert read_role(vault, mount, 'app') is None, 'check mode wrote to Vault'
     assert check_role['diff']['after']['default_ttl'] == 3600
@@ -202,10 +208,10 @@ def test_connection_and_role_lifecycle(conn, vault, mount, pg, root_user):
     # Equal meaning is no change: seconds for "1h", minutes for "24h", padded and empty statements.
     same = role_args(conn, mount, default_ttl=3600, max_ttl='1440m',
                      creation_statements=['  ' + CREATE[0] + '\n', '', CREATE[1] + '  '])
-    assert run_task('vault_database_role', same, diff=True)['changed'] is False
+    assert run_task_without_writes(bao_dev, 'vault_database_role', same, diff=True)['changed'] is False
 
     shorter = role_args(conn, mount, max_ttl='12h')
-    check_short = run_task('vault_database_role', shorter, check=True, diff=True)
+    check_short = run_task_without_writes(bao_dev, 'vault_database_role', shorter, check=True, diff=True)
     assert check_short['changed_fields'] == ['max_ttl']
     assert check_short['diff']['before']['max_ttl'] == 86400 and check_short['diff']['after']['max_ttl'] == 43200
     assert read_role(vault, mount, 'app')['max_ttl'] == 86400, 'check mode wrote to Vault'
@@ -224,9 +230,11 @@ def test_connection_and_role_lifecycle(conn, vault, mount, pg, root_user):
     gone = run_task('vault_database_role', dict(conn, mount_path=mount, name='app', state='absent'), diff=True)
     assert gone['changed'] is True and gone['operation'] == 'delete'
     assert read_role(vault, mount, 'app') is None
-    assert run_task('vault_database_role', dict(conn, mount_path=mount, name='app', state='absent'))['changed'] is False
-    dropped = run_task('vault_database_connection', dict(conn, mount_path=mount, name='pg', state='absent'),
-                       check=True)
+    gone_again = run_task_without_writes(bao_dev, 'vault_database_role',
+                                         dict(conn, mount_path=mount, name='app', state='absent'))
+    assert gone_again['changed'] is False
+    dropped = run_task_without_writes(bao_dev, 'vault_database_connection',
+                                      dict(conn, mount_path=mount, name='pg', state='absent'), check=True)
     assert dropped['changed'] is True and read_connection(vault, mount, 'pg') is not None
     assert run_task('vault_database_connection', dict(conn, mount_path=mount, name='pg', state='absent'))['changed']
     assert read_connection(vault, mount, 'pg') is None
@@ -247,7 +255,7 @@ def test_short_ttl_lease_expires(conn, vault, mount, pg, root_user):
     assert pg.login_user(user, password) is None
 
 
-def test_password_update_policy(conn, vault, mount, pg):
+def test_password_update_policy(conn, vault, mount, pg, bao_dev):
     user, first = 'vault_pw', new_password()
     pg.create_superuser(user, first)
     args = dict(conn, mount_path=mount, name='pw', connection_url=connection_url(pg), username=user,
@@ -257,7 +265,7 @@ def test_password_update_policy(conn, vault, mount, pg):
     # Vault never returns the password: a new one alone is not a change with on_create...
     second = new_password()
     pg.admin("ALTER ROLE %s WITH PASSWORD '%s'" % (user, second))
-    quiet = run_task('vault_database_connection', dict(args, password=second))
+    quiet = run_task_without_writes(bao_dev, 'vault_database_connection', dict(args, password=second))
     assert quiet['changed'] is False
     assert_hidden(quiet, first, second)
 
@@ -279,13 +287,13 @@ def test_password_update_policy(conn, vault, mount, pg):
     assert run_task('vault_database_connection', always)['changed'] is True
 
 
-def test_rotate_root(conn, vault, mount, pg):
+def test_rotate_root(conn, vault, mount, pg, bao_dev):
     user, password = 'vault_rot', new_password()
     pg.create_superuser(user, password)
     args = dict(conn, mount_path=mount, name='rot', connection_url=connection_url(pg), username=user,
                 password=password, allowed_roles=['rotapp'], rotate_root=True)
 
-    checked = run_task('vault_database_connection', args, check=True, diff=True)
+    checked = run_task_without_writes(bao_dev, 'vault_database_connection', args, check=True, diff=True)
     assert 'rotate_root' in checked['changed_fields'] and checked['diff']['after']['rotate_root'] is True
     assert read_connection(vault, mount, 'rot') is None and pg.login_user(user, password) == user
 
@@ -302,7 +310,7 @@ def test_rotate_root(conn, vault, mount, pg):
     pg.wait_role_gone(dyn_user, timeout=30)
 
     # Rotated once: the re-run neither writes the old password nor rotates again.
-    again = run_task('vault_database_connection', args)
+    again = run_task_without_writes(bao_dev, 'vault_database_connection', args)
     assert again['changed'] is False
     lease, dyn_user, dyn_password = issue(vault, mount, 'rotapp')
     assert pg.login_user(dyn_user, dyn_password) == dyn_user
@@ -318,7 +326,7 @@ def test_rotate_root(conn, vault, mount, pg):
 
 # --------------------------------------------------------------------------- bad input
 
-def test_bad_input_is_one_line_and_writes_nothing(conn, vault, mount, pg, root_user):
+def test_bad_input_is_one_line_and_writes_nothing(conn, vault, mount, pg, root_user, bao_dev):
     """Every case fails with one line naming the field, in one playbook run (ignore_errors)."""
     assert run_task('vault_database_connection', connection_args(conn, mount, pg, root_user))['changed']
     kv = 'kv-' + uuid.uuid4().hex[:6]
@@ -354,10 +362,15 @@ def test_bad_input_is_one_line_and_writes_nothing(conn, vault, mount, pg, root_u
         ('vault_database_role', dict(role, creation_statements=[{'sql': 'x'}]), ['creation_statements']),
         ('vault_database_role', dict(role, mount_path=kv), ['mount_path', 'not database']),
     ]
+    mark = bao_dev.mark()
     try:
         proc = run_tasks([(module, args, {'ignore_errors': True}) for module, args, _words in cases])
     finally:
+        sent = bao_dev.write_requests(mark)
         vault.sys.disable_secrets_engine(kv)
+    # From Vault's audit log: one write request only, the wrong root password that Vault itself
+    # refuses (it logs in before storing); every other case failed before any write was sent.
+    assert sent == ['create %s/config/bad' % mount], sent
     results = [task['hosts']['localhost'] for task in json.loads(proc.stdout)['plays'][0]['tasks']]
     assert len(results) == len(cases)
     for case, result in zip(cases, results):
@@ -371,7 +384,7 @@ def test_bad_input_is_one_line_and_writes_nothing(conn, vault, mount, pg, root_u
 
 # --------------------------------------------------------------------------- vault_config
 
-def test_vault_config_sections(conn, vault, pg, root_user):
+def test_vault_config_sections(conn, vault, pg, root_user, bao_dev):
     mount = 'dbcfg-' + uuid.uuid4().hex[:6]
     # Roles listed before the connection and the mount: sections still apply in dependency order.
     document = {
@@ -389,7 +402,7 @@ def test_vault_config_sections(conn, vault, pg, root_user):
     }
     args = dict(conn, config=document)
     try:
-        checked = run_task('vault_config', args, check=True, diff=True)
+        checked = run_task_without_writes(bao_dev, 'vault_config', args, check=True, diff=True)
         assert checked['changed'] is True and checked['summary']['create'] == 4
         assert mount + '/' not in vault.sys.list_mounted_secrets_engines()['data'], 'check mode wrote to Vault'
         connection_diff = [d for d in checked['diff'] if d['before_header'].startswith('database connection')]
@@ -408,7 +421,7 @@ def test_vault_config_sections(conn, vault, pg, root_user):
         assert pg.login_user(user, password) == user
         vault.sys.revoke_lease(lease)
 
-        again = run_task('vault_config', args, diff=True)
+        again = run_task_without_writes(bao_dev, 'vault_config', args, diff=True)
         assert again['changed'] is False and again['requests']['write'] == 0 and again['requests']['delete'] == 0
         assert again['summary']['none'] == 4
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, read_or_none, run_module
+from vaultkube_testlib import assert_failed_cleanly, read_or_none, run_module, run_without_writes
 
 pytestmark = pytest.mark.only_on('vault', 'OpenBao has no GitHub auth plugin')
 
@@ -35,10 +35,10 @@ def maps(vault, mount, kind):
     return out
 
 
-def test_github_auth_module_converges_and_prunes_maps(conn, vault, mount):
+def test_github_auth_module_converges_and_prunes_maps(conn, vault, mount, bao_dev):
     args = dict(conn, mount_path=mount, organization='acme-platform', organization_id=424242, token_ttl='1h',
                 teams=TEAMS, users=USERS)
-    check = run_module('vault_github_auth', args, check=True, diff=True)
+    check = run_without_writes(bao_dev, 'vault_github_auth', args, check=True, diff=True)
     assert check['changed'] and check['operation'] == 'create', check
     assert maps(vault, mount, 'teams') == {}, 'check mode wrote a map'
 
@@ -50,7 +50,7 @@ def test_github_auth_module_converges_and_prunes_maps(conn, vault, mount):
     assert maps(vault, mount, 'teams') == TEAMS
     assert maps(vault, mount, 'users') == USERS
 
-    again = run_module('vault_github_auth', args)
+    again = run_without_writes(bao_dev, 'vault_github_auth', args)
     assert again['changed'] is False and again['operation'] == 'none', again
 
     # A map added by hand is not in the list: it is removed, the declared ones stay.
@@ -67,7 +67,7 @@ def test_github_auth_on_a_missing_mount_fails_cleanly(conn):
     assert_failed_cleanly(result, 'github auth method is not enabled')
 
 
-def test_github_auth_through_vault_config(conn, vault):
+def test_github_auth_through_vault_config(conn, vault, bao_dev):
     path = 'gh-cfg-' + uuid.uuid4().hex[:6]
     doc = {'auth_methods': [{'path': path, 'method_type': 'github'}],
            'policies': [{'name': name, 'policy': 'path "secret/data/%s/*" { capabilities = ["read"] }' % name}
@@ -78,10 +78,10 @@ def test_github_auth_through_vault_config(conn, vault):
         first = run_module('vault_config', dict(conn, config=doc))
         assert first['changed'] and not first.get('failed'), first.get('msg')
         assert maps(vault, path, 'teams') == TEAMS and maps(vault, path, 'users') == USERS
-        again = run_module('vault_config', dict(conn, config=doc))
+        again = run_without_writes(bao_dev, 'vault_config', dict(conn, config=doc))
         assert again['changed'] is False and again['requests'].get('write', 0) == 0, again
         fewer = dict(doc, github_auth=[dict(doc['github_auth'][0], teams={'devs-ro': ['ro_access_policy']})])
-        check = run_module('vault_config', dict(conn, config=fewer), check=True, diff=True)
+        check = run_without_writes(bao_dev, 'vault_config', dict(conn, config=fewer), check=True, diff=True)
         assert check['changed'] and maps(vault, path, 'teams') == TEAMS, 'check mode changed the maps'
         run_module('vault_config', dict(conn, config=fewer))
         assert maps(vault, path, 'teams') == {'devs-ro': ['ro_access_policy']}

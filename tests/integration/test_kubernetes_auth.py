@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, make_tls, run_module, tmpdir
+from vaultkube_testlib import assert_failed_cleanly, make_tls, run_module, run_without_writes, tmpdir
 
 JWT = 'eyJhbGciOiJSUzI1NiJ9.reviewer-' + uuid.uuid4().hex
 JWT_2 = 'eyJhbGciOiJSUzI1NiJ9.rotated-' + uuid.uuid4().hex
@@ -60,11 +60,11 @@ def assert_jwt_hidden(result, *jwts):
 
 # --------------------------------------------------------------------------- config
 
-def test_config_lifecycle(conn, vault, mount, k8s_ca):
+def test_config_lifecycle(conn, vault, mount, k8s_ca, bao_dev):
     args = dict(conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443',
                 kubernetes_ca_cert=k8s_ca['pem'], token_reviewer_jwt=JWT, disable_local_ca_jwt=True)
 
-    checked = run_module('vault_kubernetes_auth_config', args, check=True, diff=True)
+    checked = run_without_writes(bao_dev, 'vault_kubernetes_auth_config', args, check=True, diff=True)
     assert checked['changed'] is True and checked['operation'] == 'create'
     assert read_config(vault, mount) is None, 'check mode wrote to Vault'
     assert checked['diff']['after']['token_reviewer_jwt_set'] is True
@@ -81,14 +81,14 @@ def test_config_lifecycle(conn, vault, mount, k8s_ca):
     # Same config with the CA read from its file and another JWT: on_create leaves it alone.
     same = dict(args, kubernetes_ca_cert_file=k8s_ca['file'], token_reviewer_jwt=JWT_2)
     del same['kubernetes_ca_cert']
-    again = run_module('vault_kubernetes_auth_config', same, diff=True)
+    again = run_without_writes(bao_dev, 'vault_kubernetes_auth_config', same, diff=True)
     assert again['changed'] is False and again['operation'] == 'none'
-    padded = run_module('vault_kubernetes_auth_config',
-                        dict(args, kubernetes_ca_cert='\n  ' + k8s_ca['pem'] + '\n\n'))
+    padded = run_without_writes(bao_dev, 'vault_kubernetes_auth_config',
+                                dict(args, kubernetes_ca_cert='\n  ' + k8s_ca['pem'] + '\n\n'))
     assert padded['changed'] is False
 
     update = dict(args, issuer='https://kubernetes.default.svc.cluster.local', disable_iss_validation=False)
-    check_update = run_module('vault_kubernetes_auth_config', update, check=True, diff=True)
+    check_update = run_without_writes(bao_dev, 'vault_kubernetes_auth_config', update, check=True, diff=True)
     assert check_update['changed'] is True
     assert sorted(check_update['changed_fields']) == ['disable_iss_validation', 'issuer']
     assert read_config(vault, mount)['issuer'] == '', 'check mode wrote to Vault'
@@ -103,11 +103,11 @@ def test_config_lifecycle(conn, vault, mount, k8s_ca):
     assert stored['disable_iss_validation'] is False
     # The write replaced the whole config: the JWT was sent again and is still set.
     assert stored['token_reviewer_jwt_set'] is True
-    assert run_module('vault_kubernetes_auth_config', update)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_config', update)['changed'] is False
 
     # Options left out keep their value (Vault would reset them on a partial write).
     minimal = dict(conn, mount_path=mount, kubernetes_host='https://k8s.example.test:6443', token_reviewer_jwt=JWT)
-    assert run_module('vault_kubernetes_auth_config', minimal)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_config', minimal)['changed'] is False
     assert read_config(vault, mount)['issuer'] == 'https://kubernetes.default.svc.cluster.local'
 
     # No JWT given while Vault holds one: a difference; the write removes it.
@@ -119,7 +119,7 @@ def test_config_lifecycle(conn, vault, mount, k8s_ca):
     stored = read_config(vault, mount)
     assert stored['token_reviewer_jwt_set'] is False
     assert stored['issuer'] == 'https://kubernetes.default.svc.cluster.local'
-    assert run_module('vault_kubernetes_auth_config', no_jwt)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_config', no_jwt)['changed'] is False
 
 
 def test_config_issuer_turns_issuer_validation_on(conn, vault, mount, k8s_ca):
@@ -191,13 +191,13 @@ def test_config_missing_mount(conn, k8s_ca):
 
 # --------------------------------------------------------------------------- role
 
-def test_role_lifecycle(conn, vault, mount):
+def test_role_lifecycle(conn, vault, mount, bao_dev):
     name = 'eso'
     args = dict(conn, mount_path=mount, name=name, bound_service_account_names=['external-secrets'],
                 bound_service_account_namespaces=['external-secrets', 'platform'], audience='vault',
                 token_policies=['eso-read', 'default'], token_ttl='1h', token_max_ttl='4h')
 
-    checked = run_module('vault_kubernetes_auth_role', args, check=True, diff=True)
+    checked = run_without_writes(bao_dev, 'vault_kubernetes_auth_role', args, check=True, diff=True)
     assert checked['changed'] is True and checked['operation'] == 'create'
     assert read_role(vault, mount, name) is None, 'check mode wrote to Vault'
     assert checked['diff']['after']['token_ttl'] == 3600
@@ -212,11 +212,11 @@ def test_role_lifecycle(conn, vault, mount):
     # Same meaning, other spelling: seconds for durations, lists reordered.
     same = dict(args, token_ttl=3600, token_max_ttl='240m', token_policies=['default', 'eso-read'],
                 bound_service_account_namespaces=['platform', 'external-secrets'])
-    again = run_module('vault_kubernetes_auth_role', same)
+    again = run_without_writes(bao_dev, 'vault_kubernetes_auth_role', same)
     assert again['changed'] is False and again['operation'] == 'none'
 
     update = dict(args, token_policies=['eso-read', 'default', 'extra'], token_bound_cidrs=['10.0.0.1/32'])
-    check_update = run_module('vault_kubernetes_auth_role', update, check=True, diff=True)
+    check_update = run_without_writes(bao_dev, 'vault_kubernetes_auth_role', update, check=True, diff=True)
     assert check_update['changed'] is True
     assert check_update['changed_fields'] == ['token_bound_cidrs', 'token_policies']
     assert sorted(read_role(vault, mount, name)['token_policies']) == ['default', 'eso-read']
@@ -230,22 +230,22 @@ def test_role_lifecycle(conn, vault, mount):
     assert role['token_bound_cidrs'] == ['10.0.0.1']
     assert role['audience'] == 'vault' and role['token_ttl'] == 3600, 'update lost other fields'
     # Vault shows 10.0.0.1/32 as 10.0.0.1: not a change.
-    assert run_module('vault_kubernetes_auth_role', update)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_role', update)['changed'] is False
 
     # Options left out are not compared and keep their value.
     partial = dict(conn, mount_path=mount, name=name, bound_service_account_names=['external-secrets'],
                    bound_service_account_namespaces=['external-secrets', 'platform'])
-    assert run_module('vault_kubernetes_auth_role', partial)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_role', partial)['changed'] is False
 
     delete = dict(conn, mount_path=mount, name=name, state='absent')
-    assert run_module('vault_kubernetes_auth_role', delete, check=True)['changed'] is True
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_role', delete, check=True)['changed'] is True
     assert read_role(vault, mount, name) is not None, 'check mode deleted'
     assert run_module('vault_kubernetes_auth_role', delete)['changed'] is True
     assert read_role(vault, mount, name) is None
-    assert run_module('vault_kubernetes_auth_role', delete)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_role', delete)['changed'] is False
 
 
-def test_role_update_keeps_the_namespace_selector(conn, vault, mount):
+def test_role_update_keeps_the_namespace_selector(conn, vault, mount, bao_dev):
     """Vault clears the selector on a write without it; the module sends the whole role."""
     name = 'team'
     selector = {'matchLabels': {'team': 'payments'}}
@@ -254,7 +254,7 @@ def test_role_update_keeps_the_namespace_selector(conn, vault, mount):
     assert run_module('vault_kubernetes_auth_role', args)['changed'] is True
     # The selector as YAML-ish text with other key order is the same selector.
     as_text = dict(args, bound_service_account_namespace_selector='{"matchLabels": {"team": "payments"}}')
-    assert run_module('vault_kubernetes_auth_role', as_text)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kubernetes_auth_role', as_text)['changed'] is False
     assert run_module('vault_kubernetes_auth_role', dict(args, token_ttl='30m'))['changed'] is True
     role = read_role(vault, mount, name)
     assert role['token_ttl'] == 1800

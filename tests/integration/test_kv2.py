@@ -6,7 +6,7 @@ import uuid
 import hvac
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, run_module
+from vaultkube_testlib import assert_failed_cleanly, run_module, run_without_writes
 
 # Values that cannot appear in any output by accident.
 PASSWORD_1 = 'pw-' + uuid.uuid4().hex
@@ -39,12 +39,12 @@ def assert_no_secret_in(result, *values):
         assert value not in result['_stderr'], 'secret value leaked into stderr'
 
 
-def test_kv2_lifecycle(conn, vault):
+def test_kv2_lifecycle(conn, vault, bao_dev):
     path = 'it/' + uuid.uuid4().hex[:8]
     data_v1 = {'username': USERNAME, 'password': PASSWORD_1}
     args = dict(conn, path=path, data=data_v1)
 
-    checked = run_module('vault_kv2_secret', args, check=True, diff=True)
+    checked = run_without_writes(bao_dev, 'vault_kv2_secret', args, check=True, diff=True)
     assert checked['changed'] is True and checked['operation'] == 'create'
     assert current_version(vault, path) is None, 'check mode wrote to Vault'
     assert checked['diff']['after'] == {'data': {'username': '(hidden, changed)', 'password': '(hidden, changed)'}}
@@ -58,13 +58,13 @@ def test_kv2_lifecycle(conn, vault):
     assert_no_secret_in(created, USERNAME, PASSWORD_1)
 
     # Equal data: no new version.
-    again = run_module('vault_kv2_secret', args, diff=True)
+    again = run_without_writes(bao_dev, 'vault_kv2_secret', args, diff=True)
     assert again['changed'] is False and again['operation'] == 'none' and again['version'] == 1
     assert current_version(vault, path) == 1
     assert_no_secret_in(again, USERNAME, PASSWORD_1)
 
     update = dict(conn, path=path, data={'username': USERNAME, 'password': PASSWORD_2, 'port': '5432'})
-    check_update = run_module('vault_kv2_secret', update, check=True, diff=True)
+    check_update = run_without_writes(bao_dev, 'vault_kv2_secret', update, check=True, diff=True)
     assert check_update['changed'] is True
     assert read_live(vault, path) == (data_v1, 1), 'check mode wrote to Vault'
     assert check_update['diff'] == {
@@ -80,7 +80,7 @@ def test_kv2_lifecycle(conn, vault):
     assert_no_secret_in(updated, USERNAME, PASSWORD_1, PASSWORD_2)
 
     delete = dict(conn, path=path, state='absent')
-    check_delete = run_module('vault_kv2_secret', delete, check=True, diff=True)
+    check_delete = run_without_writes(bao_dev, 'vault_kv2_secret', delete, check=True, diff=True)
     assert check_delete['changed'] is True and check_delete['operation'] == 'delete'
     assert read_live(vault, path) == (update['data'], 2), 'check mode deleted'
     assert check_delete['diff']['after'] == {}
@@ -90,7 +90,7 @@ def test_kv2_lifecycle(conn, vault):
     assert deleted['changed'] is True and deleted['version'] is None
     assert read_live(vault, path) == (None, None)
     assert current_version(vault, path) == 2, 'soft delete must keep the metadata'
-    assert run_module('vault_kv2_secret', delete)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kv2_secret', delete)['changed'] is False
 
     # A soft-deleted latest version counts as absent: present writes version 3.
     recreated = run_module('vault_kv2_secret', args)
@@ -100,26 +100,26 @@ def test_kv2_lifecycle(conn, vault):
     destroy = dict(delete, destroy=True)
     assert run_module('vault_kv2_secret', destroy)['changed'] is True
     assert current_version(vault, path) is None, 'destroy must remove the metadata and all versions'
-    assert run_module('vault_kv2_secret', destroy)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kv2_secret', destroy)['changed'] is False
 
 
-def test_destroy_removes_a_soft_deleted_secret(conn, vault):
+def test_destroy_removes_a_soft_deleted_secret(conn, vault, bao_dev):
     path = 'it/' + uuid.uuid4().hex[:8]
     vault.secrets.kv.v2.create_or_update_secret(path=path, secret={'a': 'b'}, mount_point='secret')
     vault.secrets.kv.v2.delete_latest_version_of_secret(path=path, mount_point='secret')
     # Soft delete: already absent. Destroy: metadata remains, so still something to remove.
-    assert run_module('vault_kv2_secret', dict(conn, path=path, state='absent'))['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kv2_secret', dict(conn, path=path, state='absent'))['changed'] is False
     destroyed = run_module('vault_kv2_secret', dict(conn, path=path, state='absent', destroy=True))
     assert destroyed['changed'] is True
     assert current_version(vault, path) is None
 
 
-def test_json_types_are_compared_as_stored(conn, vault):
+def test_json_types_are_compared_as_stored(conn, vault, bao_dev):
     path = 'it/' + uuid.uuid4().hex[:8]
     args = dict(conn, path=path, data={'count': 7, 'ratio': 2.0, 'enabled': True, 'label': 'x-' + PASSWORD_1})
     assert run_module('vault_kv2_secret', args)['version'] == 1
     # 2.0 reads back as 2 from Vault: still equal, no new version.
-    assert run_module('vault_kv2_secret', dict(args, data=dict(args['data'], ratio=2)))['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kv2_secret', dict(args, data=dict(args['data'], ratio=2)))['changed'] is False
     as_string = run_module('vault_kv2_secret', dict(args, data=dict(args['data'], count='7')))
     assert as_string['changed'] is True and as_string['changed_keys'] == ['count']
     assert read_live(vault, path)[0]['count'] == '7'
@@ -168,7 +168,7 @@ def test_bad_input_is_one_line(conn, args, fragments):
     assert_failed_cleanly(run_module('vault_kv2_secret', dict(conn, **args)), *fragments)
 
 
-def test_works_with_a_token_limited_to_the_secret(conn, vault):
+def test_works_with_a_token_limited_to_the_secret(conn, vault, bao_dev):
     """The mount check must not need more than the secret's own policy."""
     folder = 'lp-' + uuid.uuid4().hex[:6]
     policy = ('path "secret/data/%s/*" { capabilities = ["create", "read", "update"] }\n'
@@ -177,5 +177,5 @@ def test_works_with_a_token_limited_to_the_secret(conn, vault):
     token = vault.auth.token.create(policies=[folder], ttl='10m')['auth']['client_token']
     args = dict(conn, token=token, path=folder + '/db', data={'password': PASSWORD_1})
     assert run_module('vault_kv2_secret', args)['changed'] is True
-    assert run_module('vault_kv2_secret', args)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_kv2_secret', args)['changed'] is False
     assert read_live(vault, folder + '/db') == ({'password': PASSWORD_1}, 1)

@@ -7,7 +7,7 @@ never taken from the module's ``changed``.
 
 import uuid
 
-from vaultkube_testlib import assert_failed_cleanly, run_module
+from vaultkube_testlib import assert_failed_cleanly, run_module, run_without_writes
 
 
 def mounts(vault):
@@ -34,13 +34,13 @@ def unique(prefix):
     return '%s-%s' % (prefix, uuid.uuid4().hex[:8])
 
 
-def test_secrets_engine_lifecycle(conn, vault):
+def test_secrets_engine_lifecycle(conn, vault, bao_dev):
     path = unique('kv')
     key = path + '/'
     args = dict(conn, path=path, engine_type='kv', version=2, description='app secrets',
                 default_lease_ttl='1h', kv_config={'max_versions': 5})
 
-    checked = run_module('vault_secrets_engine', args, check=True, diff=True)
+    checked = run_without_writes(bao_dev, 'vault_secrets_engine', args, check=True, diff=True)
     assert checked['changed'] is True and checked['operation'] == 'create'
     assert key not in mounts(vault), 'check mode enabled the engine'
     assert checked['diff']['before'] == {}
@@ -57,13 +57,13 @@ def test_secrets_engine_lifecycle(conn, vault):
     assert kv_config(vault, path)['max_versions'] == 5
 
     # Vault stored 3600; "1h" again is no change.
-    again = run_module('vault_secrets_engine', args)
+    again = run_without_writes(bao_dev, 'vault_secrets_engine', args)
     assert again['changed'] is False and again['operation'] == 'none'
 
     # Tune two fields, with the path written another way and the TTL another way.
     tune = dict(args, path='/%s/' % path, default_lease_ttl='60m', max_lease_ttl='2h',
                 kv_config={'max_versions': 7})
-    planned = run_module('vault_secrets_engine', tune, check=True, diff=True)
+    planned = run_without_writes(bao_dev, 'vault_secrets_engine', tune, check=True, diff=True)
     assert planned['changed'] is True and planned['changed_fields'] == ['kv_config', 'max_lease_ttl']
     assert planned['diff']['before']['max_lease_ttl'] == 0
     assert planned['diff']['after']['max_lease_ttl'] == 7200
@@ -81,12 +81,12 @@ def test_secrets_engine_lifecycle(conn, vault):
     assert kv_config(vault, path) == dict(kv_before, max_versions=7)
 
     delete = dict(conn, path=path, state='absent')
-    assert run_module('vault_secrets_engine', delete, check=True)['changed'] is True
+    assert run_without_writes(bao_dev, 'vault_secrets_engine', delete, check=True)['changed'] is True
     assert key in mounts(vault), 'check mode disabled the engine'
     deleted = run_module('vault_secrets_engine', delete, diff=True)
     assert deleted['changed'] is True and deleted['diff']['after'] == {}
     assert key not in mounts(vault)
-    assert run_module('vault_secrets_engine', delete)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_secrets_engine', delete)['changed'] is False
 
 
 def test_kv_version_mismatch_is_refused_and_data_survives(conn, vault):
@@ -142,14 +142,14 @@ def test_builtin_mounts_are_refused(conn, vault):
     assert mounts(vault)['sys/']['description'] != 'mine now'
 
 
-def test_auth_method_lifecycle(conn, vault):
+def test_auth_method_lifecycle(conn, vault, bao_dev):
     path = unique('k8s')
     key = path + '/'
     args = dict(conn, path=path, method_type='kubernetes', description='ESO in cluster a',
                 default_lease_ttl='1h', listing_visibility='unauth',
                 passthrough_request_headers=['X-B', 'X-A'])
 
-    checked = run_module('vault_auth_method', args, check=True, diff=True)
+    checked = run_without_writes(bao_dev, 'vault_auth_method', args, check=True, diff=True)
     assert checked['changed'] is True and checked['operation'] == 'create'
     assert checked['diff']['after']['passthrough_request_headers'] == ['X-A', 'X-B']
     assert key not in auths(vault), 'check mode enabled the auth method'
@@ -164,8 +164,8 @@ def test_auth_method_lifecycle(conn, vault):
     assert created['accessor'] == entry['accessor']
 
     # Same meaning, other spelling: list order and duration unit do not matter.
-    again = run_module('vault_auth_method', dict(args, path=key, default_lease_ttl=3600,
-                                                 passthrough_request_headers=['X-A', 'X-B']))
+    again = run_without_writes(bao_dev, 'vault_auth_method', dict(args, path=key, default_lease_ttl=3600,
+                                                                  passthrough_request_headers=['X-A', 'X-B']))
     assert again['changed'] is False
 
     update = dict(args, token_type='batch', passthrough_request_headers=[])
@@ -179,7 +179,7 @@ def test_auth_method_lifecycle(conn, vault):
     assert [h for h in after['config'].get('passthrough_request_headers') or [] if h] == []
     assert without(after, 'token_type', 'passthrough_request_headers') == \
         without(entry, 'token_type', 'passthrough_request_headers')
-    assert run_module('vault_auth_method', update)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_auth_method', update)['changed'] is False
 
     other = run_module('vault_auth_method', dict(conn, path=path, method_type='approle'))
     assert_failed_cleanly(other, "auth method at '%s' is of type kubernetes, wanted approle" % key,
@@ -189,4 +189,4 @@ def test_auth_method_lifecycle(conn, vault):
     delete = dict(conn, path=path, state='absent')
     assert run_module('vault_auth_method', delete)['changed'] is True
     assert key not in auths(vault)
-    assert run_module('vault_auth_method', delete)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_auth_method', delete)['changed'] is False

@@ -42,12 +42,13 @@ def document(n, secret_value):
     }
 
 
-def test_document_converges_and_reruns_without_writes(conn, vault, names):
+def test_document_converges_and_reruns_without_writes(conn, vault, names, bao_dev):
     secret = 'cfgsecret-' + uuid.uuid4().hex
     doc = document(names, secret)
     args = dict(conn, config=doc)
 
-    check = run_module('vault_config', args, check=True, diff=True)
+    with bao_dev.no_writes('check mode'):
+        check = run_module('vault_config', args, check=True, diff=True)
     assert check['changed'] and check['summary']['create'] == 11
     assert read(vault, 'sys/policies/acl/cfg-%s-0' % names['tag']) is None, 'check mode wrote'
     assert names['kv'] + '/' not in vault.sys.list_mounted_secrets_engines()['data']
@@ -67,7 +68,8 @@ def test_document_converges_and_reruns_without_writes(conn, vault, names):
                                                      raise_on_deleted_version=True)['data']
     assert stored['data']['password'] == secret + '-2' and stored['metadata']['version'] == 1
 
-    again = run_module('vault_config', args)
+    with bao_dev.no_writes('the re-run'):
+        again = run_module('vault_config', args)
     assert again['changed'] is False and again['summary']['none'] == 11
     assert again['requests']['write'] == 0 and again['requests']['delete'] == 0
     assert vault.secrets.kv.v2.read_secret_version('app2/config', mount_point=names['kv'],
@@ -76,7 +78,11 @@ def test_document_converges_and_reruns_without_writes(conn, vault, names):
     # One changed policy and one changed secret: only they are written.
     doc['policies'][1]['policy'] += 'path "x" {\n  capabilities = ["list"]\n}\n'
     doc['kv_secrets'][0]['data']['password'] = secret + '-rotated'
+    mark = bao_dev.mark()
     update = run_module('vault_config', dict(conn, config=doc), diff=True)
+    # Read from the audit log: exactly the changed policy and the changed secret's new version.
+    assert sorted(bao_dev.write_requests(mark)) == sorted([
+        'update sys/policies/acl/cfg-%s-1' % names['tag'], 'update %s/data/app0/config' % names['kv']])
     changed = sorted((o['kind'], o['name']) for o in update['objects'])
     assert changed == [('kv2 secret', '%s/app0/config' % names['kv']), ('policy', 'cfg-%s-1' % names['tag'])]
     assert update['requests']['write'] == 2
@@ -84,7 +90,7 @@ def test_document_converges_and_reruns_without_writes(conn, vault, names):
     assert secret not in update['_stdout']
 
 
-def test_prune_removes_only_unlisted_objects(conn, vault, names):
+def test_prune_removes_only_unlisted_objects(conn, vault, names, bao_dev):
     doc = document(names, 'prune-' + uuid.uuid4().hex)
     assert run_module('vault_config', dict(conn, config=doc))['changed']
     # Objects the document does not list.
@@ -93,14 +99,16 @@ def test_prune_removes_only_unlisted_objects(conn, vault, names):
                        json={'bound_service_account_names': ['x'], 'bound_service_account_namespaces': ['y']})
     vault.secrets.kv.v2.create_or_update_secret('stray/deep/secret', {'a': 'b'}, mount_point=names['kv'])
 
-    plain = run_module('vault_config', dict(conn, config=doc))
+    with bao_dev.no_writes('a run without prune'):
+        plain = run_module('vault_config', dict(conn, config=doc))
     assert plain['changed'] is False, 'pruning happened without prune: true'
 
     pruned_doc = {k: doc[k] for k in ('kubernetes_auth_roles', 'kv_secrets')}
     pruned_doc['policies'] = doc['policies']  # "default" is not listed, and must survive
     # No scope: every undeclared object of the shared server, whatever other tests left there.
     unlimited = {'max_deletions': 10000}
-    check = run_module('vault_config', dict(conn, config=pruned_doc, prune=True, prune_scope=unlimited), check=True)
+    with bao_dev.no_writes('prune in check mode'):
+        check = run_module('vault_config', dict(conn, config=pruned_doc, prune=True, prune_scope=unlimited), check=True)
     assert not check.get('failed'), check.get('msg')
     pruned = sorted((o['kind'], o['name']) for o in check['objects'] if o['pruned'])
     assert ('kubernetes auth role', '%s/stray' % names['k8s']) in pruned
@@ -132,14 +140,15 @@ def policies_of(vault):
     ({'name_prefix': ['root']}, ['prune_scope.name_prefix[0]', "'root'"]),
     ({'name_prefix': []}, ['prune_scope.name_prefix', 'empty list']),
 ])
-def test_prune_scope_that_matches_too_much_is_refused_and_nothing_changes(conn, vault, names, scope, words):
+def test_prune_scope_that_matches_too_much_is_refused_and_nothing_changes(conn, vault, names, scope, words, bao_dev):
     tag = names['tag']
     for name in ('pg-%s-a' % tag, 'unrelated-%s-1' % tag, 'unrelated-%s-2' % tag):
         vault.sys.create_or_update_acl_policy(name, 'path "x" { capabilities = ["read"] }')
     before = policies_of(vault)
     doc = {'policies': [{'name': 'pg-%s-new' % tag, 'policy': 'path "y" { capabilities = ["read"] }'}]}
     for check in (True, False):
-        refused = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope), check=check)
+        with bao_dev.no_writes('a refused prune scope'):
+            refused = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope), check=check)
         assert_failed_cleanly(refused, *words)
         assert policies_of(vault) == before, 'a refused prune changed the policies'
     assert {'default', 'unrelated-%s-1' % tag, 'unrelated-%s-2' % tag} <= before
@@ -150,7 +159,7 @@ def test_prune_scope_that_matches_too_much_is_refused_and_nothing_changes(conn, 
 
 
 def test_prune_above_max_deletions_is_refused_whole_and_within_it_deletes_exactly_the_undeclared(
-        conn, vault, names):
+        conn, vault, names, bao_dev):
     tag = names['tag']
     owned = ['pg-%s-%d' % (tag, i) for i in range(4)]
     others = ['unrelated-%s-%d' % (tag, i) for i in range(2)]
@@ -166,7 +175,8 @@ def test_prune_above_max_deletions_is_refused_whole_and_within_it_deletes_exactl
     before = policies_of(vault)
 
     scope = {'name_prefix': ['pg-%s-' % tag], 'max_deletions': 4}
-    refused = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
+    with bao_dev.no_writes('a prune refused by max_deletions'):
+        refused = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
     msg = assert_failed_cleanly(refused, 'prune would delete 5 objects', 'prune_scope.max_deletions (4)',
                                 'nothing was written')
     for kind, name in expected:
@@ -181,7 +191,8 @@ def test_prune_above_max_deletions_is_refused_whole_and_within_it_deletes_exactl
     assert secret not in refused['_stdout']
 
     scope['max_deletions'] = 5
-    check = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope), check=True, diff=True)
+    with bao_dev.no_writes('prune in check mode'):
+        check = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope), check=True, diff=True)
     assert not check.get('failed'), check.get('msg')
     assert sorted((o['kind'], o['name']) for o in check['prune_candidates']) == expected
     assert sorted((o['kind'], o['name']) for o in check['objects'] if o['pruned']) == expected
@@ -196,11 +207,12 @@ def test_prune_above_max_deletions_is_refused_whole_and_within_it_deletes_exactl
     assert set(others) | {'default'} <= policies_of(vault)
     meta = vault.secrets.kv.v2.read_secret_metadata('pg-%s-stray' % tag, mount_point=names['kv'])['data']
     assert meta['versions']['1']['deletion_time'], 'the stray secret was not soft-deleted'
-    again = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
+    with bao_dev.no_writes('the pruning re-run'):
+        again = run_module('vault_config', dict(conn, config=doc, prune=True, prune_scope=scope))
     assert again['changed'] is False and again['prune_candidates'] == []
 
 
-def test_prune_scope_prunes_only_the_owners_objects(conn, vault, names):
+def test_prune_scope_prunes_only_the_owners_objects(conn, vault, names, bao_dev):
     tag = names['tag']
     owned = 'tenant-%s-' % tag
 
@@ -242,12 +254,13 @@ def test_prune_scope_prunes_only_the_owners_objects(conn, vault, names):
     assert read(vault, 'auth/%s/role/%sa' % (names['k8s'], owned)) is None
     assert read(vault, 'sys/policies/acl/%sa' % owned) is None
     assert read(vault, 'auth/%s/role/eso-other' % names['k8s']) is not None
-    again = run_module('vault_config', dict(conn, config=empty, prune=True,
-                                            prune_scope=dict(scope, kubernetes_auth_mounts=[names['k8s']])))
+    with bao_dev.no_writes('the pruning re-run'):
+        again = run_module('vault_config', dict(conn, config=empty, prune=True,
+                                                prune_scope=dict(scope, kubernetes_auth_mounts=[names['k8s']])))
     assert again['changed'] is False and again['requests'].get('delete', 0) == 0
 
 
-def test_prune_scope_disables_only_owned_auth_mounts(conn, vault, names):
+def test_prune_scope_disables_only_owned_auth_mounts(conn, vault, names, bao_dev):
     tag = names['tag']
     mounts = ['cl-%s-%d' % (tag, i) for i in range(2)] + ['keep-%s' % tag]
     doc = {'auth_methods': [{'path': m, 'method_type': 'kubernetes'} for m in mounts]}
@@ -258,7 +271,8 @@ def test_prune_scope_disables_only_owned_auth_mounts(conn, vault, names):
         assert_failed_cleanly(refused, 'prune_scope.auth_methods needs prune_scope.name_prefix')
         kept = {'auth_methods': doc['auth_methods'][:1]}
         scope = {'name_prefix': ['cl-%s-' % tag], 'auth_methods': True}
-        check = run_module('vault_config', dict(conn, config=kept, prune=True, prune_scope=scope), check=True)
+        with bao_dev.no_writes('prune in check mode'):
+            check = run_module('vault_config', dict(conn, config=kept, prune=True, prune_scope=scope), check=True)
         assert [(o['name'], o['pruned']) for o in check['objects']] == [('cl-%s-1/' % tag, True)], check['objects']
         assert 'cl-%s-1/' % tag in vault.sys.list_auth_methods()['data'], 'check mode disabled a mount'
         run_module('vault_config', dict(conn, config=kept, prune=True, prune_scope=scope))
@@ -274,10 +288,11 @@ def test_prune_scope_disables_only_owned_auth_mounts(conn, vault, names):
             vault.sys.disable_auth_method(mount)
 
 
-def test_bad_entry_fails_before_any_write(conn, vault, names):
+def test_bad_entry_fails_before_any_write(conn, vault, names, bao_dev):
     doc = document(names, 'bad-' + uuid.uuid4().hex)
     doc['kubernetes_auth_roles'][1]['token_ttl'] = 'soon'
-    bad = run_module('vault_config', dict(conn, config=doc))
+    with bao_dev.no_writes('a document with a bad entry'):
+        bad = run_module('vault_config', dict(conn, config=doc))
     assert_failed_cleanly(bad, 'config.kubernetes_auth_roles[1]', 'token_ttl')
     assert read(vault, 'sys/policies/acl/cfg-%s-0' % names['tag']) is None
     assert names['kv'] + '/' not in vault.sys.list_mounted_secrets_engines()['data']
@@ -299,7 +314,7 @@ def test_github_auth_without_the_plugin_fails_cleanly(conn):
     assert_failed_cleanly(bad, 'github auth method is not enabled')
 
 
-def test_thousand_objects_converge_and_rerun_with_zero_writes(conn, vault, names):
+def test_thousand_objects_converge_and_rerun_with_zero_writes(conn, vault, names, bao_dev):
     vault.sys.enable_secrets_engine('kv', path=names['kv'], options={'version': '2'})
     vault.sys.enable_auth_method('kubernetes', path=names['k8s'])
     doc = {
@@ -316,6 +331,7 @@ def test_thousand_objects_converge_and_rerun_with_zero_writes(conn, vault, names
     assert first['summary']['create'] == 1000, first.get('msg')
     assert len(vault.secrets.kv.v2.list_secrets('team11', mount_point=names['kv'])['data']['keys']) == 50
     assert len(vault.sys.list_acl_policies()['data']['keys']) >= 200
-    again = run_module('vault_config', dict(conn, config=doc))
+    with bao_dev.no_writes('the re-run of 1000 objects'):
+        again = run_module('vault_config', dict(conn, config=doc))
     assert again['changed'] is False and again['summary']['none'] == 1000
     assert again['requests']['write'] == 0 and again['requests']['delete'] == 0

@@ -5,7 +5,7 @@ import uuid
 
 import hvac
 
-from vaultkube_testlib import assert_failed_cleanly, run_module
+from vaultkube_testlib import assert_failed_cleanly, run_module, run_without_writes
 
 POLICY_V1 = 'path "secret/data/app/*" {\n  capabilities = ["read"]\n}\n'
 POLICY_V2 = POLICY_V1 + 'path "secret/metadata/app/*" {\n  capabilities = ["list"]\n}\n'
@@ -19,11 +19,11 @@ def read_policy(vault, name):
         return None
 
 
-def test_policy_lifecycle(conn, vault):
+def test_policy_lifecycle(conn, vault, bao_dev):
     name = 'p-' + uuid.uuid4().hex[:8]
     args = dict(conn, name=name, policy=POLICY_V1)
 
-    checked = run_module('vault_policy', args, check=True, diff=True)
+    checked = run_without_writes(bao_dev, 'vault_policy', args, check=True, diff=True)
     assert checked['changed'] is True and checked['operation'] == 'create'
     assert read_policy(vault, name) is None, 'check mode wrote to Vault'
     assert checked['diff']['after'] == POLICY_V1
@@ -32,15 +32,15 @@ def test_policy_lifecycle(conn, vault):
     assert created['changed'] is True
     assert read_policy(vault, name) == POLICY_V1
 
-    again = run_module('vault_policy', args)
+    again = run_without_writes(bao_dev, 'vault_policy', args)
     assert again['changed'] is False and again['operation'] == 'none'
 
     # Trailing white space is not a change.
-    padded = run_module('vault_policy', dict(args, policy=POLICY_V1 + '\n\n  '))
+    padded = run_without_writes(bao_dev, 'vault_policy', dict(args, policy=POLICY_V1 + '\n\n  '))
     assert padded['changed'] is False
 
     update = dict(conn, name=name, policy=POLICY_V2)
-    check_update = run_module('vault_policy', update, check=True, diff=True)
+    check_update = run_without_writes(bao_dev, 'vault_policy', update, check=True, diff=True)
     assert check_update['changed'] is True
     assert read_policy(vault, name) == POLICY_V1
     assert check_update['diff']['before'] == POLICY_V1
@@ -51,11 +51,11 @@ def test_policy_lifecycle(conn, vault):
     assert read_policy(vault, name) == POLICY_V2
 
     delete = dict(conn, name=name, state='absent')
-    assert run_module('vault_policy', delete, check=True)['changed'] is True
+    assert run_without_writes(bao_dev, 'vault_policy', delete, check=True)['changed'] is True
     assert read_policy(vault, name) == POLICY_V2
     assert run_module('vault_policy', delete)['changed'] is True
     assert read_policy(vault, name) is None
-    assert run_module('vault_policy', delete)['changed'] is False
+    assert run_without_writes(bao_dev, 'vault_policy', delete)['changed'] is False
 
 
 def test_invalid_hcl_is_one_line_and_keeps_the_old_policy(conn, vault):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -177,6 +178,48 @@ class AuditedDevServer(BaoServer):
             }
             ''') % self.audit_log
         return super().start()
+
+    def mark(self) -> int:
+        """Where the audit log ends now: write_requests(mark) reads what was logged after."""
+        return os.path.getsize(self.audit_log)
+
+    def write_requests(self, mark: int) -> list:
+        """Every create, update and delete REQUEST logged since MARK, answered or refused, as
+        "operation path" (reads and lists left out): what was sent to write in between."""
+        return write_requests(self.audit_log, mark)
+
+    @contextlib.contextmanager
+    def no_writes(self, what: str):
+        """with server.no_writes('the re-run'): ... fails unless the server's audit log shows no
+        write request from the block (whatever the module reports about itself)."""
+        mark = self.mark()
+        yield
+        sent = self.write_requests(mark)
+        assert sent == [], '%s sent %d write requests (audit log): %s' % (what, len(sent), sent[:20])
+
+
+def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
+    """run_module that also fails unless the server's audit log shows no write request from the run
+    (a re-run of converged state, a check-mode run, a refused input): Vault's record, not the module's."""
+    with server.no_writes(what or '%s%s' % (module, ' in check mode' if kw.get('check') else '')):
+        return run_module(module, args, **kw)
+
+
+def write_requests(audit_log, mark=0):
+    """Every create/update/delete request entry of a file audit log from byte offset MARK, as
+    "operation path" (a request entry is logged before the server handles it: refused ones too)."""
+    found = []
+    with open(audit_log, 'rb') as handle:
+        handle.seek(mark)
+        for line in handle.read().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line the server is writing right now
+            request = entry.get('request') or {}
+            if entry.get('type') == 'request' and request.get('operation') in ('create', 'update', 'delete'):
+                found.append('%s %s' % (request['operation'], request.get('path')))
+    return found
 
 
 def successful_writes(audit_log):

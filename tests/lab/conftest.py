@@ -121,7 +121,8 @@ def eso_controller(lab, eso_chart):
 
 @pytest.fixture(scope="session")
 def bao_dev(tmp_path_factory):
-    """A real OpenBao dev server on 127.0.0.1 (in-memory, unsealed, root token)."""
+    """A real OpenBao dev server on 127.0.0.1 (in-memory, unsealed, root token), with a file audit
+    device (audit_log): "no write" claims are read from it (vaultkube_testlib.write_requests)."""
     import hvac
 
     port = free_port(int(os.environ.get("LAB_BAO_PORT", "18200")))
@@ -130,11 +131,15 @@ def bao_dev(tmp_path_factory):
     logdir = LAB["LAB_LOGS"]
     os.makedirs(logdir, exist_ok=True)
     log = open(os.path.join(logdir, "bao-dev.log"), "ab")
+    work = tmp_path_factory.mktemp("bao")
+    audit_log = str(work / "audit.log")
+    (work / "audit.hcl").write_text(
+        'audit "file" "lab" {\n  options {\n    file_path = "%s"\n    hmac_accessor = "false"\n  }\n}\n' % audit_log)
     proc = subprocess.Popen(
         [find_bao(), "server", "-dev", "-dev-listen-address=127.0.0.1:%d" % port,
-         "-dev-root-token-id=" + token, "-dev-no-store-token"],
+         "-dev-root-token-id=" + token, "-dev-no-store-token", "-config=%s" % (work / "audit.hcl")],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=str(tmp_path_factory.mktemp("bao")),
+        cwd=str(work),
     )
     try:
         client = hvac.Client(url=addr, token=token)
@@ -145,7 +150,7 @@ def bao_dev(tmp_path_factory):
             return client.sys.is_initialized() and not client.sys.is_sealed()
 
         wait_for("OpenBao dev server", ready, timeout=60)
-        yield {"addr": addr, "client": client}
+        yield {"addr": addr, "client": client, "audit_log": audit_log}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

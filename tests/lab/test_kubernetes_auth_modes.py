@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
 from lab_helpers import LAB, jwt_claims, kubectl  # noqa: E402
-from vaultkube_testlib import run_module  # noqa: E402
+from vaultkube_testlib import run_module, write_requests  # noqa: E402
 
 
 def sa_token(namespace, name):
@@ -52,7 +52,7 @@ def setup(lab, namespace, bao_dev):
     with open(LAB['LAB_CA_CERT']) as handle:
         ca = handle.read()
     yield dict(vault=vault, addr=bao_dev['addr'], token=vault.token, mount=mount, ns=namespace,
-               binding=binding, ca=ca)
+               binding=binding, ca=ca, audit_log=bao_dev['audit_log'])
     kubectl('delete', 'clusterrolebinding', binding, binding + '-client', '--ignore-not-found')
     vault.sys.disable_auth_method(mount)
 
@@ -63,6 +63,15 @@ def configure(s, check=False, **kw):
     args.update(kw)
     result = run_module('vault_kubernetes_auth_config', args, check=check)
     assert not result.get('failed'), result.get('msg')
+    return result
+
+
+def configure_without_writes(s, **kw):
+    """configure, and OpenBao's audit log shows no write request from the run."""
+    mark = os.path.getsize(s['audit_log'])
+    result = configure(s, **kw)
+    sent = write_requests(s['audit_log'], mark)
+    assert sent == [], 'the run sent write requests (audit log): %s' % sent
     return result
 
 
@@ -79,11 +88,11 @@ def test_reviewer_jwt_update_policy_on_a_real_api_server(setup):
     assert not can_login(s['addr'], s['mount'], 'app', other), 'a ServiceAccount the role does not bind got in'
 
     # on_create: a different JWT alone is not written (Vault cannot show which JWT it holds).
-    assert configure(s, token_reviewer_jwt=bad)['changed'] is False
+    assert configure_without_writes(s, token_reviewer_jwt=bad)['changed'] is False
     assert can_login(s['addr'], s['mount'], 'app', app)
 
     # always: check mode writes nothing; a real run replaces the JWT.
-    assert configure(s, check=True, token_reviewer_jwt=bad, token_reviewer_jwt_update='always')['changed']
+    assert configure_without_writes(s, check=True, token_reviewer_jwt=bad, token_reviewer_jwt_update='always')['changed']
     assert can_login(s['addr'], s['mount'], 'app', app)
     assert configure(s, token_reviewer_jwt=bad, token_reviewer_jwt_update='always')['changed']
     assert not can_login(s['addr'], s['mount'], 'app', app), 'Vault still holds the old reviewer JWT'
@@ -100,7 +109,7 @@ def test_client_jwt_mode_needs_auth_delegator_on_the_client(setup):
     assert not can_login(s['addr'], s['mount'], 'app', app), 'client JWT reviewed without auth-delegator'
     bind_auth_delegator(s['ns'], 'app', s['binding'] + '-client')
     assert can_login(s['addr'], s['mount'], 'app', app)
-    assert configure(s)['changed'] is False
+    assert configure_without_writes(s)['changed'] is False
 
 
 def audience_token(namespace, name, audiences):

@@ -94,8 +94,14 @@ def test_changes_and_removed_fields_reach_the_server_check_mode_does_not(objects
     template = {'type': 'Opaque', 'metadata': {'labels': {'tier': 'db'}}}
     es['spec'] = dict(es['spec'], refreshInterval='30m', target={'name': 'es-00', 'template': template})
 
+    audit = AuditLog()
+    mark = audit.mark()
     preview = apply(changed, check=True, diff=True)
     assert preview['changed'] is True and preview['counts']['updated'] == 1
+    # Check mode asks the API server for a server-side dry run: a PATCH with dryRun=All, which
+    # persists nothing; any other write request would be a write.
+    sent = audit.events(mark, LAB_ADMIN_USER)
+    assert sent and all('dryRun=All' in e['requestURI'] for e in sent), [e['requestURI'] for e in sent]
     assert 'spec.refreshInterval' in preview['objects'][3]['differences']
     assert get_json('externalsecret', 'es-00', '-n', ns)['spec']['refreshInterval'] == '1h0m0s'
 
@@ -106,7 +112,9 @@ def test_changes_and_removed_fields_reach_the_server_check_mode_does_not(objects
     assert live['spec']['refreshInterval'] in ('30m', '30m0s')
     assert live['spec']['target']['template']['metadata']['labels'] == {'tier': 'db'}
     assert get_json('secret', 'es-00', '-n', ns)['metadata']['labels']['tier'] == 'db'
+    mark = audit.mark()
     assert apply(changed)['writes'] == 0
+    assert audit.writes(mark, LAB_ADMIN_USER) == (0, [])
 
     # Dropping the template from the declaration removes it from the server.
     back = apply(definitions)
@@ -157,9 +165,12 @@ def test_a_failed_external_secret_is_synced_at_once_once_vault_has_its_value(obj
     assert 'vaultkube.platform/force-sync' in managers, managers
     print('\nforce-sync: a failed ExternalSecret synced %.1f s into the wait (%d annotation writes)'
           % (result['waited'], result['writes']))
-    # Ready now: nothing is forced or written again.
+    # Ready now: nothing is forced or written again (the API server's audit log shows no write).
+    audit = AuditLog()
+    mark = audit.mark()
     again = apply(definitions)
     assert again['writes'] == 0 and again['forced_syncs'] == [] and again['changed'] is False
+    assert audit.writes(mark, LAB_ADMIN_USER) == (0, [])
 
 
 def test_a_kind_the_server_does_not_serve_fails_before_any_write(objects):
