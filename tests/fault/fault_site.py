@@ -13,10 +13,11 @@ folder, service user and CA copy removed); every later point gets a fresh, unini
 OpenBao (data folder removed, the installation kept). For every point the keys file, the
 inventory's password-lookup files (keys password, seeded KV values) and the exported
 cluster CA are removed, and so are the Kubernetes objects the flow owns (labelled
-app.kubernetes.io/managed-by=vaultkube.platform): the namespaces of its stores and
-ExternalSecrets, with the Secrets ESO synced there, its ClusterSecretStore, its
-ServiceAccounts and ClusterRoleBindings. ESO's installation (chart release, CRDs, the
-controller process) is kept, as OpenBao's is for points after vault_install.
+app.kubernetes.io/managed-by=vaultkube.platform): its ExternalSecrets and the Secrets ESO
+synced for them, its SecretStores and ClusterSecretStore, ServiceAccounts and
+ClusterRoleBindings. The namespaces stay, emptied of those (deleting them would wait on the
+namespace controller, 10-20 s a point), and so does ESO's installation (chart release,
+CRDs, the controller process), as OpenBao's does for points after vault_install.
 
 Why remove rather than keep: a kill point stands for "a run from the state before it,
 SIGKILLed at N, then run again". Only the killed run may leave state for the re-run;
@@ -72,13 +73,10 @@ KILL_TIMEOUT = 600
 # vault_tenants); ESO's own installation (the chart's objects, labelled by Helm) does not.
 FLOW_LABEL = "app.kubernetes.io/managed-by=vaultkube.platform"
 ESO_API = ("external-secrets.io", "v1")
-# ESO's namespace holds its installation, which the reset keeps; the flow's objects in it go.
-ESO_NAMESPACE = "external-secrets"
-KEPT_NAMESPACES = {ESO_NAMESPACE, "default", "kube-system", "kube-public", "kube-node-lease"}
 # The seeded secret the test rotates before every kill point: KV path (under the environment),
 # key, the inventory's password-lookup file under the site folder, and the Secret ESO syncs it to.
 SEED = {"path": "demo/db", "key": "password", "file": "demo-db-password", "namespace": "demo", "secret": "demo-db"}
-NAMESPACE_GONE_TIMEOUT = 120
+GONE_TIMEOUT = 60
 
 
 class Boundary(object):
@@ -235,41 +233,51 @@ class FaultSite(PrivateSite):
         return value
 
     def reset_kubernetes(self):
-        """Delete what the flow owns in the cluster (FLOW_LABEL): the namespaces of its stores and
-        ExternalSecrets (ESO's own kept; the flow's objects there are deleted one by one), its
-        ClusterSecretStores, ServiceAccounts and ClusterRoleBindings; wait until the namespaces are
-        gone (a run must not meet one that is terminating)."""
+        """Delete what the flow owns in the cluster (FLOW_LABEL): its ExternalSecrets, SecretStores,
+        ClusterSecretStores, ServiceAccounts and ClusterRoleBindings, then the Secrets ESO synced for
+        those ExternalSecrets; wait until they are gone (a run must not meet one being deleted).
+        The namespaces stay, empty of the flow's objects: deleting them waits on the namespace
+        controller (10-20 s a point on a loaded machine) and an empty namespace holds no state a
+        re-run could inherit; the flow applies them again as it does on a first run."""
         group, version = ESO_API
         custom, core, rbac = self.custom(), self.core(), self.rbac()
-        namespaces = set()
+        reads = []
+        synced = []
         for plural in ("externalsecrets", "secretstores"):
             for item in custom.list_cluster_custom_object(group, version, plural, label_selector=FLOW_LABEL)["items"]:
                 meta = item["metadata"]
-                if meta["namespace"] in KEPT_NAMESPACES:
-                    self._gone(custom.delete_namespaced_custom_object, group, version, meta["namespace"], plural,
-                               meta["name"])
-                else:
-                    namespaces.add(meta["namespace"])
-        namespaces.update(ns.metadata.name for ns in core.list_namespace(label_selector=FLOW_LABEL).items
-                          if ns.metadata.name not in KEPT_NAMESPACES)
-        for name in namespaces:
-            self._gone(core.delete_namespace, name)
+                args = (group, version, meta["namespace"], plural, meta["name"])
+                self._gone(custom.delete_namespaced_custom_object, *args)
+                reads.append((custom.get_namespaced_custom_object, args))
+                if plural == "externalsecrets":
+                    target = ((item.get("spec") or {}).get("target") or {}).get("name") or meta["name"]
+                    synced.append((target, meta["namespace"]))
         for item in custom.list_cluster_custom_object(group, version, "clustersecretstores",
                                                       label_selector=FLOW_LABEL)["items"]:
-            self._gone(custom.delete_cluster_custom_object, group, version, "clustersecretstores",
-                       item["metadata"]["name"])
+            args = (group, version, "clustersecretstores", item["metadata"]["name"])
+            self._gone(custom.delete_cluster_custom_object, *args)
+            reads.append((custom.get_cluster_custom_object, args))
         for sa in core.list_service_account_for_all_namespaces(label_selector=FLOW_LABEL).items:
-            if sa.metadata.namespace not in namespaces:
-                self._gone(core.delete_namespaced_service_account, sa.metadata.name, sa.metadata.namespace)
+            args = (sa.metadata.name, sa.metadata.namespace)
+            self._gone(core.delete_namespaced_service_account, *args)
+            reads.append((core.read_namespaced_service_account, args))
         for binding in rbac.list_cluster_role_binding(label_selector=FLOW_LABEL).items:
             self._gone(rbac.delete_cluster_role_binding, binding.metadata.name)
-        deadline = time.monotonic() + NAMESPACE_GONE_TIMEOUT
-        for name in sorted(namespaces):
-            while self._exists(core.read_namespace, name):
+            reads.append((rbac.read_cluster_role_binding, (binding.metadata.name,)))
+        self._wait_gone(reads)
+        # Only now: while its ExternalSecret lived, ESO could have written a Secret again.
+        for name, namespace in synced:
+            self._gone(core.delete_namespaced_secret, name, namespace)
+        self._wait_gone([(core.read_namespaced_secret, args) for args in synced])
+        return len(reads) + len(synced)
+
+    def _wait_gone(self, reads):
+        deadline = time.monotonic() + GONE_TIMEOUT
+        for read, args in reads:
+            while self._exists(read, *args):
                 if time.monotonic() > deadline:
-                    raise RuntimeError("namespace %s still there %d s after its deletion" % (name, NAMESPACE_GONE_TIMEOUT))
-                time.sleep(0.2)
-        return sorted(namespaces)
+                    raise RuntimeError("%s still there %d s after its deletion" % (args, GONE_TIMEOUT))
+                time.sleep(0.1)
 
     def _gone(self, delete, *args):
         """Delete; an object already absent (404) is fine, any other error is not."""
