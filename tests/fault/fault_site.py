@@ -16,7 +16,7 @@ cluster CA are removed, and so are the Kubernetes objects the flow owns (labelle
 app.kubernetes.io/managed-by=vaultkube.platform): its ExternalSecrets and the Secrets ESO
 synced for them, its SecretStores and ClusterSecretStore, ServiceAccounts and
 ClusterRoleBindings. The namespaces stay, emptied of those (deleting them would wait on the
-namespace controller, 10-20 s a point), and so does ESO's installation (chart release,
+namespace controller: 17 s of reset a point on a loaded machine), and so does ESO's installation (chart release,
 CRDs, the controller process), as OpenBao's does for points after vault_install.
 
 Why remove rather than keep: a kill point stands for "a run from the state before it,
@@ -75,7 +75,7 @@ FLOW_LABEL = "app.kubernetes.io/managed-by=vaultkube.platform"
 ESO_API = ("external-secrets.io", "v1")
 # The seeded secret the test rotates before every kill point: KV path (under the environment),
 # key, the inventory's password-lookup file under the site folder, and the Secret ESO syncs it to.
-SEED = {"path": "demo/db", "key": "password", "file": "demo-db-password", "namespace": "demo", "secret": "demo-db"}
+ROTATED = {"path": "demo/db", "key": "password", "file": "demo-db-password", "namespace": "demo", "secret": "demo-db"}
 GONE_TIMEOUT = 60
 
 
@@ -227,7 +227,7 @@ class FaultSite(PrivateSite):
         characters and length its lookup asks for); the flow writes it to Vault."""
         value = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
         os.makedirs(self.site_dir, exist_ok=True)
-        path = os.path.join(self.site_dir, SEED["file"])
+        path = os.path.join(self.site_dir, ROTATED["file"])
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
             handle.write(value + "\n")
         return value
@@ -237,7 +237,7 @@ class FaultSite(PrivateSite):
         ClusterSecretStores, ServiceAccounts and ClusterRoleBindings, then the Secrets ESO synced for
         those ExternalSecrets; wait until they are gone (a run must not meet one being deleted).
         The namespaces stay, empty of the flow's objects: deleting them waits on the namespace
-        controller (10-20 s a point on a loaded machine) and an empty namespace holds no state a
+        controller (17 s a point on a loaded machine) and an empty namespace holds no state a
         re-run could inherit; the flow applies them again as it does on a first run."""
         group, version = ESO_API
         custom, core, rbac = self.custom(), self.core(), self.rbac()
@@ -329,24 +329,24 @@ class FaultSite(PrivateSite):
 
     def seed_in_secret(self):
         """The seeded value in the Secret ESO syncs it to, read from the API server (None: no Secret)."""
-        have = self.secret_data(SEED["namespace"], SEED["secret"])
-        return None if have is None else have.get(SEED["key"])
+        have = self.secret_data(ROTATED["namespace"], ROTATED["secret"])
+        return None if have is None else have.get(ROTATED["key"])
 
     def resync_problems(self, new, old):
         """Problems with the re-sync of the rotated value `new` (the Secret held `old` before the
         reset): Vault's KV and the Secret, both read back, must hold `new`."""
         problems = []
-        in_vault = self.kv_read("%s/%s" % (self.environment, SEED["path"])).get(SEED["key"])
+        in_vault = self.kv_read("%s/%s" % (self.environment, ROTATED["path"])).get(ROTATED["key"])
         if in_vault != new:
-            problems.append("Vault's %s/%s does not hold the rotated value" % (self.environment, SEED["path"]))
+            problems.append("Vault's %s/%s does not hold the rotated value" % (self.environment, ROTATED["path"]))
         have = self.seed_in_secret()
         if have is None:
-            problems.append("no Secret %s/%s" % (SEED["namespace"], SEED["secret"]))
+            problems.append("no Secret %s/%s" % (ROTATED["namespace"], ROTATED["secret"]))
         elif have == old:
             problems.append("the Secret %s/%s still holds the value from before the kill"
-                            % (SEED["namespace"], SEED["secret"]))
+                            % (ROTATED["namespace"], ROTATED["secret"]))
         elif have != new:
-            problems.append("the Secret %s/%s does not hold the rotated value" % (SEED["namespace"], SEED["secret"]))
+            problems.append("the Secret %s/%s does not hold the rotated value" % (ROTATED["namespace"], ROTATED["secret"]))
         return problems
 
 
