@@ -15,9 +15,10 @@ inventory's password-lookup files (keys password, seeded KV values) and the expo
 cluster CA are removed, and so are the Kubernetes objects the flow owns (labelled
 app.kubernetes.io/managed-by=vaultkube.platform): its ExternalSecrets and the Secrets ESO
 synced for them, its SecretStores and ClusterSecretStore, ServiceAccounts and
-ClusterRoleBindings. The namespaces stay, emptied of those (deleting them would wait on the
-namespace controller: 17 s of reset a point on a loaded machine), and so does ESO's installation (chart release,
-CRDs, the controller process), as OpenBao's does for points after vault_install.
+ClusterRoleBindings. The namespaces stay, emptied of those (deleting them waits on the
+namespace controller: a reset took 17 s a point on a loaded machine), and so does ESO's
+installation (chart release, CRDs, the controller process), as OpenBao's does for points
+after vault_install.
 
 Why remove rather than keep: a kill point stands for "a run from the state before it,
 SIGKILLed at N, then run again". Only the killed run may leave state for the re-run;
