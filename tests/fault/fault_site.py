@@ -192,6 +192,7 @@ class FaultSite(PrivateSite):
         and the rotated seed value the re-run must bring to the Secret."""
         started = time.monotonic()
         self.reset_kubernetes()
+        self.kube_reset_seconds = time.monotonic() - started
         self.ctl("stop")
         self._kill_leftover_vault()
         if role == "vault_install":

@@ -121,9 +121,10 @@ def test_site_killed_at_task_boundaries_converges(site):
             say("FAILED %s [class %s] in %.0f s: %s" % (point.label(), members, took, "; ".join(problems)))
         else:
             converged += 1
-            figures = (point.label(), members, reset_seconds, killed.seconds, processes, rerun.seconds,
-                       third.seconds, took)
-            say("converged %s [class %s]: reset %.1f s (rotated), killed run %.0f s (%d processes killed), "
+            figures = (point.label(), members, reset_seconds, site.kube_reset_seconds, killed.seconds, processes,
+                       rerun.seconds, third.seconds, took)
+            say("converged %s [class %s]: reset %.1f s (Kubernetes objects %.1f s; seed rotated), "
+                "killed run %.0f s (%d processes killed), "
                 "re-run %.0f s (Secret re-synced), third %.0f s, %.0f s in all" % figures)
     say("kill points: %d tried, %d converged; %.0f s per point on average"
         % (len(points), converged, sum(seconds) / max(1, len(seconds))))
