@@ -227,7 +227,7 @@ class FaultSite(PrivateSite):
     def rotate_seed(self):
         """A fresh value for the seeded KV secret, in the inventory's password-lookup file (the
         characters and length its lookup asks for); the flow writes it to Vault."""
-        value = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
+        value = "".join(secrets.choice(string.ascii_letters + string.digits) for _index in range(24))
         os.makedirs(self.site_dir, exist_ok=True)
         path = os.path.join(self.site_dir, ROTATED["file"])
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
