@@ -6,11 +6,30 @@ through the vaultkube_killpoint callback (the start of every task and handler, w
 role it belongs to and what each task did). A kill point N is a run from a reset state
 that the callback stops at boundary N and the test SIGKILLs as a whole process tree.
 
-Reset before a kill point, only what that point needs: a point inside vault_install
-gets a host without OpenBao (its folder, service user and CA copy removed); every later
-point gets a fresh, uninitialised OpenBao (data folder and keys file removed, the
-installation kept), so the killed run initialises Vault again and every role after it
-has real work to do. The Kubernetes objects stay.
+Reset before a kill point: what the flow produced goes, so that the killed run starts as a
+first run would and the re-run converges from exactly what the kill left (nothing of an
+earlier run can pass for it). A point inside vault_install gets a host without OpenBao (its
+folder, service user and CA copy removed); every later point gets a fresh, uninitialised
+OpenBao (data folder removed, the installation kept). For every point the keys file, the
+inventory's password-lookup files (keys password, seeded KV values) and the exported
+cluster CA are removed, and so are the Kubernetes objects the flow owns (labelled
+app.kubernetes.io/managed-by=vaultkube.platform): its ExternalSecrets and the Secrets ESO
+synced for them, its SecretStores and ClusterSecretStore, ServiceAccounts and
+ClusterRoleBindings. The namespaces stay, emptied of those (deleting them waits on the
+namespace controller: a reset took 17 s a point on a loaded machine), and so does ESO's
+installation (chart release, CRDs, the controller process), as OpenBao's does for points
+after vault_install.
+
+Why remove rather than keep: a kill point stands for "a run from the state before it,
+SIGKILLed at N, then run again". Only the killed run may leave state for the re-run;
+objects and files of the previous point's converged runs would make the point a different
+experiment (a rebuilt Vault under an already wired cluster) and let the final checks pass
+on what existed before the kill. Nothing is reset between the kill and the re-run.
+
+Rotation, the proof of a re-sync: before every kill point the seeded value the flow writes
+to Vault (the inventory's demo-db-password lookup file) is rewritten with a fresh random
+value; after the re-run Vault's KV and the Secret ESO synced, read back from the API
+server, must hold that new value and not the one the Secret held before the reset.
 
 Equivalent boundaries: SIGKILL keeps nothing of a run but what it already did outside
 itself. Two consecutive boundaries with only a task between them that did nothing (every
@@ -24,7 +43,10 @@ import hashlib
 import json
 import os
 import random
+import re
+import secrets
 import shutil
+import string
 import subprocess
 import sys
 import time
@@ -48,6 +70,14 @@ READ_ONLY = {
     "wait_for", "kubernetes.core.k8s_info", "vaultkube.platform.vault_status_info",
 }
 KILL_TIMEOUT = 600
+# What the flow writes to the cluster carries this label (eso_deploy, vault_kubernetes_auth,
+# vault_tenants); ESO's own installation (the chart's objects, labelled by Helm) does not.
+FLOW_LABEL = "app.kubernetes.io/managed-by=vaultkube.platform"
+ESO_API = ("external-secrets.io", "v1")
+# The seeded secret the test rotates before every kill point: KV path (under the environment),
+# key, the inventory's password-lookup file under the site folder, and the Secret ESO syncs it to.
+ROTATED = {"path": "demo/db", "key": "password", "file": "demo-db-password", "namespace": "demo", "secret": "demo-db"}
+GONE_TIMEOUT = 60
 
 
 class Boundary(object):
@@ -158,8 +188,11 @@ class FaultSite(PrivateSite):
             self.sh([script, action], timeout=60)
 
     def reset(self, role):
-        """What a kill point in `role` needs: see the module docstring."""
+        """What a kill point in `role` needs: see the module docstring. Returns the seconds taken
+        and the rotated seed value the re-run must bring to the Secret."""
         started = time.monotonic()
+        self.reset_kubernetes()
+        self.kube_reset_seconds = time.monotonic() - started
         self.ctl("stop")
         self._kill_leftover_vault()
         if role == "vault_install":
@@ -174,10 +207,96 @@ class FaultSite(PrivateSite):
             for entry in os.listdir(data) if os.path.isdir(data) else []:
                 path = os.path.join(data, entry)
                 shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
-        if os.path.exists(self.keys_file()):
-            os.unlink(self.keys_file())
+        for name in self.seed_files() + ["vault-init.vault", os.path.basename(self.ca_export())]:
+            path = os.path.join(self.site_dir, name)
+            if os.path.exists(path):
+                os.unlink(path)
         self._test_token = None  # the tests' admin token died with the data
-        return time.monotonic() - started
+        value = self.rotate_seed()
+        return time.monotonic() - started, value
+
+    def seed_files(self):
+        """The inventory's password-lookup files under the site folder (read from group_vars)."""
+        with open(os.path.join(self.inventory, "group_vars", "all.yml"), encoding="utf-8") as handle:
+            text = handle.read()
+        return sorted(set(re.findall(r"vaultkube_lab_site_dir ~ '/([\w.-]+) ", text)))
+
+    def ca_export(self):
+        return os.path.join(self.site_dir, "kubernetes-ca.crt")
+
+    def rotate_seed(self):
+        """A fresh value for the seeded KV secret, in the inventory's password-lookup file (the
+        characters and length its lookup asks for); the flow writes it to Vault."""
+        value = "".join(secrets.choice(string.ascii_letters + string.digits) for _index in range(24))
+        os.makedirs(self.site_dir, exist_ok=True)
+        path = os.path.join(self.site_dir, ROTATED["file"])
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        return value
+
+    def reset_kubernetes(self):
+        """Delete what the flow owns in the cluster (FLOW_LABEL): its ExternalSecrets, SecretStores,
+        ClusterSecretStores, ServiceAccounts and ClusterRoleBindings, then the Secrets ESO synced for
+        those ExternalSecrets; wait until they are gone (a run must not meet one being deleted).
+        The namespaces stay, empty of the flow's objects: deleting them waits on the namespace
+        controller (17 s a point on a loaded machine) and an empty namespace holds no state a
+        re-run could inherit; the flow applies them again as it does on a first run."""
+        group, version = ESO_API
+        custom, core, rbac = self.custom(), self.core(), self.rbac()
+        reads = []
+        synced = []
+        for plural in ("externalsecrets", "secretstores"):
+            for item in custom.list_cluster_custom_object(group, version, plural, label_selector=FLOW_LABEL)["items"]:
+                meta = item["metadata"]
+                args = (group, version, meta["namespace"], plural, meta["name"])
+                self._gone(custom.delete_namespaced_custom_object, *args)
+                reads.append((custom.get_namespaced_custom_object, args))
+                if plural == "externalsecrets":
+                    target = ((item.get("spec") or {}).get("target") or {}).get("name") or meta["name"]
+                    synced.append((target, meta["namespace"]))
+        for item in custom.list_cluster_custom_object(group, version, "clustersecretstores",
+                                                      label_selector=FLOW_LABEL)["items"]:
+            args = (group, version, "clustersecretstores", item["metadata"]["name"])
+            self._gone(custom.delete_cluster_custom_object, *args)
+            reads.append((custom.get_cluster_custom_object, args))
+        for sa in core.list_service_account_for_all_namespaces(label_selector=FLOW_LABEL).items:
+            args = (sa.metadata.name, sa.metadata.namespace)
+            self._gone(core.delete_namespaced_service_account, *args)
+            reads.append((core.read_namespaced_service_account, args))
+        for binding in rbac.list_cluster_role_binding(label_selector=FLOW_LABEL).items:
+            self._gone(rbac.delete_cluster_role_binding, binding.metadata.name)
+            reads.append((rbac.read_cluster_role_binding, (binding.metadata.name,)))
+        self._wait_gone(reads)
+        # Only now: while its ExternalSecret lived, ESO could have written a Secret again.
+        for name, namespace in synced:
+            self._gone(core.delete_namespaced_secret, name, namespace)
+        self._wait_gone([(core.read_namespaced_secret, args) for args in synced])
+        return len(reads) + len(synced)
+
+    def _wait_gone(self, reads):
+        deadline = time.monotonic() + GONE_TIMEOUT
+        for read, args in reads:
+            while self._exists(read, *args):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("%s still there %d s after its deletion" % (args, GONE_TIMEOUT))
+                time.sleep(0.1)
+
+    def _gone(self, delete, *args):
+        """Delete; an object already absent (404) is fine, any other error is not."""
+        try:
+            delete(*args)
+        except Exception as exc:  # noqa: BLE001 - only 404 is "already gone"
+            if not self.not_found(exc):
+                raise
+
+    def _exists(self, read, *args):
+        try:
+            read(*args)
+        except Exception as exc:  # noqa: BLE001 - only 404 is "absent"
+            if self.not_found(exc):
+                return False
+            raise
+        return True
 
     # ------------------------------------------------------------ checks
     def vault_initialized(self):
@@ -210,12 +329,27 @@ class FaultSite(PrivateSite):
         client = self.vault()
         return client.is_authenticated() and not client.sys.read_seal_status()["sealed"]
 
-    def synced(self):
-        """The demo Secret holds what Vault holds (the lab inventory's seeded secret)."""
-        path = "%s/demo/db" % self.environment
-        want = self.kv_read(path)
-        have = self.secret_data("demo", "demo-db")
-        return have is not None and have.get("password") == want.get("password")
+    def seed_in_secret(self):
+        """The seeded value in the Secret ESO syncs it to, read from the API server (None: no Secret)."""
+        have = self.secret_data(ROTATED["namespace"], ROTATED["secret"])
+        return None if have is None else have.get(ROTATED["key"])
+
+    def resync_problems(self, new, old):
+        """Problems with the re-sync of the rotated value `new` (the Secret held `old` before the
+        reset): Vault's KV and the Secret, both read back, must hold `new`."""
+        problems = []
+        in_vault = self.kv_read("%s/%s" % (self.environment, ROTATED["path"])).get(ROTATED["key"])
+        if in_vault != new:
+            problems.append("Vault's %s/%s does not hold the rotated value" % (self.environment, ROTATED["path"]))
+        have = self.seed_in_secret()
+        if have is None:
+            problems.append("no Secret %s/%s" % (ROTATED["namespace"], ROTATED["secret"]))
+        elif have == old:
+            problems.append("the Secret %s/%s still holds the value from before the kill"
+                            % (ROTATED["namespace"], ROTATED["secret"]))
+        elif have != new:
+            problems.append("the Secret %s/%s does not hold the rotated value" % (ROTATED["namespace"], ROTATED["secret"]))
+        return problems
 
 
 def _stopped(pid):
