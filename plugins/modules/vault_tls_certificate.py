@@ -160,7 +160,7 @@ ca_action:
   returned: always
   type: str
   sample: keep
-action:
+certificate_action:
   description: What was done with the server certificate - V(keep), V(issue) or V(renew).
   returned: always
   type: str
@@ -189,7 +189,7 @@ privatekey:
   description:
     - PEM text of the new server key. Secret - run the task with C(no_log).
     - Only in content mode, and only when the server certificate was issued or renewed.
-  returned: content mode, when O(action) is not V(keep)
+  returned: content mode, when RV(certificate_action) is not V(keep)
   type: str
 '''
 
@@ -309,7 +309,7 @@ def main():
     output = dict(
         changed=changed,
         ca_action=plan.ca_action,
-        action=plan.action,
+        certificate_action=plan.action,
         reasons=plan.ca_reasons + plan.reasons,
         certificate_info=certs.describe(cert_after) or {},
         ca_certificate=bundle_after,
