@@ -102,7 +102,7 @@ def load_private_key(text, field):
         return serialization.load_pem_private_key(text.encode('ascii') if not isinstance(text, bytes) else text,
                                                   password=None)
     except (ValueError, TypeError) as exc:
-        raise CertificateError('%s: not an unencrypted PEM private key (%s)' % (field, str(exc).split('\n')[0]))
+        raise CertificateError('%s: not an unencrypted PEM private key (%s)' % (field, str(exc).split('\n', maxsplit=1)[0]))
 
 
 # ------------------------------------------------------------------ reading certificates

@@ -13,7 +13,7 @@ module: vault_tls_certificate
 short_description: Keep, issue or renew the listener's CA and server certificate, in files or as PEM text
 version_added: 0.6.0
 description:
-  - One step for the TLS material of a Vault or OpenBao listener: a CA and a server certificate it signs.
+  - One step for the TLS material of a Vault or OpenBao listener - a CA and a server certificate it signs.
     It reads what exists and decides, for the CA and for the server certificate, to keep it, issue it
     (missing) or renew it.
   - The server certificate is renewed, with a new key, when it expires within O(renew_before), its
@@ -246,21 +246,21 @@ def main():
             ca_valid_days=dict(type='int', default=3650),
             valid_days=dict(type='int', default=825),
             renew_before=dict(type='str', default='30d'),
-            ca_privatekey_owner=dict(type='str'),
-            ca_privatekey_group=dict(type='str'),
-            ca_privatekey_mode=dict(type='str', default='0600'),
-            privatekey_owner=dict(type='str'),
-            privatekey_group=dict(type='str'),
-            privatekey_mode=dict(type='str', default='0600'),
+            ca_privatekey_owner=dict(type='str', no_log=False),
+            ca_privatekey_group=dict(type='str', no_log=False),
+            ca_privatekey_mode=dict(type='str', default='0600', no_log=False),
+            privatekey_owner=dict(type='str', no_log=False),
+            privatekey_group=dict(type='str', no_log=False),
+            privatekey_mode=dict(type='str', default='0600', no_log=False),
         ),
         required_together=[list(PATHS)],
         mutually_exclusive=[(path, content) for path in PATHS for content in CONTENTS],
         supports_check_mode=True,
     )
     if not certs.HAS_CRYPTOGRAPHY:
+        error = certs.CRYPTOGRAPHY_IMPORT_ERROR
         module.fail_json(msg=missing_required_lib('cryptography'),
-                         exception=''.join(traceback.format_exception_only(type(certs.CRYPTOGRAPHY_IMPORT_ERROR),
-                                                                          certs.CRYPTOGRAPHY_IMPORT_ERROR)))
+                         exception=''.join(traceback.format_exception_only(type(error), error)))
     p = module.params
     files = p['certificate_path'] is not None
     ca_key_mode, key_mode = octal(module, 'ca_privatekey_mode'), octal(module, 'privatekey_mode')
@@ -301,8 +301,8 @@ def main():
             for path, mode, uid, gid in attributes:
                 changed = certs.fix_attributes(path, mode, uid, gid, check_mode=module.check_mode) or changed
         except (IOError, OSError) as exc:
-            module.fail_json(msg='vault_tls_certificate: %s: %s' % (getattr(exc, 'filename', None) or 'writing',
-                                                                     exc.strerror or exc))
+            where = getattr(exc, 'filename', None) or 'writing'
+            module.fail_json(msg='vault_tls_certificate: %s: %s' % (where, exc.strerror or exc))
 
     cert_after = result.cert if result is not None else current.cert
     bundle_after = result.ca_bundle_pem if result is not None else ''.join(certs.pem(c) for c in current.ca_bundle)

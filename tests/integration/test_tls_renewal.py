@@ -17,7 +17,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from test_role_vault_install import PLAYBOOK, free_pair, install_vars, installs, server_pid  # noqa: F401 (fixture)
+from test_role_vault_install import PLAYBOOK, free_pair, install_vars, installs, server_pid  # noqa: F401 pylint: disable=unused-import
 from vaultkube_testlib import run_playbook
 
 pytestmark = pytest.mark.needs_root('the role creates a system user and runs the server as it')
