@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
-module: vault_tls_certificate
+module: tls_certificate
 short_description: Keep, issue or renew the listener's CA and server certificate, in files or as PEM text
 version_added: 0.6.0
 description:
@@ -128,7 +128,7 @@ author:
 
 EXAMPLES = r'''
 - name: CA and server certificate on the host, renewed 30 days before expiry
-  vaultkube.platform.vault_tls_certificate:
+  vaultkube.platform.tls_certificate:
     ca_certificate_path: /etc/vault.d/tls/ca.pem
     ca_privatekey_path: /etc/vault.d/tls/ca.key
     certificate_path: /etc/vault.d/tls/server.pem
@@ -143,7 +143,7 @@ EXAMPLES = r'''
   notify: Reload Vault certificates
 
 - name: PEM text for a Kubernetes Secret (the CA key is not kept)
-  vaultkube.platform.vault_tls_certificate:
+  vaultkube.platform.tls_certificate:
     ca_certificate_content: "{{ secret.data['ca.crt'] | b64decode }}"
     certificate_content: "{{ secret.data['tls.crt'] | b64decode }}"
     privatekey_content: "{{ secret.data['tls.key'] | b64decode }}"
@@ -275,9 +275,9 @@ def main():
             texts = [p[name] or '' for name in CONTENTS]
         current = certs.Current(*texts)
     except certs.CertificateError as exc:
-        module.fail_json(msg='vault_tls_certificate: %s' % exc)
+        module.fail_json(msg='tls_certificate: %s' % exc)
     except (IOError, OSError) as exc:
-        module.fail_json(msg='vault_tls_certificate: %s: %s' % (getattr(exc, 'filename', ''), exc.strerror or exc))
+        module.fail_json(msg='tls_certificate: %s: %s' % (getattr(exc, 'filename', ''), exc.strerror or exc))
     if wanted.renews_every_run():
         module.warn('renew_before (%s) is at least valid_days (%d): the certificate is renewed on every run'
                     % (p['renew_before'], p['valid_days']))
@@ -302,7 +302,7 @@ def main():
                 changed = certs.fix_attributes(path, mode, uid, gid, check_mode=module.check_mode) or changed
         except (IOError, OSError) as exc:
             where = getattr(exc, 'filename', None) or 'writing'
-            module.fail_json(msg='vault_tls_certificate: %s: %s' % (where, exc.strerror or exc))
+            module.fail_json(msg='tls_certificate: %s: %s' % (where, exc.strerror or exc))
 
     cert_after = result.cert if result is not None else current.cert
     bundle_after = result.ca_bundle_pem if result is not None else ''.join(certs.pem(c) for c in current.ca_bundle)
