@@ -18,7 +18,7 @@ import requests
 from cryptography import x509
 
 from test_role_vault_install import PLAYBOOK, free_pair, install_vars, installs, server_pid  # noqa: F401 pylint: disable=unused-import
-from vaultkube_testlib import run_playbook
+from vaultkube_testlib import assert_failed_cleanly, run_module, run_playbook
 
 pytestmark = pytest.mark.needs_root('the role creates a system user and runs the server as it')
 
@@ -137,3 +137,65 @@ def test_renewed_certificate_is_served_without_restart_or_reseal(installs, tmp_p
     # The CA did not change: the exported copy verifies every certificate (checked by the handshakes).
     with open(ca_file, encoding='ascii') as handle:
         assert handle.read().count('BEGIN CERTIFICATE') == 1
+
+
+def files_args(folder, **over):
+    args = dict(ca_certificate_path=str(folder / 'ca.pem'), ca_privatekey_path=str(folder / 'ca.key'),
+                certificate_path=str(folder / 'server.pem'), privatekey_path=str(folder / 'server.key'),
+                ca_common_name='test CA', common_name='localhost',
+                subject_alt_names=['DNS:localhost', 'IP:127.0.0.1'], privatekey_mode='0640')
+    args.update(over)
+    return args
+
+
+def test_module_files_mode_check_diff_and_rerun(tmp_path):
+    """The module on real files: check mode writes nothing, a run writes keys with their modes
+    (no temporary file left), a re-run changes nothing, a SAN change shows in the diff (names,
+    serials, expiry; no key), and a bad window fails with one line before any write."""
+    folder = tmp_path / 'tls'
+    folder.mkdir()
+    planned = run_module('tls_certificate', files_args(folder), check=True, diff=True)
+    assert planned['changed'] and (planned['ca_action'], planned['certificate_action']) == ('issue', 'issue')
+    assert os.listdir(folder) == []
+
+    first = run_module('tls_certificate', files_args(folder), diff=True)
+    assert first['changed'] and 'PRIVATE' not in first['_stdout']
+    assert sorted(os.listdir(folder)) == ['ca.key', 'ca.pem', 'server.key', 'server.pem']
+    modes = {name: oct(os.stat(folder / name).st_mode & 0o777) for name in os.listdir(folder)}
+    assert modes == {'ca.key': '0o600', 'server.key': '0o640', 'ca.pem': '0o644', 'server.pem': '0o644'}
+
+    again = run_module('tls_certificate', files_args(folder), diff=True)
+    assert not again['changed'] and again['certificate_action'] == 'keep'
+    assert again['certificate_info']['serial'] == first['certificate_info']['serial']
+
+    # A mode put wrong is put back (changed), the material kept.
+    os.chmod(folder / 'ca.key', 0o644)
+    fixed = run_module('tls_certificate', files_args(folder))
+    assert fixed['changed'] and fixed['certificate_action'] == 'keep'
+    assert oct(os.stat(folder / 'ca.key').st_mode & 0o777) == '0o600'
+
+    more = files_args(folder, subject_alt_names=['DNS:localhost', 'IP:127.0.0.1', 'DNS:new.test'])
+    renewed = run_module('tls_certificate', more, diff=True)
+    assert renewed['changed'] and (renewed['ca_action'], renewed['certificate_action']) == ('keep', 'renew')
+    diff = renewed['diff']
+    assert diff['before']['certificate']['subject_alt_names'] == ['DNS:localhost', 'IP:127.0.0.1']
+    assert diff['after']['certificate']['subject_alt_names'] == ['DNS:localhost', 'DNS:new.test', 'IP:127.0.0.1']
+    assert diff['before']['certificate']['serial'] != diff['after']['certificate']['serial']
+    assert 'PRIVATE' not in renewed['_stdout']
+    assert sorted(os.listdir(folder)) == ['ca.key', 'ca.pem', 'server.key', 'server.pem']
+
+    before = {name: (folder / name).read_bytes() for name in os.listdir(folder)}
+    bad = run_module('tls_certificate', files_args(folder, renew_before='soon'))
+    assert_failed_cleanly(bad, 'renew_before', 'not a duration such as 30d')
+    assert {name: (folder / name).read_bytes() for name in os.listdir(folder)} == before
+
+
+def test_module_content_mode_returns_the_key_only_when_new(tmp_path):
+    args = dict(ca_common_name='test CA', common_name='vault.vault.svc', subject_alt_names=['DNS:vault.vault.svc'])
+    first = run_module('tls_certificate', args)
+    assert first['changed'] and 'BEGIN PRIVATE KEY' in first['privatekey']
+    kept = run_module('tls_certificate', dict(args, ca_certificate_content=first['ca_certificate'],
+                                              certificate_content=first['certificate'],
+                                              privatekey_content=first['privatekey']))
+    assert not kept['changed'] and 'privatekey' not in kept and kept['certificate_action'] == 'keep'
+    assert kept['ca_certificate'] == first['ca_certificate']
