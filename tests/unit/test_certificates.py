@@ -274,3 +274,28 @@ def test_fix_attributes(tmp_path):
     assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
     assert not certs.fix_attributes(str(path), 0o600)
     assert not certs.fix_attributes(str(tmp_path / 'missing'), 0o600)
+
+
+# ------------------------------------------------------------------ the check without keys
+def test_current_without_keys(material):
+    ca, _ca_key, cert, _key = material
+    assert certs.current_without_keys(ca, cert, wanted(), NOW)
+    assert not certs.current_without_keys('', cert, wanted(), NOW)
+    assert not certs.current_without_keys(ca, '', wanted(), NOW)
+    assert not certs.current_without_keys(ca, 'garbage', wanted(), NOW)
+    assert not certs.current_without_keys(ca, cert, wanted(subject_alt_names=['DNS:other']), NOW)
+    assert not certs.current_without_keys(ca, cert, wanted(common_name='other'), NOW)
+    assert not certs.current_without_keys(ca, cert, wanted(key_type='ecdsa-p384'), NOW)
+    assert not certs.current_without_keys(ca, cert, wanted(renew_before='900d'), NOW)
+    assert not certs.current_without_keys(issue()[0], cert, wanted(), NOW)
+
+
+def test_filter_matches_the_module_decision(material):
+    from ansible_collections.vaultkube.platform.plugins.filter.tls_certificate_current import tls_certificate_current
+    ca, _ca_key, cert, _key = material
+    # Issued at NOW (2030): valid for 825 days from then, so current today as well.
+    assert tls_certificate_current(cert, ca, 'vault1', SANS, '30d', 'ecdsa-p256')
+    assert not tls_certificate_current(cert, ca, 'vault1', SANS + ['DNS:x'], '30d', 'ecdsa-p256')
+    from ansible.errors import AnsibleFilterError
+    with pytest.raises(AnsibleFilterError, match='renew_before'):
+        tls_certificate_current(cert, ca, 'vault1', SANS, 'soon', 'ecdsa-p256')
