@@ -26,9 +26,9 @@ description:
     (kubectl exits then). Its supervisor process starts kubectl with the parent-death signal (Linux), so
     killing the supervisor ends kubectl too.
   - Given O(url), the address of Vault as the inventory knows it (for example its Service address inside
-    the cluster), the module returns RV(api_url), the address the controller's modules use: the forward's
+    the cluster), the module returns RV(api_url), the address the controller's modules use (the forward's
     local address and port with the scheme of O(url) when O(resource) is set, O(url) itself when
-    O(resource) is empty (Vault reached directly: no forward is opened). A role then needs no branch of its own.
+    O(resource) is empty, when Vault is reached directly and no forward is opened). A role then needs no branch.
   - Opening or closing a forward changes nothing on the cluster, so the module always reports
     C(changed=false).
   - Needs C(kubectl) on the host that runs the module, and a POSIX system (the forward is a detached
@@ -53,7 +53,7 @@ options:
     description:
       - What to forward to, as kubectl names it, for example C(pod/vault-0) or C(service/vault-active)
         (kubectl then picks one pod the Service selects). Required with O(state=present), unless O(url)
-        is given: then empty means no forward (Vault is reached at O(url) directly).
+        is given (then empty means no forward, Vault is reached at O(url) directly).
     type: str
   remote_port:
     description:
