@@ -13,7 +13,7 @@ runs); state is read back from Vault (through a port-forward) and the API server
     tries each way to use an identity not its own (no serviceAccountRef: ESO's pod token; a
     ServiceAccount named like the platform's; its own; one in ESO's namespace; the
     ClusterSecretStore): each Ready=False with Vault's 403 or ESO's refusal and no Secret,
-    while the platform store still syncs (the database and tenant routes: the site flow)
+    while the platform store still syncs (the database routes: the site flow; tenants: 2c)
  2c tenants through the port-forward (vault_tenants, as inventory/lab has them): each tenant's
     Vault policy and role read back, its SecretStore Ready, its ExternalSecret synced from its
     own KV folder into a Secret; Vault refuses team-a's token on team-b's folder and on the
