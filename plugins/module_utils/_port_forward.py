@@ -31,6 +31,11 @@ import signal
 import sys
 import time
 
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # Python 2
+    from urlparse import urlsplit  # pylint: disable=import-error
+
 # Names our supervisor processes on their command line, so that state=absent never
 # signals another program.
 MARKER = 'vaultkube-port-forward'
@@ -156,6 +161,32 @@ def forwarding_port(line):
     """The local port of kubectl's "Forwarding from 127.0.0.1:39211 -> 8200" line, or None."""
     match = _FORWARDING.match(line)
     return int(match.group(2)) if match else None
+
+
+#: The port a Vault URL means when it names none (Vault's listener default, not the scheme's).
+VAULT_DEFAULT_PORT = 8200
+
+
+def vault_url_parts(url, field='url'):
+    """(scheme, port) of the Vault URL as the inventory knows it; the port is VAULT_DEFAULT_PORT
+    when the URL names none. Raises ValueError with a one-line reason naming field."""
+    try:
+        parts = urlsplit(url or '')
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError('%s %r is not a valid URL (%s): give scheme://host:port, for example '
+                         'https://vault.vault.svc:8200' % (field, url, exc))
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise ValueError('%s %r must be an http:// or https:// URL with a host, for example '
+                         'https://vault.vault.svc:8200' % (field, url))
+    return parts.scheme, port or VAULT_DEFAULT_PORT
+
+
+def forwarded_url(scheme, address, port):
+    """The URL a client on this host uses to reach the forward: the scheme of Vault's own URL
+    (TLS stays end to end), the forward's local address (bracketed when IPv6) and port."""
+    host = '[%s]' % address if ':' in address and not address.startswith('[') else address
+    return '%s://%s:%d' % (scheme, host, port)
 
 
 def _set_parent_death_signal(sig):

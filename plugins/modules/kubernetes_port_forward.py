@@ -25,6 +25,10 @@ description:
     play (a run killed with C(kill -9) leaves no forward behind); and it ends when the pod goes away
     (kubectl exits then). Its supervisor process starts kubectl with the parent-death signal (Linux), so
     killing the supervisor ends kubectl too.
+  - Given O(url), the address of Vault as the inventory knows it (for example its Service address inside
+    the cluster), the module returns RV(api_url), the address the controller's modules use (the forward's
+    local address and port with the scheme of O(url) when O(resource) is set, O(url) itself when
+    O(resource) is empty, when Vault is reached directly and no forward is opened). A role then needs no branch.
   - Opening or closing a forward changes nothing on the cluster, so the module always reports
     C(changed=false).
   - Needs C(kubectl) on the host that runs the module, and a POSIX system (the forward is a detached
@@ -35,16 +39,26 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  url:
+    description:
+      - Vault's URL as the inventory knows it (scheme, host, port). With it the module returns RV(api_url),
+        O(remote_port) defaults to its port (V(8200) when it names none), and an empty O(resource) opens no
+        forward.
+    type: str
+    version_added: 0.6.0
   namespace:
-    description: Namespace of O(resource). Required with O(state=present).
+    description: Namespace of O(resource). Required with O(state=present) when a forward is opened.
     type: str
   resource:
     description:
       - What to forward to, as kubectl names it, for example C(pod/vault-0) or C(service/vault-active)
-        (kubectl then picks one pod the Service selects). Required with O(state=present).
+        (kubectl then picks one pod the Service selects). Required with O(state=present), unless O(url)
+        is given (then empty means no forward, Vault is reached at O(url) directly).
     type: str
   remote_port:
-    description: Port of the pod (or Service) to forward to. Required with O(state=present).
+    description:
+      - Port of the pod (or Service) to forward to. Required with O(state=present) when a forward is opened,
+        unless O(url) gives it.
     type: int
   local_address:
     description: Local address to listen on.
@@ -119,37 +133,63 @@ EXAMPLES = r'''
   vaultkube.platform.kubernetes_port_forward:
     state: absent
     pid: "{{ vault_0_forward.pid }}"
+
+- name: Reach Vault at its in-cluster address through a forward to its Service
+  vaultkube.platform.kubernetes_port_forward:
+    url: https://vault.vault.svc:8200
+    namespace: vault
+    resource: service/vault
+  register: vault_forward
+
+- name: Read its status at the address the forward gives (https://127.0.0.1:<port>)
+  vaultkube.platform.vault_status_info:
+    url: "{{ vault_forward.api_url }}"
+    ca_cert: ~/.vaultkube/vault-ca.pem
 '''
 
 RETURN = r'''
+api_url:
+  description:
+    - The address the controller's modules reach Vault at; only with O(url). With a forward, the scheme of
+      O(url), the forward's local address and port; without one (O(resource) empty), O(url).
+  returned: state=present and O(url) given
+  type: str
+  sample: https://127.0.0.1:39211
+  version_added: 0.6.0
+forwarded:
+  description: Whether a forward was opened (false when O(url) is given and O(resource) is empty).
+  returned: state=present
+  type: bool
+  sample: true
+  version_added: 0.6.0
 local_address:
   description: Address the forward listens on.
-  returned: state=present
+  returned: state=present and a forward was opened
   type: str
   sample: 127.0.0.1
 local_port:
   description: Port the forward listens on.
-  returned: state=present
+  returned: state=present and a forward was opened
   type: int
   sample: 39211
 pid:
   description: Process that holds the forward (the supervisor); give it to O(state=absent) to close it.
-  returned: state=present
+  returned: state=present and a forward was opened
   type: int
   sample: 41876
 kubectl_pid:
   description: The C(kubectl port-forward) process, child of RV(pid).
-  returned: state=present
+  returned: state=present and a forward was opened
   type: int
   sample: 41877
 owner_pid:
   description: The Ansible process whose end closes the forward; null when none is watched.
-  returned: state=present
+  returned: state=present and a forward was opened
   type: int
   sample: 41502
 lifetime:
   description: Seconds after which the forward closes by itself.
-  returned: state=present
+  returned: state=present and a forward was opened
   type: int
   sample: 900
 closed:
@@ -170,7 +210,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.vaultkube.platform.plugins.module_utils import _port_forward
 from ansible_collections.vaultkube.platform.plugins.module_utils._port_forward import (
-    MARKER, find_owner, lifetime_error, read_argv)
+    MARKER, find_owner, forwarded_url, lifetime_error, read_argv, vault_url_parts)
 
 
 def supervisor_source():
@@ -192,6 +232,17 @@ def kubectl_argv(module, kubectl):
 
 def open_forward(module):
     params = module.params
+    scheme = None
+    if params['url'] is not None:
+        try:
+            scheme, port = vault_url_parts(params['url'])
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+        if not params['resource']:
+            # Vault is reached directly: its own URL is the address to use.
+            module.exit_json(changed=False, forwarded=False, api_url=params['url'])
+        if not params['remote_port']:
+            params['remote_port'] = port
     for field in ('namespace', 'resource', 'remote_port'):
         if not params.get(field):
             module.fail_json(msg='%s is required to open a port-forward (state=present)' % field)
@@ -256,9 +307,12 @@ def open_forward(module):
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
         module.fail_json(msg='kubectl port-forward to %s did not listen within %ds (is the pod Running? '
                              'raise timeout)' % (target, params['timeout']))
-    module.exit_json(changed=False, pid=int(parts[0]), local_port=int(parts[1]), kubectl_pid=int(parts[2]),
-                     local_address=params['local_address'], lifetime=params['lifetime'],
-                     owner_pid=owner[0] if owner else None)
+    result = dict(changed=False, forwarded=True, pid=int(parts[0]), local_port=int(parts[1]),
+                  kubectl_pid=int(parts[2]), local_address=params['local_address'], lifetime=params['lifetime'],
+                  owner_pid=owner[0] if owner else None)
+    if scheme:
+        result['api_url'] = forwarded_url(scheme, params['local_address'], result['local_port'])
+    module.exit_json(**result)
 
 
 def command_line(module, pid):
@@ -301,6 +355,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type='str', default='present', choices=['present', 'absent']),
+            url=dict(type='str'),
             namespace=dict(type='str'),
             resource=dict(type='str'),
             remote_port=dict(type='int'),

@@ -13,7 +13,13 @@ runs); state is read back from Vault (through a port-forward) and the API server
     tries each way to use an identity not its own (no serviceAccountRef: ESO's pod token; a
     ServiceAccount named like the platform's; its own; one in ESO's namespace; the
     ClusterSecretStore): each Ready=False with Vault's 403 or ESO's refusal and no Secret,
-    while the platform store still syncs (the database and tenant routes: the site flow)
+    while the platform store still syncs (the database routes: the site flow; tenants: 2c)
+ 2c tenants through the port-forward (vault_tenants, as inventory/lab has them): each tenant's
+    Vault policy and role read back, its SecretStore Ready, its ExternalSecret synced from its
+    own KV folder into a Secret; Vault refuses team-a's token on team-b's folder and on the
+    platform's, and on the platform's and team-b's roles; team-a's store asking for the
+    platform's path is refused; as team-a (kubectl --as) the borrowing routes plus a store
+    naming team-b's role all end Ready=False with no Secret (the re-run changed=0 is step 4)
  3  restarts on rotation: a value changed in Vault reaches the Secret, Stakater Reloader
     (installed by site.yml) rolls the Deployment out (a new ReplicaSet), the new pod reads
     the new value
@@ -31,17 +37,21 @@ import os
 import socket
 import time
 
+import hvac
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from conftest import REPORT
-from e2e_borrow import Tenant, refused_login, routes, try_routes
+from e2e_borrow import ESO, Tenant, login, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
 from e2e_site import new_value, wait_until
 
 pytestmark = pytest.mark.needs_root("a lab node (containerd, kubelet, iptables)")
 
 ES_NAME = "demo-db"
+# inventory/lab-cluster's tenants (vault_tenants_list), as inventory/lab's.
+TENANTS = ("team-a", "team-b")
+TENANT_STORE_SA = "vault-secrets"
 REFRESH_SECONDS = 10
 PROPAGATION_BOUND = REFRESH_SECONDS + 35
 APP = "demo-app"
@@ -79,6 +89,8 @@ class Flow:
         values["keys file password"] = site.lab_value("keys-password")
         values["seeded demo/db password"] = site.lab_value("demo-db-password")
         values["seeded demo/app API_KEY"] = site.lab_value("demo-api-key")
+        values.update({"seeded tenants/%s/db password" % name: site.lab_value("%s-db-password" % name)
+                       for name in TENANTS})
         reviewer = site.secret_data("vault-auth", "vault-reviewer-token")
         if reviewer:
             values["reviewer JWT"] = reviewer["token"]
@@ -320,6 +332,66 @@ def test_02b_a_tenant_cannot_borrow_an_identity(flow):
         core.delete_namespace(TENANT_NS)
     assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
     assert_secret_matches_vault(site)
+
+
+# ------------------------------------------------------------------ 2c
+def test_02c_tenants_through_the_port_forward(flow):
+    flow.need("converged")
+    site = flow.site
+    started = time.monotonic()
+    vault = site.vault()
+    # What site.yml's vault_tenants wrote to Vault (through its port-forward) and to the cluster.
+    for name in TENANTS:
+        policy = vault.sys.read_acl_policy("tenant-%s" % name)["data"]["policy"]
+        assert '"secret/data/tenants/%s/*"' % name in policy, policy
+        role = vault.read("auth/%s/role/tenant-%s" % (site.auth_mount, name))["data"]
+        assert (role["bound_service_account_names"], role["bound_service_account_namespaces"],
+                role["token_policies"], role["audience"]) == ([TENANT_STORE_SA], [name], ["tenant-%s" % name],
+                                                              "vault"), role
+        assert site.ready("secretstores", "vault", name).get("status") == "True", name
+        want = site.kv_read("tenants/%s/db" % name)
+        assert want["password"] == site.lab_value("%s-db-password" % name)
+        _data, seconds = wait_until("Secret %s/app-db to equal Vault's tenants/%s/db" % (name, name),
+                                    lambda n=name, w=want: site.secret_data(n, "app-db") == w or None, 60)
+        note("tenant %s" % name, "policy and role tenant-%s in Vault; SecretStore Ready; Secret app-db equals "
+             "tenants/%s/db (%.1f s)" % (name, name, seconds))
+
+    # Vault's own verdict on team-a's token: its folder, not team-b's, not the platform's.
+    token = login(site, "team-a", TENANT_STORE_SA, "tenant-team-a", ["vault"])["auth"]["client_token"]
+    tenant_client = site.vault(token=False)
+    tenant_client.token = token
+    assert tenant_client.secrets.kv.v2.read_secret_version(
+        path="tenants/team-a/db", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]
+    for path in ("tenants/team-b/db", db_path(site)):
+        with pytest.raises(hvac.exceptions.Forbidden):
+            tenant_client.secrets.kv.v2.read_secret_version(path=path, mount_point="secret",
+                                                            raise_on_deleted_version=True)
+    for role in ("external-secrets", "tenant-team-b"):
+        note("Vault login team-a/%s role %s" % (TENANT_STORE_SA, role),
+             refused_login(site, "team-a", TENANT_STORE_SA, role, ["vault"]))
+
+    # As team-a (every right in its namespace only): its own store asked for the platform's
+    # path, the borrowing routes, and a store naming team-b's role; each refused, no Secret.
+    tenant = Tenant(site, "team-a")
+    tenant.grant()
+    try:
+        own_store = ("team-a's own SecretStore asked for the platform's path %s" % db_path(site), [{
+            "apiVersion": "%s/%s" % ESO, "kind": "ExternalSecret", "metadata": {"name": "steal-platform"},
+            "spec": {"refreshInterval": "30s", "secretStoreRef": {"kind": "SecretStore", "name": "vault"},
+                     "target": {"name": "steal-platform"}, "dataFrom": [{"extract": {"key": db_path(site)}}]}}])
+        route_list = [own_store] + routes(site, "team-a", db_path(site), TENANT_STORE_SA,
+                                          other_tenant_role="tenant-team-b")
+        verdicts = try_routes(site, tenant, route_list, wait_until, note)
+        assert len(verdicts) == len(route_list) == 7
+    finally:
+        tenant.revoke()
+    # The tenants' and the platform's stores still sync.
+    for name in TENANTS:
+        assert site.ready("secretstores", "vault", name).get("status") == "True", name
+        assert site.secret_data(name, "app-db") == site.kv_read("tenants/%s/db" % name), name
+    assert_secret_matches_vault(site)
+    note("tenants step", "%.1f s" % (time.monotonic() - started))
+    flow.done.add("tenants")
 
 
 # ------------------------------------------------------------------ 3

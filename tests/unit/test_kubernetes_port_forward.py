@@ -317,3 +317,52 @@ def test_deadline_and_stop_reason():
 ])
 def test_forwarding_port(line, port):
     assert pf.forwarding_port(line) == port
+
+
+def test_url_gives_the_remote_port_and_the_api_url(kubectl):
+    stub, argv_file = kubectl
+    rc, res, out = run_module({'url': 'https://vault.vault.svc:8300', 'namespace': 'vault',
+                               'resource': 'service/vault', 'kubectl_binary': str(stub),
+                               'close_with_controller': False})
+    assert rc == 0, out
+    try:
+        assert res['forwarded'] is True
+        assert res['api_url'] == 'https://127.0.0.1:%d' % res['local_port']
+        assert argv_file.read_text().split()[-2:] == ['service/vault', ':8300']
+    finally:
+        run_module({'state': 'absent', 'pid': res['pid']})
+
+
+def test_url_without_resource_opens_nothing():
+    rc, res, out = run_module({'url': 'http://127.0.0.1:8200', 'kubectl_binary': '/nonexistent/kubectl'})
+    assert rc == 0, out
+    assert res['forwarded'] is False and res['api_url'] == 'http://127.0.0.1:8200'
+    assert 'pid' not in res and 'local_port' not in res
+
+
+def test_bad_url_is_one_line():
+    rc, res, _out = run_module({'url': 'vault.vault.svc:8200', 'namespace': 'vault', 'resource': 'service/vault'})
+    assert rc != 0 and res['msg'].startswith("url 'vault.vault.svc:8200' must be an http:// or https:// URL")
+
+
+@pytest.mark.parametrize('url, parts', [
+    ('https://vault.vault.svc:8200', ('https', 8200)),
+    ('http://127.0.0.1', ('http', 8200)),
+    ('https://[::1]:9200/', ('https', 9200)),
+])
+def test_vault_url_parts(url, parts):
+    assert pf.vault_url_parts(url) == parts
+
+
+@pytest.mark.parametrize('url', ['', 'vault:8200', 'ftp://vault:8200', 'https://vault:port', 'https://:8200'])
+def test_vault_url_parts_refuses(url):
+    with pytest.raises(ValueError, match='^vault_x_url '):
+        pf.vault_url_parts(url, field='vault_x_url')
+
+
+@pytest.mark.parametrize('scheme, address, port, url', [
+    ('https', '127.0.0.1', 39211, 'https://127.0.0.1:39211'),
+    ('http', '::1', 8200, 'http://[::1]:8200'),
+])
+def test_forwarded_url(scheme, address, port, url):
+    assert pf.forwarded_url(scheme, address, port) == url
