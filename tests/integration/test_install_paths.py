@@ -37,8 +37,8 @@ from vaultkube_testlib import ON_VAULT, run_playbook
 pytestmark = pytest.mark.needs_root('the role installs a package with dpkg, creates a system user and '
                                     'writes under /etc/systemd/system')
 
-ONCE = pytest.mark.skipif(ON_VAULT, reason='openbao only: apt, dpkg and the systemd unit do not depend on the server; '
-                                          'this runs once, in the OpenBao suite')
+ONCE = pytest.mark.skipif(ON_VAULT, reason='openbao only: apt, dpkg and the systemd unit do not depend on the '
+                                           'server; this runs once, in the OpenBao suite')
 
 # The package HashiCorp and OpenBao publish for Debian hosts: the binary in /usr/bin.
 PACKAGE = 'vault' if ON_VAULT else 'openbao'
