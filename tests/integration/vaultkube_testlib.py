@@ -240,6 +240,30 @@ class AuditedDevServer(BaoServer):
         return super().start()
 
 
+def enable_audit_on_cluster(nodes, token) -> None:
+    """HashiCorp Vault: enable the nodes' file audit device on the active node (the audit table is
+    the cluster's; the nodes share one log file). OpenBao: declared in each node's configuration."""
+    if not ON_VAULT:
+        return
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        for node in nodes:
+            try:
+                if node.client(token).sys.read_leader_status().get('is_self'):
+                    node.enable_audit(token)
+                    return
+            except Exception:  # noqa: BLE001 - sealed or electing
+                pass
+        time.sleep(0.5)
+    raise AssertionError('no active node to enable the audit device on')
+
+
+# The write a vault_unseal run sends for its own short-lived admin token (an orphan token made from
+# the key custody; the role alone leaves it to its TTL, site.yml revokes it with tasks_from: revoke):
+# the only write a converged re-run of the role may send.
+RUN_TOKEN_WRITES = ['update auth/token/create-orphan']
+
+
 def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
     """run_module that also fails unless the server's audit log shows no write request from the run
     (a re-run of converged state, a check-mode run, a refused input): Vault's record, not the module's."""
