@@ -209,7 +209,6 @@ class BaoServer:
             what, len(logged), min_entries)
 
 
-
 class FastRaftServer(BaoServer):
     """A raft node with the low-latency raft timings (init in ~2 s instead of ~8 s)."""
 
