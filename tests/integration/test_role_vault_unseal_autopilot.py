@@ -150,12 +150,24 @@ def test_a_single_node_is_left_as_it_is(single, tmp_path):
 def test_cleanup_asked_for_on_a_single_node_stops_before_a_write(single, tmp_path):
     playbook = tmp_path / 'unseal.yml'
     playbook.write_text(PLAY)
-    res = run_playbook(playbook, dict(
-        vault_unseal_url=single[0].url, vault_unseal_nodes=[{'url': single[0].url}],
-        vault_unseal_keys_file=str(tmp_path / 'keys' / 'vault-init.vault'), vault_unseal_keys_password=PASSWORD,
-        vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2, vault_unseal_revoke_root_token=False,
-        vault_unseal_autopilot_cleanup_dead_servers=True))
-    assert res.returncode != 0
-    assert 'vault_unseal_autopilot_cleanup_dead_servers: true needs at least 3 raft nodes' in res.stdout
+
+    def refused_run():
+        res = run_playbook(playbook, dict(
+            vault_unseal_url=single[0].url, vault_unseal_nodes=[{'url': single[0].url}],
+            vault_unseal_keys_file=str(tmp_path / 'keys' / 'vault-init.vault'), vault_unseal_keys_password=PASSWORD,
+            vault_unseal_secret_shares=3, vault_unseal_secret_threshold=2, vault_unseal_revoke_root_token=False,
+            vault_unseal_autopilot_cleanup_dead_servers=True))
+        assert res.returncode != 0
+        assert 'vault_unseal_autopilot_cleanup_dead_servers: true needs at least 3 raft nodes' in res.stdout
+
+    refused_run()
     config = autopilot(single[0], root_token(tmp_path))
     assert config['cleanup_dead_servers'] is False
+
+    # Again on the initialised node, with the audit device on (HashiCorp Vault: enabled now, it has
+    # none during the first run): refused, and the log shows no write but the run's admin token.
+    enable_audit_on_cluster(single, root_token(tmp_path))
+    mark = single[0].mark()
+    refused_run()
+    assert_only_the_run_token_written(single[0], mark, 'the refused run')
+    assert autopilot(single[0], root_token(tmp_path)) == config
