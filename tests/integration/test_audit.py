@@ -6,7 +6,9 @@ runs with ``unsafe_allow_api_audit_creation = true``. The default dev server
 shows that refusal; a second dev server started with that setting (and one
 device declared in its configuration) runs the full cycle. HashiCorp Vault
 enables devices through the API (and has no declared ones): the full cycle runs
-on its plain dev server.
+on its plain dev server, with a second device ("watch") enabled by the fixture.
+The declared (OpenBao) or watch (Vault) device records the whole test, so a
+re-run after the managed device is gone is still read from an audit log.
 """
 
 import shutil
@@ -29,6 +31,8 @@ def audit_server():
     if ON_VAULT:
         config = ''
     server = BaoServer(work, dev=True, extra_config=config).start()
+    if ON_VAULT:
+        server.client().sys.enable_audit_device('file', path='watch', options={'file_path': str(work / 'watch.log')})
     yield server, work
     server.stop()
     shutil.rmtree(work, ignore_errors=True)
@@ -109,7 +113,13 @@ def test_audit_device_lifecycle(audit_server):
     assert key in devices(vault), 'check mode disabled the device'
     assert run_module('vault_audit_device', delete)['changed'] is True
     assert key not in devices(vault)
+    # The delete re-run, read from the device that outlives the managed one: reads, no write request.
+    watch = work / ('watch.log' if ON_VAULT else 'declared.log')
+    mark = watch.stat().st_size
     assert run_module('vault_audit_device', delete)['changed'] is False
+    assert watch.stat().st_size > mark, 'the delete re-run left no entry (its reads) in the %s device' % watch.stem
+    assert write_requests(watch, mark) == [], write_requests(watch, mark)
+    assert key not in devices(vault)
 
 
 @pytest.mark.only_on('openbao', 'HashiCorp Vault has no audit devices declared in its configuration')

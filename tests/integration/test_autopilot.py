@@ -2,7 +2,7 @@
 """vault_raft_autopilot against a real raft server (one node: it takes autopilot settings).
 
 Every claim is read back from the server (GET sys/storage/raft/autopilot/configuration),
-never taken from ``changed``.
+never taken from ``changed``; "nothing written" is read from the node's file audit log.
 """
 
 import shutil
@@ -16,8 +16,9 @@ PATH = '/v1/sys/storage/raft/autopilot/configuration'
 
 
 def start_raft():
-    """One initialised, unsealed raft node with its root token, active and serving autopilot."""
-    node = FastRaftServer(tmpdir('vaultkube-autopilot-')).start()
+    """One initialised, unsealed raft node with its root token, active and serving autopilot,
+    with a file audit device (declared on OpenBao, enabled through the API on HashiCorp Vault)."""
+    node = FastRaftServer(tmpdir('vaultkube-autopilot-'), audit=True).start()
     client = node.client()
     init = client.sys.initialize(secret_shares=1, secret_threshold=1)
     client.sys.submit_unseal_key(init['keys'][0])
@@ -28,6 +29,7 @@ def start_raft():
         try:
             if client.sys.read_leader_status().get('is_self'):
                 client.adapter.get(PATH)
+                node.enable_audit()
                 return node
         except Exception:  # noqa: BLE001 - 5xx while the node elects itself
             pass
@@ -94,7 +96,8 @@ def test_set_read_back_and_rerun_in_other_spellings_changes_nothing(raft):
     # Same meaning, other spellings: nothing is written, the server is as it was.
     again = dict(wanted, dead_server_last_contact_threshold='86400s', last_contact_threshold=5,
                  server_stabilization_time='15', min_quorum='3')
-    rerun = run_module('vault_raft_autopilot', dict(conn(raft), **again))
+    with raft.no_writes('the re-run in other spellings', min_entries=1):
+        rerun = run_module('vault_raft_autopilot', dict(conn(raft), **again))
     assert not rerun.get('failed'), rerun.get('msg')
     assert rerun['changed'] is False and rerun['changed_fields'] == []
     assert server_config(raft) == expected
@@ -107,8 +110,9 @@ def test_set_read_back_and_rerun_in_other_spellings_changes_nothing(raft):
 
 def test_check_mode_writes_nothing_and_diff_shows_the_change(raft):
     before = baseline(raft)
-    result = run_module('vault_raft_autopilot', dict(conn(raft), server_stabilization_time='1m30s',
-                                                     max_trailing_logs=250), check=True, diff=True)
+    with raft.no_writes('check mode', min_entries=1):
+        result = run_module('vault_raft_autopilot', dict(conn(raft), server_stabilization_time='1m30s',
+                                                         max_trailing_logs=250), check=True, diff=True)
     assert not result.get('failed'), result.get('msg')
     assert result['changed'] is True
     assert result['changed_fields'] == ['max_trailing_logs', 'server_stabilization_time']
@@ -129,7 +133,8 @@ def test_check_mode_writes_nothing_and_diff_shows_the_change(raft):
 
 def test_no_settings_is_a_read(raft):
     before = baseline(raft)
-    result = run_module('vault_raft_autopilot', conn(raft))
+    with raft.no_writes('a task with no settings', min_entries=1):
+        result = run_module('vault_raft_autopilot', conn(raft))
     assert not result.get('failed'), result.get('msg')
     assert result['changed'] is False and result['config'] == before == server_config(raft)
 
@@ -145,7 +150,8 @@ def test_no_settings_is_a_read(raft):
 ])
 def test_bad_input_is_refused_before_any_write(raft, args, words):
     before = baseline(raft)
-    result = run_module('vault_raft_autopilot', dict(conn(raft), **args))
+    with raft.no_writes('a refused task'):
+        result = run_module('vault_raft_autopilot', dict(conn(raft), **args))
     assert_failed_cleanly(result, *words)
     assert server_config(raft) == before, 'a refused task changed the configuration'
 
@@ -154,8 +160,9 @@ def test_cleanup_refused_against_the_servers_min_quorum(fresh_raft):
     """min_quorum not given: judged with the server's value, and nothing of the task is written."""
     before = server_config(fresh_raft)
     assert before['min_quorum'] == 0
-    result = run_module('vault_raft_autopilot', dict(conn(fresh_raft), cleanup_dead_servers=True,
-                                                     last_contact_threshold='4s'))
+    with fresh_raft.no_writes('the refused task'):
+        result = run_module('vault_raft_autopilot', dict(conn(fresh_raft), cleanup_dead_servers=True,
+                                                         last_contact_threshold='4s'))
     assert_failed_cleanly(result, 'cleanup_dead_servers', 'min_quorum', 'at least 3')
     assert server_config(fresh_raft) == before, 'last_contact_threshold was written although the task failed'
 

@@ -4,6 +4,13 @@
 vault_status_info, vault_init, vault_unseal and vault_raft_join; every state
 change is read back from OpenBao (hvac or plain HTTP), never taken from
 ``changed``.
+
+"Nothing written" is read from a file audit log where one can show it. Neither
+server audits before it is initialised and unsealed, and both answer sys/init,
+sys/unseal and sys/seal-status outside the audit log even then (checked on
+OpenBao 2.x and HashiCorp Vault 1.21; sys/seal and sys/step-down are logged):
+for those claims the test reads the seal status and the keys file's bytes
+instead, and says so where it does.
 """
 
 import base64
@@ -36,8 +43,8 @@ def new_node():
     """Factory of fresh, uninitialised raft nodes, stopped and removed after the test."""
     started = []
 
-    def start(node_id='node1', tls=None):
-        server = FastRaftServer(tmpdir('vaultkube-raft-'), node_id=node_id, tls=tls).start()
+    def start(node_id='node1', tls=None, audit=False):
+        server = FastRaftServer(tmpdir('vaultkube-raft-'), node_id=node_id, tls=tls, audit=audit).start()
         started.append(server)
         return server
 
@@ -111,7 +118,7 @@ def init_with_hvac(node, shares=5, threshold=3):
 
 # ------------------------------------------------------------------------------
 def test_status_init_unseal_of_a_new_node(new_node, tmp_path):
-    node = new_node()
+    node = new_node(audit=True)
     conn = {'url': node.url}
     key_file = tmp_path / 'vault-init.vault'
     init_args = dict(conn, output_file=str(key_file), output_vault_password=PASSWORD)
@@ -123,6 +130,7 @@ def test_status_init_unseal_of_a_new_node(new_node, tmp_path):
     assert status['storage_type'] == 'raft' and status['version']
     assert 'raft_peers' not in status
 
+    # Uninitialised: no audit log yet. Check mode is read from the server's init status and the directory.
     checked = run_module('vault_init', init_args, check=True, diff=True)
     assert checked['changed'] is True and checked['initialized'] is False
     assert checked['diff'] == {'before': {'initialized': False}, 'after': {'initialized': True}}
@@ -153,12 +161,17 @@ def test_status_init_unseal_of_a_new_node(new_node, tmp_path):
     assert len(content['keys_base64']) == 5 and content['root_token']
     assert_no_secret(created['_stdout'] + created['_stderr'], secrets_of(content))
 
+    # The re-run on the initialised, still sealed server: a sealed server audits nothing, so the
+    # claim is read from the seal status (still sealed, no unseal progress) and the file's bytes.
+    key_bytes = key_file.read_bytes()
     again = run_module('vault_init', init_args)
     assert again['changed'] is False and again['initialized'] is True
     assert not {'keys', 'keys_base64', 'root_token'} & set(again)
-    assert decrypt_key_file(key_file) == content, 'the key file was touched'
+    assert key_file.read_bytes() == key_bytes, 'the key file was touched'
+    assert (seal_status(node)['sealed'], seal_status(node)['progress']) == (True, 0)
 
     unseal_args = dict(conn, keys_file=str(key_file), keys_file_vault_password=PASSWORD)
+    # Sealed: no audit log. Check mode is read from the seal status (no progress).
     check_unseal = run_module('vault_unseal', unseal_args, check=True, diff=True)
     assert check_unseal['changed'] is True and check_unseal['keys_submitted'] == 0
     assert check_unseal['diff'] == {'before': {'sealed': True}, 'after': {'sealed': False}}
@@ -183,8 +196,20 @@ def test_status_init_unseal_of_a_new_node(new_node, tmp_path):
     wait_active(node)
     assert node.client(content['root_token']).is_authenticated()
 
-    unchanged = run_module('vault_unseal', unseal_args)
+    # From here the server audits (HashiCorp Vault: the device is enabled now, with the root token).
+    node.enable_audit(content['root_token'])
+    # The unseal and init re-runs: no write request in the audit log (a seal or a step-down would be
+    # logged there). sys/unseal, sys/init and sys/seal-status are answered outside the log, so these
+    # runs may leave no entry at all: whether they unsealed or initialised again is read from the
+    # seal status (no unseal progress) and the keys file's bytes.
+    with node.no_writes('the unseal re-run'):
+        unchanged = run_module('vault_unseal', unseal_args)
     assert unchanged['changed'] is False and unchanged['keys_submitted'] == 0
+    assert (seal_status(node)['sealed'], seal_status(node)['progress']) == (False, 0)
+    with node.no_writes('the init re-run on the unsealed server'):
+        again = run_module('vault_init', init_args)
+    assert again['changed'] is False and again['initialized'] is True
+    assert key_file.read_bytes() == key_bytes, 'the key file was touched'
 
     full = run_module('vault_status_info', dict(conn, token=content['root_token']))
     assert full['initialized'] is True and full['sealed'] is False and full['active'] is True
@@ -337,9 +362,14 @@ def test_initialised_vault_without_its_key_file_is_a_failure(new_node, tmp_path)
     other = new_node('node2')
     other_args = dict(args, url=other.url)
     assert run_module('vault_init', other_args)['changed'] is True
+    # Initialised and sealed: no audit log. The re-run is read from the seal status and the file's bytes.
+    key_bytes = key_file.read_bytes()
     again = run_module('vault_init', other_args)
     assert not again.get('failed'), again.get('msg')
     assert again['changed'] is False and again['output_file'] == str(key_file)
+    assert key_file.read_bytes() == key_bytes
+    assert (seal_status(other)['initialized'], seal_status(other)['sealed'], seal_status(other)['progress']) == (
+        True, True, 0)
     wrong_password = run_module('vault_init', dict(other_args, output_vault_password='not-it'))
     assert_failed_cleanly(wrong_password, 'cannot be decrypted')
 
@@ -363,7 +393,9 @@ def test_plain_output_and_returned_keys(new_node, tmp_path):
 
 def test_three_node_raft_cluster_over_tls(new_node, tls_material, tmp_path):
     tls = tls_material['right']
-    node1, node2, node3 = (new_node('node%d' % i, tls=tls) for i in (1, 2, 3))
+    # One audit log for the cluster: whichever node is active records the requests.
+    audit_log = tmp_path / 'cluster-audit.log'
+    node1, node2, node3 = (new_node('node%d' % i, tls=tls, audit=audit_log) for i in (1, 2, 3))
     key_file = tmp_path / 'cluster.vault'
     keys = dict(keys_file=str(key_file), keys_file_vault_password=PASSWORD)
 
@@ -375,13 +407,17 @@ def test_three_node_raft_cluster_over_tls(new_node, tls_material, tmp_path):
     assert run_module('vault_unseal', dict(conn(node1), **keys))['sealed'] is False
     root = decrypt_key_file(key_file)['root_token']
     wait_active(node1)
+    node1.enable_audit(root)
     # Test speed only: autopilot promotes a follower to voter after it has been
     # healthy this long (10 s by default).
     node1.client(root).adapter.post('/v1/sys/storage/raft/autopilot/configuration',
                                     json={'server_stabilization_time': '2s'})
 
     join2 = dict(conn(node2), leader_api_addr=node1.url, leader_ca_cert_file=tls['ca'])
-    checked = run_module('vault_raft_join', join2, check=True, diff=True)
+    # node2 is new and audits nothing: check mode is read from its init status and from the
+    # leader's audit log (a join answers the leader's challenge there).
+    with node1.no_writes('the check-mode join'):
+        checked = run_module('vault_raft_join', join2, check=True, diff=True)
     assert checked['changed'] is True and checked['joined'] is False
     assert checked['diff'] == {'before': {'initialized': False}, 'after': {'initialized': True}}
     assert is_initialized(node2) is False, 'check mode joined'
@@ -394,11 +430,20 @@ def test_three_node_raft_cluster_over_tls(new_node, tls_material, tmp_path):
                                                  leader_ca_cert='/etc/ssl/ca.pem'))
     assert_failed_cleanly(not_pem, 'leader_ca_cert must be PEM text', 'leader_ca_cert_file')
 
+    mark = node1.mark()
     joined = run_module('vault_raft_join', join2)
     assert not joined.get('failed'), joined.get('msg')
     assert joined['changed'] is True and joined['joined'] is True
     assert is_initialized(node2) is True and seal_status(node2)['sealed'] is True
-    assert run_module('vault_raft_join', join2)['changed'] is False
+    # The join is visible in the leader's audit log: so is a re-run's, if it joins again.
+    assert any('raft/bootstrap' in line for line in node1.write_requests(mark)), node1.requests_since(mark)
+    # node2 is sealed (it audits nothing): its seal status and the leader's log show the re-run.
+    before = seal_status(node2)
+    with node1.no_writes('the join re-run'):
+        assert run_module('vault_raft_join', join2)['changed'] is False
+    after = seal_status(node2)
+    assert (after['initialized'], after['sealed'], after['progress']) == (
+        before['initialized'], before['sealed'], before['progress']) == (True, True, 0)
 
     with open(tls['ca']) as handle:
         ca_pem = handle.read()

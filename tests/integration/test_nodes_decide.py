@@ -3,7 +3,7 @@
 
 The role vault_unseal runs as a playbook against the three nodes; every claim is
 read back from OpenBao (seal status, raft configuration, KV data), never taken
-from ``changed``.
+from ``changed``; the converged re-run is read from the cluster's file audit log too.
 """
 
 import json
@@ -13,18 +13,30 @@ import time
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK as PLAY, FastRaftServer, run_module, run_playbook, tmpdir
+from vaultkube_testlib import (
+    RUN_TOKEN_WRITES,
+    VAULT_UNSEAL_PLAYBOOK as PLAY,
+    FastRaftServer,
+    enable_audit_on_cluster,
+    run_module,
+    run_playbook,
+    tmpdir,
+)
 
 PASSWORD = 'nodes-decide-keys-password'
 
 
 @pytest.fixture
 def cluster():
-    nodes = [FastRaftServer(tmpdir('vaultkube-decide-'), node_id='node%d' % i).start() for i in (1, 2, 3)]
+    # One file audit log for the cluster: whichever node is active records the requests.
+    audit_log = tmpdir('vaultkube-decide-audit-') / 'audit.log'
+    nodes = [FastRaftServer(tmpdir('vaultkube-decide-'), node_id='node%d' % i, audit=audit_log).start()
+             for i in (1, 2, 3)]
     yield nodes
     for node in nodes:
         node.stop()
         shutil.rmtree(str(node.workdir), ignore_errors=True)
+    shutil.rmtree(str(audit_log.parent), ignore_errors=True)
 
 
 def read_keys(path):
@@ -93,6 +105,7 @@ def test_wiped_first_node_rejoins_and_is_never_initialised(cluster, tmp_path):
     original_keys = keys_file.read_bytes()
     # Test speed only: autopilot promotes a follower after it has been healthy this long.
     active = active_node(cluster, root)
+    enable_audit_on_cluster(cluster, root)
     active.client(root).adapter.post('/v1/sys/storage/raft/autopilot/configuration',
                                      json={'server_stabilization_time': '2s'})
     wait_voters(active, root, 3)
@@ -109,7 +122,10 @@ def test_wiped_first_node_rejoins_and_is_never_initialised(cluster, tmp_path):
     assert seal(first)['initialized'] is False
 
     # The plan alone (check mode is read-only): join, never init.
-    plan = run_module('vault_nodes_info', {'nodes': [{'url': n.url} for n in cluster]}, check=True)
+    # The wiped node audits nothing; the plan's requests to the others (seal status, health) are
+    # answered outside the audit log: read from the wiped node's init status, and no write logged.
+    with active.no_writes('reading the plan'):
+        plan = run_module('vault_nodes_info', {'nodes': [{'url': n.url} for n in cluster]}, check=True)
     assert not plan.get('failed'), plan.get('msg')
     assert plan['initialized'] is True and plan['init_node'] is None
     assert plan['joiners'] == [{'url': first.url}] and plan['leader']['url'] != first.url
@@ -133,10 +149,19 @@ def test_wiped_first_node_rejoins_and_is_never_initialised(cluster, tmp_path):
                                                                   raise_on_deleted_version=True)
     assert secret['data']['data'] == {'password': 'still-here'}
 
-    # Converged: a second run changes nothing.
+    # Converged: a second run changes nothing. Read from the audit log: its only write request is
+    # the creation of the run's own admin token; sys/init and sys/unseal are answered outside the
+    # log, so those are read from the keys file's bytes and every node's seal status.
+    statuses = [(seal(n)['initialized'], seal(n)['sealed'], seal(n)['progress']) for n in cluster]
+    mark = active.mark()
     res, tasks, failed, stats = play(tmp_path, cluster, keys_file)
     assert res.returncode == 0 and not failed, failed or res.stderr[-2000:]
     assert stats['changed'] == 0, [name for name, r in tasks.items() if r.get('changed')]
+    sent = active.write_requests(mark)
+    assert sent == RUN_TOKEN_WRITES, 'the converged re-run sent these write requests (audit log): %s' % sent
+    assert keys_file.read_bytes() == original_keys, 'the keys file was rewritten'
+    assert [(seal(n)['initialized'], seal(n)['sealed'], seal(n)['progress']) for n in cluster] == statuses == [
+        (True, False, 0)] * 3
 
 
 def test_silent_node_blocks_the_init_of_a_new_cluster(cluster, tmp_path):

@@ -73,8 +73,15 @@ class BaoServer:
     """One real OpenBao process on loopback (dev mode or raft storage)."""
 
     def __init__(self, workdir: Path, dev: bool = False, node_id: str = 'node1',
-                 tls: dict | None = None, extra_config: str = ''):
+                 tls: dict | None = None, extra_config: str = '', audit=False):
         self.workdir = Path(workdir)
+        # audit=True: a file audit device "raft" writing workdir/audit.log; audit=<path>: writing
+        # that file (the nodes of one cluster share one: whichever is active records the requests).
+        # OpenBao declares it in the configuration; HashiCorp Vault ignores an audit stanza there
+        # (checked on 1.21: no device, no warning), so on Vault enable_audit(token) adds it after init.
+        self.audit_log = None
+        if audit and not dev:
+            self.audit_log = Path(audit) if audit is not True else self.workdir / 'audit.log'
         # Server configuration added to the generated one (dev mode: loaded with -config).
         self.extra_config = extra_config
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +119,30 @@ class BaoServer:
             cluster_addr = "https://127.0.0.1:%d"
             disable_mlock = true
             ''') % (data, self.node_id, self.port, self.cluster_port, listener,
-                    scheme, self.port, self.cluster_port)
+                    scheme, self.port, self.cluster_port) + self.audit_stanza()
+
+    def audit_stanza(self) -> str:
+        """The declared file audit device (OpenBao), or nothing."""
+        if self.audit_log is None or ON_VAULT:
+            return ''
+        return textwrap.dedent('''\
+            audit "file" "raft" {
+              options {
+                file_path = "%s"
+                hmac_accessor = "false"
+              }
+            }
+            ''') % self.audit_log
+
+    def enable_audit(self, token: str | None = None) -> None:
+        """On HashiCorp Vault, enable the file audit device through the API (once per cluster, with
+        a token of the initialised, unsealed server); on OpenBao it is declared already: nothing."""
+        if self.audit_log is None or not ON_VAULT:
+            return
+        client = self.client(token)
+        if 'raft/' not in client.sys.list_enabled_audit_devices()['data']:
+            client.sys.enable_audit_device('file', path='raft', options={'file_path': str(self.audit_log),
+                                                                         'hmac_accessor': 'false'})
 
     def start(self) -> 'BaoServer':
         if self.dev:
@@ -149,6 +179,35 @@ class BaoServer:
         verify = self.tls['ca'] if self.tls else True
         return hvac.Client(url=self.url, token=token or self.root_token, verify=verify)
 
+    # --- the file audit device (AuditedDevServer, or a raft server started with audit=...) ---
+    def mark(self) -> int:
+        """Where the audit log ends now: write_requests(mark) reads what was logged after."""
+        assert self.audit_log is not None, 'this server has no audit device'
+        return os.path.getsize(self.audit_log) if os.path.exists(self.audit_log) else 0
+
+    def write_requests(self, mark: int) -> list:
+        """Every create, update and delete REQUEST logged since MARK, answered or refused, as
+        "operation path" (reads and lists left out): what was sent to write in between."""
+        assert os.path.exists(self.audit_log), 'the audit log %s was never written' % self.audit_log
+        return write_requests(self.audit_log, mark)
+
+    def requests_since(self, mark: int) -> list:
+        """Every request entry logged since MARK, as "operation path" (reads too)."""
+        return audit_requests(self.audit_log, mark)
+
+    @contextlib.contextmanager
+    def no_writes(self, what: str, min_entries: int = 0):
+        """with server.no_writes('the re-run'): ... fails unless the server's audit log shows no
+        write request from the block (whatever the module reports about itself). min_entries: the
+        block must also have left that many request entries (its reads): the device was recording it."""
+        mark = self.mark()
+        yield
+        sent = self.write_requests(mark)
+        assert sent == [], '%s sent %d write requests (audit log): %s' % (what, len(sent), sent[:20])
+        logged = self.requests_since(mark)
+        assert len(logged) >= min_entries, '%s left %d request entries in the audit log, expected at least %d' % (
+            what, len(logged), min_entries)
+
 
 class FastRaftServer(BaoServer):
     """A raft node with the low-latency raft timings (init in ~2 s instead of ~8 s)."""
@@ -179,23 +238,29 @@ class AuditedDevServer(BaoServer):
             ''') % self.audit_log
         return super().start()
 
-    def mark(self) -> int:
-        """Where the audit log ends now: write_requests(mark) reads what was logged after."""
-        return os.path.getsize(self.audit_log)
 
-    def write_requests(self, mark: int) -> list:
-        """Every create, update and delete REQUEST logged since MARK, answered or refused, as
-        "operation path" (reads and lists left out): what was sent to write in between."""
-        return write_requests(self.audit_log, mark)
+def enable_audit_on_cluster(nodes, token) -> None:
+    """HashiCorp Vault: enable the nodes' file audit device on the active node (the audit table is
+    the cluster's; the nodes share one log file). OpenBao: declared in each node's configuration."""
+    if not ON_VAULT:
+        return
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        for node in nodes:
+            try:
+                if node.client(token).sys.read_leader_status().get('is_self'):
+                    node.enable_audit(token)
+                    return
+            except Exception:  # noqa: BLE001 - sealed or electing
+                pass
+        time.sleep(0.5)
+    raise AssertionError('no active node to enable the audit device on')
 
-    @contextlib.contextmanager
-    def no_writes(self, what: str):
-        """with server.no_writes('the re-run'): ... fails unless the server's audit log shows no
-        write request from the block (whatever the module reports about itself)."""
-        mark = self.mark()
-        yield
-        sent = self.write_requests(mark)
-        assert sent == [], '%s sent %d write requests (audit log): %s' % (what, len(sent), sent[:20])
+
+# The write a vault_unseal run sends for its own short-lived admin token (an orphan token made from
+# the key custody; the role alone leaves it to its TTL, site.yml revokes it with tasks_from: revoke):
+# the only write a converged re-run of the role may send.
+RUN_TOKEN_WRITES = ['update auth/token/create-orphan']
 
 
 def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
@@ -205,9 +270,9 @@ def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
         return run_module(module, args, **kw)
 
 
-def write_requests(audit_log, mark=0):
-    """Every create/update/delete request entry of a file audit log from byte offset MARK, as
-    "operation path" (a request entry is logged before the server handles it: refused ones too)."""
+def audit_requests(audit_log, mark=0):
+    """Every request entry of a file audit log from byte offset MARK, as "operation path"
+    (a request entry is logged before the server handles it: refused ones too)."""
     found = []
     with open(audit_log, 'rb') as handle:
         handle.seek(mark)
@@ -217,9 +282,16 @@ def write_requests(audit_log, mark=0):
             except ValueError:
                 continue  # a line the server is writing right now
             request = entry.get('request') or {}
-            if entry.get('type') == 'request' and request.get('operation') in ('create', 'update', 'delete'):
-                found.append('%s %s' % (request['operation'], request.get('path')))
+            if entry.get('type') == 'request':
+                found.append('%s %s' % (request.get('operation'), request.get('path')))
     return found
+
+
+def write_requests(audit_log, mark=0):
+    """Every create/update/delete request entry of a file audit log from byte offset MARK, as
+    "operation path" (a request entry is logged before the server handles it: refused ones too)."""
+    return [line for line in audit_requests(audit_log, mark)
+            if line.split(' ', 1)[0] in ('create', 'update', 'delete')]
 
 
 def successful_writes(audit_log):
