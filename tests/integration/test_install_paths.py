@@ -265,9 +265,9 @@ def unit_service():
     """A service name of this test's own, and the unit file the role writes for it removed after."""
     name = 'vkunit-' + uuid.uuid4().hex[:8]
     yield name
-    for path in ('/etc/systemd/system/%s.service' % name,):
-        if os.path.lexists(path):
-            os.unlink(path)
+    unit = '/etc/systemd/system/%s.service' % name
+    if os.path.lexists(unit):
+        os.unlink(unit)
 
 
 @ONCE
