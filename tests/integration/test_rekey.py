@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from test_root_token import RootServer, init_server, read_keys, root_node, transit_seal_config, transit_unsealer
-from vaultkube_testlib import ON_VAULT, REPO, admin_token, run_module, run_playbook, tmpdir
+from vaultkube_testlib import ON_VAULT, REPO, admin_token, audit_entries, run_module, run_playbook, tmpdir
 
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
 STEPS = ('initialised', 'update_share', 'updated', 'pending_written', 'verify_share', 'verified',
@@ -279,8 +279,7 @@ def test_recovery_keys_with_transit_seal(transit):
 def audit_rekey_secrets(server):
     """Every share and nonce the rekey endpoints answered, from the raw audit log."""
     found = set()
-    for line in server.audit_log.read_text().splitlines():
-        entry = json.loads(line)
+    for entry in audit_entries(server.audit_log):
         path = (entry.get('request') or {}).get('path', '')
         if 'rekey' not in path and 'rotate/root' not in path and 'rotate/recovery' not in path:
             continue

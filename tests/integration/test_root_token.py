@@ -17,7 +17,7 @@ import pytest
 import requests
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from vaultkube_testlib import ON_VAULT, BaoServer, FastRaftServer, run_module, run_playbook, tmpdir
+from vaultkube_testlib import ON_VAULT, BaoServer, FastRaftServer, audit_entries, run_module, run_playbook, tmpdir
 
 # OpenBao 2.5.3+ answers 405 on sys/generate-root/* unless the listener enables them.
 OPENBAO_LISTENER = 'disable_unauthed_generate_root_endpoints = false'
@@ -35,15 +35,21 @@ class RootServer(FastRaftServer):
         text = super().config_text()
         if not ON_VAULT:
             text = text.replace('tls_disable = true', 'tls_disable = true\n  ' + OPENBAO_LISTENER, 1)
-            text += textwrap.dedent('''\
-                audit "file" "raw" {
-                  options {
-                    file_path = "%s"
-                    log_raw = "true"
-                  }
-                }
-                ''') % self.audit_log
         return text + self.seal_config
+
+    def audit_stanza(self):
+        """The one declared audit device (OpenBao), raw, in place of the base class's HMAC one: two
+        devices on one file would log every secret twice, once in clear and once as its HMAC."""
+        if ON_VAULT:
+            return ''
+        return textwrap.dedent('''\
+            audit "file" "raw" {
+              options {
+                file_path = "%s"
+                log_raw = "true"
+              }
+            }
+            ''') % self.audit_log
 
 
 def vault_text(content, password):
@@ -93,8 +99,7 @@ def init_server(server, keys_file, password, recovery=False):
 def audit_secrets(server):
     """OTPs, encoded tokens, root tokens used to create admin tokens, and admin tokens, from the raw audit log."""
     found = {'otp': set(), 'encoded': set(), 'generated_root': set(), 'admin': set()}
-    for line in server.audit_log.read_text().splitlines():
-        entry = json.loads(line)
+    for entry in audit_entries(server.audit_log):
         if entry.get('type') != 'response':
             continue
         path = entry['request'].get('path', '')

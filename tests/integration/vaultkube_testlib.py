@@ -270,21 +270,21 @@ def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
         return run_module(module, args, **kw)
 
 
+def audit_entries(audit_log, mark=0):
+    """Every complete entry of a file audit log from byte offset MARK, as dicts. The server may be
+    writing a line right now: a last line without its newline is left for the next read."""
+    with open(audit_log, 'rb') as handle:
+        handle.seek(mark)
+        text = handle.read()
+    complete = text[:text.rfind(b'\n') + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 def audit_requests(audit_log, mark=0):
     """Every request entry of a file audit log from byte offset MARK, as "operation path"
     (a request entry is logged before the server handles it: refused ones too)."""
-    found = []
-    with open(audit_log, 'rb') as handle:
-        handle.seek(mark)
-        for line in handle.read().splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line the server is writing right now
-            request = entry.get('request') or {}
-            if entry.get('type') == 'request':
-                found.append('%s %s' % (request.get('operation'), request.get('path')))
-    return found
+    return ['%s %s' % ((entry.get('request') or {}).get('operation'), (entry.get('request') or {}).get('path'))
+            for entry in audit_entries(audit_log, mark) if entry.get('type') == 'request']
 
 
 def write_requests(audit_log, mark=0):
@@ -298,16 +298,14 @@ def successful_writes(audit_log):
     """{token accessor: ["update sys/policies/acl/x", ...]}: every create, update and delete
     request that succeeded, from the audit log of an AuditedDevServer."""
     found = {}
-    with open(audit_log, encoding='utf-8') as handle:
-        for line in handle:
-            entry = json.loads(line)
-            request = entry.get('request') or {}
-            if entry.get('type') != 'response' or entry.get('error'):
-                continue
-            if request.get('operation') not in ('create', 'update', 'delete'):
-                continue
-            accessor = (entry.get('auth') or {}).get('accessor')
-            found.setdefault(accessor, []).append('%s %s' % (request['operation'], request.get('path')))
+    for entry in audit_entries(audit_log):
+        request = entry.get('request') or {}
+        if entry.get('type') != 'response' or entry.get('error'):
+            continue
+        if request.get('operation') not in ('create', 'update', 'delete'):
+            continue
+        accessor = (entry.get('auth') or {}).get('accessor')
+        found.setdefault(accessor, []).append('%s %s' % (request['operation'], request.get('path')))
     return found
 
 
