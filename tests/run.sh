@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh [stage ...]
 # Stages (default: all): unit integration build sanity bench lab roles e2e fleet bench_eso fault node cluster vault
-# (fault and the integration suite on Vault run in a background lane beside the lab stages; see docs/testing.md)
+# (fault, fleet and the integration suite on Vault run in a background lane beside the lab stages; see docs/testing.md)
 # Each stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -236,9 +236,8 @@ stage_bench_eso() {
 
 stage_fault() {
   wait_lab_build || return 1
-  # The CI subset: every kill-point class of vault_unseal and vault_kubernetes_auth plus four
-  # sampled boundaries of the other roles (seed printed); `bash tests/fault/run.sh --all` is
-  # the full sweep.
+  # The CI subset: every kill-point class of vault_unseal plus four sampled boundaries of the
+  # other roles (seed printed); `bash tests/fault/run.sh --all` is the full sweep.
   bash tests/fault/run.sh
 }
 
@@ -284,27 +283,27 @@ run_stage() {
 }
 
 # Two lanes. The stages that need no lab of the shared kind run first, one after the other.
-# Then the background lane runs the fault stage (a private lab without a node) and the
-# integration suite on HashiCorp Vault (its own servers, one worker) while the foreground
-# runs the stages on the shared lab and the lab with a node, then the Vault flows. The two
-# lanes share no lab and no server, so the wall time is close to the longer lane instead of
-# the sum; `bash tests/run.sh STAGE...` runs only the stages given, in one lane.
+# Then the background lane runs the fault stage and the fleet flow (private labs without a
+# node) and the integration suite on HashiCorp Vault (its own servers, two workers) while the
+# foreground runs the stages on the shared lab and the lab with a node, then the Vault flows.
+# The two lanes share no lab, no server and no port, so the wall time is close to the longer
+# lane instead of the sum; `bash tests/run.sh STAGE...` runs only the stages given, in one
+# lane when nothing but the Vault flows would run beside the background one.
 lane=()
-for stage in "${stages[@]}"; do
-  case "$stage" in fault) lane+=(fault) ;; esac
-done
-vault_suite_in_lane=0
-case " ${stages[*]} " in
-  *" vault "*) if [ ${#lane[@]} -gt 0 ]; then lane+=(vault_integration); vault_suite_in_lane=1; fi ;;
-esac
 foreground=()
 for stage in "${stages[@]}"; do
-  [ "$stage" = fault ] || foreground+=("$stage")
+  case "$stage" in fault|fleet) lane+=("$stage") ;; *) foreground+=("$stage") ;; esac
 done
-if [ ${#lane[@]} -gt 0 ] && [ ${#foreground[@]} -eq 1 ] && [ "${foreground[0]}" = vault ]; then
-  # Only fault and vault asked for: nothing to run beside, keep one lane.
-  vault_suite_in_lane=0
-  lane=(fault)
+beside=0
+for stage in "${foreground[@]}"; do
+  case "$stage" in vault) ;; *) beside=1 ;; esac
+done
+vault_suite_in_lane=0
+if [ ${#lane[@]} -gt 0 ] && [ "$beside" = 0 ]; then
+  lane=()
+  foreground=("${stages[@]}")
+elif [ ${#lane[@]} -gt 0 ]; then
+  case " ${foreground[*]} " in *" vault "*) lane+=(vault_integration); vault_suite_in_lane=1 ;; esac
 fi
 
 lane_pid=
@@ -314,8 +313,7 @@ start_lane() {
   echo "=== background lane: ${lane[*]} (output at the end) ==="
   lane_start=$(date +%s)
   (
-    run_stage "${lane[0]}"
-    [ ${#lane[@]} -lt 2 ] || run_stage "${lane[1]}" 1
+    for stage in "${lane[@]}"; do run_stage "$stage"; done
   ) >"$results/lane.log" 2>&1 &
   lane_pid=$!
 }

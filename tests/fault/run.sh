@@ -2,8 +2,9 @@
 # The fault stage: playbooks/site.yml SIGKILLed at task boundaries on a private lab, then
 # run again until it converges (tests/fault/test_fault_site.py explains the points).
 # Usage: bash tests/fault/run.sh [--all] [pytest options]
-#   default  the CI subset: every boundary of vault_unseal and vault_kubernetes_auth plus
-#            4 boundaries sampled from the other roles (seed printed)
+#   default  the CI subset: every boundary of vault_unseal (key custody) plus 4 boundaries
+#            sampled from the other roles (seed printed); VAULTKUBE_FAULT_FULL_ROLES=a,b
+#            names other roles to try in full
 #   --all    the full sweep: one kill point per class of every boundary of site.yml
 # Needs root (the lab inventory creates a system user).
 set -euo pipefail

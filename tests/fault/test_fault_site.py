@@ -14,9 +14,10 @@ Vault; a third run is changed=0. Every point is tried even when one fails; the c
 printed.
 
 Which points: VAULTKUBE_FAULT_ALL=1 tries one point of every class of boundaries (the
-full sweep). Otherwise the classes of every boundary of vault_unseal and
-vault_kubernetes_auth, plus the classes of VAULTKUBE_FAULT_SAMPLE (4) boundaries drawn
-from the other roles with seed VAULTKUBE_FAULT_SEED (20261202; both printed). VAULTKUBE_FAULT_LIMIT=N keeps the first N
+full sweep). Otherwise the classes of every boundary of the roles in
+VAULTKUBE_FAULT_FULL_ROLES (default vault_unseal: key custody, where a kill can lose keys),
+plus the classes of VAULTKUBE_FAULT_SAMPLE (4) boundaries drawn from the other roles with
+seed VAULTKUBE_FAULT_SEED (20261202; all three printed). VAULTKUBE_FAULT_LIMIT=N keeps the first N
 points of the plan and VAULTKUBE_FAULT_ONLY=role[,role] the points in those roles (partial
 runs; the test then says so).
 """
@@ -30,7 +31,7 @@ from fault_site import FaultSite, plan
 
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs OpenBao as it")
 
-ROLES_IN_FULL = ("vault_unseal", "vault_kubernetes_auth")
+ROLES_IN_FULL = tuple(r for r in os.environ.get("VAULTKUBE_FAULT_FULL_ROLES", "vault_unseal").split(",") if r)
 SEED = int(os.environ.get("VAULTKUBE_FAULT_SEED", "20261202"))
 SAMPLE = int(os.environ.get("VAULTKUBE_FAULT_SAMPLE", "4"))
 EVERY = os.environ.get("VAULTKUBE_FAULT_ALL") == "1"
