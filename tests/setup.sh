@@ -58,7 +58,7 @@ export VAULTKUBE_REPO="$repo"
 export VAULTKUBE_CACHE="$cache"
 export PATH="$venv/bin:\$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$collections"
-export PYTHONPATH="$collections\${PYTHONPATH:+:\$PYTHONPATH}"
+export PYTHONPATH="$collections:$repo/tests/support\${PYTHONPATH:+:\$PYTHONPATH}"
 export ANSIBLE_PYTHON_INTERPRETER="$venv/bin/python"
 ${vault_chart:+export VAULTKUBE_VAULT_CHART="$vault_chart"}
 ENV

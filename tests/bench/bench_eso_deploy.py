@@ -43,17 +43,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-sys.path.insert(0, str(REPO / 'tests' / 'lab'))
-sys.path.insert(0, str(REPO / 'tests' / 'integration'))
-sys.path.insert(0, str(REPO / 'tests' / 'e2e'))
 
-from e2e_fleet import admin_token_requests, audit_entries, site_writes  # noqa: E402
-from lab_helpers import LAB, LAB_ADMIN_USER, AuditLog, kubectl  # noqa: E402
-from vaultkube_testlib import _ansible_env  # noqa: E402
+from e2e_fleet import admin_token_requests, audit_entries, site_writes
+from lab_helpers import LAB, LAB_ADMIN_USER, AuditLog, kubectl
+from vaultkube_testlib import _ansible_env
 
-from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (  # noqa: E402
+from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
     go_duration_ns, go_duration_string)
-from ansible_collections.vaultkube.platform.plugins.module_utils._eso import manifests  # noqa: E402
+from ansible_collections.vaultkube.platform.plugins.module_utils._eso import manifests
 
 NAMESPACES = 10
 VAULT_KEY = 'lab/demo/app'

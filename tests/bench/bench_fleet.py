@@ -20,15 +20,12 @@ Usage: python tests/bench/bench_fleet.py [--sizes 1 2 3]   (root: OpenBao runs a
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-sys.path.insert(0, str(REPO / 'tests' / 'lab'))
-sys.path.insert(0, str(REPO / 'tests' / 'e2e'))
 
-from e2e_fleet import Fleet, audit_entries, root_requests, root_writes  # noqa: E402
+from e2e_fleet import Fleet, audit_entries, root_requests, root_writes
 
 
 def measure(size):

@@ -41,9 +41,8 @@ from pathlib import Path
 import hvac
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / 'integration'))
 
-from vaultkube_testlib import BaoServer, _ansible_env  # noqa: E402
+from vaultkube_testlib import BaoServer, _ansible_env
 
 KV_MOUNT = 'bench-kv'
 K8S_MOUNT = 'bench-kubernetes'

@@ -6,16 +6,7 @@ user), so it neither disturbs nor is disturbed by the shared lab.
 Everything the test measures (timings, condition and event messages) is
 printed in a closing summary, also when the test passes."""
 
-import os
-import sys
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
-sys.path.insert(0, HERE)
-
-from vaultkube_testlib import NEEDS_ROOT_MARKER, fail_unless_root  # noqa: E402
+from vaultkube_testlib import NEEDS_ROOT_MARKER, fail_unless_root
 
 
 def pytest_configure(config):

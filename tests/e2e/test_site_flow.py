@@ -34,22 +34,20 @@ import collections
 import json
 import os
 import pwd
-import sys
 import time
 
 import hvac
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from conftest import REPO, REPORT
+from conftest import REPORT
 from e2e_fleet import admin_token_requests, audit_entries, site_writes, vault_write_requests
 from e2e_borrow import Tenant, api_audiences, refused_login, routes, try_routes
 from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
 from lab_helpers import LAB_ADMIN_USER, AuditLog
 
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from vaultkube_postgres import PostgresServer, new_password  # noqa: E402  pylint: disable=wrong-import-position
-from vaultkube_testlib import read_or_none  # noqa: E402  pylint: disable=wrong-import-position
+from vaultkube_postgres import PostgresServer, new_password
+from vaultkube_testlib import read_or_none
 
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs OpenBao as it")
 

@@ -11,18 +11,16 @@ of OpenBao, on a private lab. State read back from Vault and the API server.
 import json
 import os
 import pwd
-import sys
 import time
 
 import pytest
 
-from conftest import REPO, REPORT
+from conftest import REPORT
 from e2e_fleet import admin_token_requests, audit_entries, site_writes
 from e2e_site import PrivateSite, pids_running
 from lab_helpers import LAB_ADMIN_USER, AuditLog
 
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from vaultkube_testlib import vault_binary  # noqa: E402  pylint: disable=wrong-import-position
+from vaultkube_testlib import vault_binary
 
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs Vault as it")
 

@@ -48,16 +48,13 @@ import secrets
 import shutil
 import string
 import subprocess
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-for sub in ("lab", "e2e", "integration"):
-    sys.path.insert(0, os.path.join(REPO, "tests", sub))
 
-from e2e_site import PrivateSite  # noqa: E402
-from vaultkube_testlib import kill_tree  # noqa: E402
+from e2e_site import PrivateSite
+from vaultkube_testlib import kill_tree
 
 CALLBACKS = os.path.join(HERE, "callback_plugins")
 # Actions that change nothing outside the run when they report no change.

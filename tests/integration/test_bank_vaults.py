@@ -4,7 +4,6 @@ the bank_vaults_config filter: the same Vault as the hand-written document, re-r
 HashiCorp Vault only: the document has GitHub auth, which OpenBao lacks."""
 
 import json
-import sys
 import uuid
 
 import pytest
@@ -12,8 +11,7 @@ import yaml
 
 from vaultkube_testlib import REPO, make_tls, read_or_none, run_playbook, tmpdir
 
-sys.path.insert(0, str(REPO / 'tests' / 'data'))
-from bank_vaults_hand_written import hand_written  # noqa: E402  pylint: disable=wrong-import-position
+from bank_vaults_hand_written import hand_written
 
 pytestmark = pytest.mark.only_on('vault', 'seed 000 configures GitHub auth, which OpenBao does not have')
 

@@ -85,10 +85,7 @@ def test_missing_url_names_the_field(conn):
 def test_hcl_check_agrees_with_openbao(vault):
     """The syntax check run before writing never refuses a policy OpenBao accepts, and
     what it refuses OpenBao refuses too (the unit test's corpus, against the real parser)."""
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'unit'))
-    from test_policy_hcl import INVALID, VALID
+    from policy_hcl_corpus import INVALID, VALID  # pylint: disable=import-outside-toplevel
 
     tag = uuid.uuid4().hex[:6]
     disagree = []

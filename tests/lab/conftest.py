@@ -12,15 +12,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import uuid
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab_helpers import (  # noqa: E402
+from lab_helpers import (
     LAB, LAB_DIR, VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, delete_namespace, find_bao, free_port,
     helm, kubectl, run, use_private_lab, wait_for,
 )

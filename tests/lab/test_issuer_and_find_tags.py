@@ -10,18 +10,16 @@
 
 import json
 import os
-import sys
 import uuid
 
 import hvac
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, b64d, jwt_claims, kubectl, wait_for  # noqa: E402
-from vaultkube_testlib import run_module  # noqa: E402
+from lab_helpers import LAB, b64d, jwt_claims, kubectl, wait_for
+from vaultkube_testlib import run_module
 
-from ansible_collections.vaultkube.platform.plugins.module_utils._names import (  # noqa: E402
+from ansible_collections.vaultkube.platform.plugins.module_utils._names import (
     kv_reader_rules,
     policy_hcl,
 )

@@ -11,16 +11,14 @@ import base64
 import json
 import os
 import shutil
-import sys
 import uuid
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, delete_namespace, helm, kubectl  # noqa: E402
-from vaultkube_testlib import FastRaftServer, run_module, tmpdir  # noqa: E402
-from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402
+from lab_helpers import LAB, delete_namespace, helm, kubectl
+from vaultkube_testlib import FastRaftServer, run_module, tmpdir
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 PASSWORD = 'key-custody-lab-' + uuid.uuid4().hex
 VAULT = VaultLib([('default', VaultSecret(PASSWORD.encode()))])

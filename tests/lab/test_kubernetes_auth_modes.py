@@ -8,16 +8,14 @@ auth modes (reviewer JWT, client JWT) on real parts.
 """
 
 import os
-import sys
 import uuid
 
 import hvac
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, jwt_claims, kubectl  # noqa: E402
-from vaultkube_testlib import run_module, write_requests  # noqa: E402
+from lab_helpers import LAB, jwt_claims, kubectl
+from vaultkube_testlib import run_module, write_requests
 
 
 def sa_token(namespace, name):

@@ -3,18 +3,15 @@ behind the stores: bulk apply and wait, re-runs that write nothing (counted in t
 server's audit log), the server's canonical spellings, removed fields, check mode and
 the failure message of an ExternalSecret Vault refuses."""
 
-import os
-import sys
 import uuid
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import (  # noqa: E402
+from lab_helpers import (
     LAB, LAB_ADMIN_USER, VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, AuditLog, kubectl,
 )
-from vaultkube_testlib import run_module  # noqa: E402
+from vaultkube_testlib import run_module
 
 pytestmark = pytest.mark.lab
 

@@ -11,13 +11,11 @@ import time
 import urllib.error
 import urllib.request
 
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab_helpers import (  # noqa: E402
+from lab_helpers import (
     VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, delete_namespace, jwt_claims, kubectl, wait_for,
 )
 

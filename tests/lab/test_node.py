@@ -30,14 +30,13 @@ import uuid
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, VAULT_UNSEAL_PLAYBOOK, _lab_env, free_ports, wait_for  # noqa: E402
+from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, _lab_env, free_ports, wait_for
+from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK
 
-sys.path.insert(0, os.path.join(LAB_DIR, "images"))
 
-import image_tar  # noqa: E402
-from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import read_key_file  # noqa: E402
+import image_tar
+from ansible_collections.vaultkube.platform.plugins.module_utils._keyfile import read_key_file
 
 pytestmark = pytest.mark.lab
 

@@ -11,10 +11,10 @@ import uuid
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, VAULT_UNSEAL_PLAYBOOK, wait_for  # noqa: E402
-from vaultkube_testlib import run_module, run_playbook  # noqa: E402
+from lab_helpers import LAB, wait_for
+from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK
+from vaultkube_testlib import run_module, run_playbook
 
 pytestmark = pytest.mark.lab
 

@@ -17,11 +17,11 @@ import uuid
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 
-from lab_helpers import LAB, VAULT_UNSEAL_PLAYBOOK, delete_namespace  # noqa: E402
-from vaultkube_testlib import FastRaftServer, run_module, run_playbook, tmpdir  # noqa: E402
-from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402
+from lab_helpers import LAB, delete_namespace
+from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK
+from vaultkube_testlib import FastRaftServer, run_module, run_playbook, tmpdir
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 PASSWORD = 'custody-test-' + uuid.uuid4().hex
 

@@ -26,8 +26,7 @@ import requests
 from roles_testlib import KUBECONFIG, LAB_HOME, kube_get, kubectl
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tests' / 'integration'))
-from vaultkube_testlib import BaoServer, free_port, make_tls  # noqa: E402  pylint: disable=wrong-import-position
+from vaultkube_testlib import BaoServer, free_port, make_tls
 
 CHART = os.environ.get('VAULTKUBE_VAULT_CHART') or str(REPO / '..' / 'shared' / 'charts' / 'vault-0.34.1')
 HELM = os.path.join(LAB_HOME, 'bin', 'helm')

@@ -1,17 +1,16 @@
 # -*- coding: utf-8 -*-
 """bank_vaults_config: seed 000's Bank-Vaults externalConfig as a vault_config document."""
 import os
-import sys
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vaultkube.platform.plugins.filter.bank_vaults_config import bank_vaults_config
+from bank_vaults_hand_written import hand_written
 
 DATA = os.path.join(os.path.dirname(__file__), '..', 'data', 'bank_vaults_external_config.yml')
-sys.path.insert(0, os.path.dirname(DATA))
-HAND_WRITTEN = __import__('bank_vaults_hand_written').hand_written()
+HAND_WRITTEN = hand_written()
 
 
 def resource():

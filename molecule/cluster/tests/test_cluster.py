@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 
 import hvac
 
@@ -28,7 +27,6 @@ def kube_get(*args):
 
 def admin_token(url):
     """An admin token made from the keys file (the role leaves no root token standing)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tests", "integration"))
     from vaultkube_testlib import admin_token as make  # pylint: disable=import-outside-toplevel
     with open(os.path.join(FILES, "keys-password"), encoding="utf-8") as fh:
         password = fh.read().split()[0]

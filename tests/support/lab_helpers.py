@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-LAB_DIR = os.path.dirname(os.path.abspath(__file__))
+from vaultkube_testlib import REPO
+
+LAB_DIR = str(REPO / 'tests' / 'lab')
 
 
 def _lab_env(environ=None):
@@ -187,9 +189,3 @@ VAULT_ROLE = "eso"
 VAULT_SECRET = {"username": "myapp", "password": "s3cr3t-from-bao", "url": "postgres://db:5432/app"}
 
 
-# The play the lab tests run vault_unseal alone with (variables given with -e), kept with the
-# integration suite's helpers.
-_INTEGRATION = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration')
-if _INTEGRATION not in sys.path:
-    sys.path.insert(0, _INTEGRATION)
-from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK  # noqa: E402 pylint: disable=unused-import

@@ -26,6 +26,7 @@ import hvac
 import yaml
 
 from e2e_site import RUN_TIMEOUT, SiteRun, pids_running
+from vaultkube_testlib import admin_token
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET_SH = os.path.join(REPO, "tests", "lab", "fleet.sh")
@@ -287,8 +288,6 @@ class Fleet:
         with open(os.path.join(self.site_dir, "keys-password"), encoding="utf-8") as fh:
             password = fh.read().split()[0]
         # The run leaves no root token: an admin token is made from the keys file (issue 22).
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-        from vaultkube_testlib import admin_token  # pylint: disable=import-outside-toplevel
         return admin_token(self.vault_addr, os.path.join(self.site_dir, "vault-init.vault"), password,
                            ca_cert=self.vault_ca)
 

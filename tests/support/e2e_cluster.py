@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,6 +35,7 @@ import hvac
 
 from e2e_site import REPO, PrivateSite, inventory_vars
 from lab_helpers import LAB, LAB_DIR, _lab_env, use_private_lab, wait_for
+from vaultkube_testlib import admin_token
 
 CLUSTER_INVENTORY = os.path.join(REPO, "inventory", "lab-cluster")
 VAULT_NS = "vault"
@@ -316,8 +316,6 @@ class ClusterSite(PrivateSite):
 
     def cluster_admin_token(self, url):
         """An admin token made from the keys file through the forward (site.yml leaves no root token)."""
-        sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-        from vaultkube_testlib import admin_token  # pylint: disable=import-outside-toplevel
         with open(os.path.join(self.site_dir, "keys-password"), encoding="utf-8") as fh:
             password = fh.read().split()[0]
         return admin_token(url, os.path.join(self.site_dir, "vault-init.vault"), password, ca_cert=self.vault_ca)

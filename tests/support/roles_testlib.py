@@ -7,6 +7,8 @@ import subprocess
 import hvac
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from vaultkube_testlib import admin_token as make_admin_token
+
 CACHE = os.environ.get("VAULTKUBE_CACHE") or os.path.expanduser("~/.cache/vaultkube")
 LAB_HOME = os.path.join(CACHE, "lab")
 SITE_DIR = os.path.join(LAB_HOME, "site")
@@ -32,12 +34,9 @@ def init_data():
 
 def admin_token():
     """An admin token made from the keys file (the role leaves no root token standing)."""
-    import sys  # pylint: disable=import-outside-toplevel
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-    from vaultkube_testlib import admin_token as make  # pylint: disable=import-outside-toplevel
     with open(KEYS_PASSWORD_FILE, encoding="utf-8") as fh:
         password = fh.read().split()[0]
-    return make(VAULT_ADDR, KEYS_FILE, password, ca_cert=VAULT_CA)
+    return make_admin_token(VAULT_ADDR, KEYS_FILE, password, ca_cert=VAULT_CA)
 
 
 def vault_client(token=True):

@@ -1,17 +1,13 @@
 # -*- coding: utf-8 -*-
-"""Helpers for the integration tests: real OpenBao servers and real Ansible runs."""
+"""Real OpenBao or HashiCorp Vault servers on loopback (dev mode or raft storage), and their TLS material."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -19,8 +15,9 @@ from pathlib import Path
 import hvac
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+from .audit import audit_requests, write_requests
+from .paths import VENV_BIN
+from .ports import free_port
 
 
 # The server the suite runs on: OpenBao (default) or HashiCorp Vault (VAULTKUBE_TEST_SERVER=vault,
@@ -46,12 +43,6 @@ def vault_binary() -> str:
     if not os.path.exists(found):
         raise RuntimeError('the HashiCorp Vault binary is missing (%s): run bash tests/lab/build.sh vault' % found)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 30.0, verify=True) -> None:
@@ -257,105 +248,6 @@ def enable_audit_on_cluster(nodes, token) -> None:
     raise AssertionError('no active node to enable the audit device on')
 
 
-# The write a vault_unseal run sends for its own short-lived admin token (an orphan token made from
-# the key custody; the role alone leaves it to its TTL, site.yml revokes it with tasks_from: revoke):
-# the only write a converged re-run of the role may send.
-RUN_TOKEN_WRITES = ['update auth/token/create-orphan']
-
-
-def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
-    """run_module that also fails unless the server's audit log shows no write request from the run
-    (a re-run of converged state, a check-mode run, a refused input): Vault's record, not the module's."""
-    with server.no_writes(what or '%s%s' % (module, ' in check mode' if kw.get('check') else '')):
-        return run_module(module, args, **kw)
-
-
-def audit_entries(audit_log, mark=0):
-    """Every complete entry of a file audit log from byte offset MARK, as dicts. The server may be
-    writing a line right now: a last line without its newline is left for the next read."""
-    with open(audit_log, 'rb') as handle:
-        handle.seek(mark)
-        text = handle.read()
-    complete = text[:text.rfind(b'\n') + 1]
-    return [json.loads(line) for line in complete.splitlines() if line.strip()]
-
-
-def audit_requests(audit_log, mark=0):
-    """Every request entry of a file audit log from byte offset MARK, as "operation path"
-    (a request entry is logged before the server handles it: refused ones too)."""
-    return ['%s %s' % ((entry.get('request') or {}).get('operation'), (entry.get('request') or {}).get('path'))
-            for entry in audit_entries(audit_log, mark) if entry.get('type') == 'request']
-
-
-def write_requests(audit_log, mark=0):
-    """Every create/update/delete request entry of a file audit log from byte offset MARK, as
-    "operation path" (a request entry is logged before the server handles it: refused ones too)."""
-    return [line for line in audit_requests(audit_log, mark)
-            if line.split(' ', 1)[0] in ('create', 'update', 'delete')]
-
-
-def successful_writes(audit_log):
-    """{token accessor: ["update sys/policies/acl/x", ...]}: every create, update and delete
-    request that succeeded, from the audit log of an AuditedDevServer."""
-    found = {}
-    for entry in audit_entries(audit_log):
-        request = entry.get('request') or {}
-        if entry.get('type') != 'response' or entry.get('error'):
-            continue
-        if request.get('operation') not in ('create', 'update', 'delete'):
-            continue
-        accessor = (entry.get('auth') or {}).get('accessor')
-        found.setdefault(accessor, []).append('%s %s' % (request['operation'], request.get('path')))
-    return found
-
-
-def descendants(pid: int) -> list:
-    """Every live process below pid (by parent id; ansible's workers leave its session)."""
-    children = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(')') + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def kill_tree(pid: int) -> int:
-    """SIGKILL pid and every process below it; returns how many were killed.
-
-    ansible-playbook's workers call setsid(), so killing its process group misses them
-    and the modules they run. The tree is stopped first (SIGSTOP, repeated until no new
-    process appears) so that nothing forks away while it is being killed."""
-    stopped = set()
-    while True:
-        tree = [pid] + descendants(pid)
-        new = [p for p in tree if p not in stopped]
-        if not new:
-            break
-        for member in new:
-            try:
-                os.kill(member, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
-            stopped.add(member)
-    for member in stopped:
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return len(stopped)
-
-
 def make_tls(workdir: Path, hosts=('127.0.0.1', 'localhost')) -> dict:
     """A CA and a server certificate made with openssl."""
     workdir = Path(workdir)
@@ -378,66 +270,6 @@ def make_tls(workdir: Path, hosts=('127.0.0.1', 'localhost')) -> dict:
     return {'ca': str(ca_crt), 'cert': str(crt), 'key': str(key)}
 
 
-def _ansible_env(extra=None) -> dict:
-    env = dict(os.environ)
-    env.update({
-        'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1',
-        'ANSIBLE_STDOUT_CALLBACK': 'ansible.posix.json',
-        'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
-        'ANSIBLE_HOST_KEY_CHECKING': 'False',
-        'ANSIBLE_RETRY_FILES_ENABLED': 'False',
-        'ANSIBLE_NOCOLOR': '1',
-    })
-    # Tests pass connection options explicitly; never inherit a developer's Vault.
-    for name in ('VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_CACERT', 'VAULT_SKIP_VERIFY', 'VAULT_NAMESPACE'):
-        env.pop(name, None)
-    env.update(extra or {})
-    return env
-
-
-def run_module(module: str, args: dict, check=False, diff=False, env=None) -> dict:
-    """Run one module of the collection through ``ansible`` and return its result."""
-    name = module if '.' in module else 'vaultkube.platform.' + module
-    cmd = ['ansible', 'localhost', '-i', 'localhost,', '-c', 'local', '-m', name,
-           '-a', json.dumps(args)]
-    if check:
-        cmd.append('--check')
-    if diff:
-        cmd.append('--diff')
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_ansible_env(env), timeout=300,
-                          check=False)
-    try:
-        doc = json.loads(proc.stdout)
-        result = doc['plays'][0]['tasks'][0]['hosts']['localhost']
-    except (ValueError, KeyError, IndexError):
-        raise AssertionError('ansible produced no JSON result (rc=%s):\n%s\n%s'
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    result['_stdout'] = proc.stdout
-    result['_stderr'] = proc.stderr
-    return result
-
-
-def run_playbook(playbook: str | Path, extra_vars: dict | None = None, check=False, diff=False,
-                 verbosity=0, env=None, inventory='localhost,', json_output=True,
-                 extra_args=()) -> subprocess.CompletedProcess:
-    """Run a playbook; with ``json_output`` the stdout is the json callback's document."""
-    cmd = ['ansible-playbook', '-i', inventory, str(playbook)]
-    if extra_vars:
-        cmd += ['-e', json.dumps(extra_vars)]
-    if check:
-        cmd.append('--check')
-    if diff:
-        cmd.append('--diff')
-    if verbosity:
-        cmd.append('-' + 'v' * verbosity)
-    cmd += list(extra_args)
-    run_env = _ansible_env(env)
-    if not json_output:
-        run_env['ANSIBLE_STDOUT_CALLBACK'] = 'default'
-    return subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=1800,
-                          check=False)
-
-
 def read_or_none(vault, path):
     """The data of a Vault GET, or None when Vault answers 404 (any other status fails)."""
     response = vault.adapter.get('/v1/' + path, raise_exception=False)
@@ -445,68 +277,3 @@ def read_or_none(vault, path):
         return response.get('data')
     assert response.status_code == 404, response.text
     return None
-
-
-def assert_failed_cleanly(result: dict, *fragments: str) -> str:
-    """The task failed with one line (no traceback) containing the fragments."""
-    assert result.get('failed'), 'expected a failure, got %r' % {k: v for k, v in result.items()
-                                                                 if not k.startswith('_')}
-    msg = result.get('msg', '')
-    assert '\n' not in msg.strip(), 'message is not one line: %r' % msg
-    # ansible-core 2.19 always adds an 'exception' key; it must hold no traceback.
-    assert 'Traceback' not in msg and 'Traceback' not in str(result.get('exception', '')), \
-        'traceback in result: %r' % result
-    for fragment in fragments:
-        assert fragment.lower() in msg.lower(), '%r not in %r' % (fragment, msg)
-    return msg
-
-
-# Tests that need root carry @pytest.mark.needs_root(reason) (or a module pytestmark). The conftests
-# of the integration, e2e and fault stages call fail_unless_root from pytest_runtest_setup: as
-# another user such a test FAILS with one line (before its fixtures start anything), never skips,
-# so no stage reports passed with its root tests left out. CI runs as root.
-NEEDS_ROOT_MARKER = 'needs_root(reason): fails with one line when not run as root (never skipped)'
-
-
-def fail_unless_root(item) -> None:
-    marker = item.get_closest_marker('needs_root')
-    if marker is not None and os.geteuid() != 0:
-        import pytest
-        pytest.fail('needs root: %s (run this stage as root, as CI does)' % marker.args[0], pytrace=False)
-
-
-def tmpdir(prefix='vaultkube-') -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
-
-
-_ADMIN_TOKENS = {}
-
-
-def admin_token(url, keys_file, password, ca_cert=None, display_name='vaultkube-tests', ttl='2h'):
-    """A test's admin token: the role leaves no root token (issue 22), so one is made from the keys
-    file with vault_admin_token (the initial root token kept if custody still holds it), cached while
-    it is valid."""
-    import hvac  # pylint: disable=import-outside-toplevel
-    key = (url, keys_file)
-    token = _ADMIN_TOKENS.get(key)
-    if token and hvac.Client(url=url, verify=ca_cert or True, token=token, timeout=10).is_authenticated():
-        return token
-    args = {'url': url, 'keys_file': keys_file, 'keys_file_vault_password': password, 'ttl': ttl,
-            'display_name': display_name, 'revoke_initial': False}
-    if ca_cert:
-        args['ca_cert'] = ca_cert
-    result = run_module('vault_admin_token', args)
-    assert not result.get('failed') and result.get('token'), result.get('msg')
-    _ADMIN_TOKENS[key] = result['token']
-    return result['token']
-
-
-# The play the tests run vault_unseal alone with (variables given with -e).
-VAULT_UNSEAL_PLAYBOOK = """\
-- name: vault_unseal alone
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: vaultkube.platform.vault_unseal
-"""

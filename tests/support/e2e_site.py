@@ -34,6 +34,7 @@ import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from lab_helpers import LAB, LAB_DIR, use_private_lab, wait_for
+from vaultkube_testlib import run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(REPO, "inventory", "lab")
@@ -284,8 +285,6 @@ class PrivateSite:
         if token and hvac.Client(url=self.vault_addr, verify=self.vault_ca, token=token,
                                  timeout=10).is_authenticated():
             return token
-        sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-        from vaultkube_testlib import run_module  # pylint: disable=import-outside-toplevel
         with open(os.path.join(self.site_dir, "keys-password"), encoding="utf-8") as fh:
             password = fh.read().split()[0]
         result = run_module("vault_admin_token", {
