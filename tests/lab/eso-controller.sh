@@ -50,26 +50,9 @@ start() {
     printf '%s' "$token" >"$ESO_STATE/serviceaccount/token"
     cp "$LAB_CA_CERT" "$ESO_STATE/serviceaccount/ca.crt"
     printf '%s' "$LAB_ESO_NAMESPACE" >"$ESO_STATE/serviceaccount/namespace"
-    cat >"$ESO_STATE/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: vaultkube-lab
-  cluster:
-    server: $LAB_API_URL
-    certificate-authority-data: $(base64 -w0 <"$LAB_CA_CERT")
-users:
-- name: system:serviceaccount:$LAB_ESO_NAMESPACE:$LAB_ESO_SERVICE_ACCOUNT
-  user:
-    tokenFile: $ESO_STATE/serviceaccount/token
-contexts:
-- name: eso
-  context:
-    cluster: vaultkube-lab
-    user: system:serviceaccount:$LAB_ESO_NAMESPACE:$LAB_ESO_SERVICE_ACCOUNT
-    namespace: $LAB_ESO_NAMESPACE
-current-context: eso
-EOF
+    python3 "$LAB_DIR/kubeconfig.py" "$ESO_STATE/kubeconfig" --server "$LAB_API_URL" --ca "$LAB_CA_CERT" \
+      --user "system:serviceaccount:$LAB_ESO_NAMESPACE:$LAB_ESO_SERVICE_ACCOUNT" \
+      --token-file "$ESO_STATE/serviceaccount/token" --context eso --namespace "$LAB_ESO_NAMESPACE"
   )
 
   # Arguments from the chart's Deployment, if it is installed.

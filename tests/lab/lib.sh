@@ -133,6 +133,23 @@ lab_wait() {
   lab_die "timed out after ${secs}s waiting for $what"
 }
 
+# lab_ensure NAME CHANGED HEALTHY WAIT_S START_LABEL WAIT_LABEL CMD...: keep process NAME running
+# as CMD. Left alone when CHANGED is 0 (its configuration file did not change), its process runs
+# exactly CMD and HEALTHY succeeds; otherwise stopped, started as CMD (log in LAB_LOGS/NAME.log)
+# and waited for until HEALTHY succeeds (WAIT_S seconds at most).
+lab_ensure() {
+  local name=$1 changed=$2 healthy=$3 secs=$4 start_label=$5 wait_label=$6
+  shift 6
+  if [ "$changed" = 0 ] && lab_up_to_date_cmd "$name" "$@" && "$healthy"; then
+    lab_log "$name already running"
+    return 0
+  fi
+  lab_stop "$name"
+  lab_log "starting $start_label"
+  lab_start "$name" "$LAB_LOGS/$name.log" "$@"
+  lab_wait "$wait_label" "$secs" "$healthy"
+}
+
 lab_kubectl() { "$LAB_BIN/kubectl" --kubeconfig "$LAB_KUBECONFIG" "$@"; }
 
 # lab_ctr ARGS... : containerd's client against the node's containerd, in the

@@ -177,14 +177,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         SystemdCgroup = false
 EOF
   local want=(/usr/bin/containerd --config "$CONTAINERD_CONFIG")
-  if [ "$changed" = 0 ] && lab_up_to_date_cmd containerd "${want[@]}" && containerd_healthy; then
-    lab_log "containerd already running"
-    return
-  fi
-  lab_stop containerd
-  lab_log "starting containerd $(dpkg-query -W -f '${Version}' containerd)"
-  lab_start containerd "$LAB_LOGS/containerd.log" "${want[@]}"
-  lab_wait "containerd" 30 containerd_healthy
+  lab_ensure containerd "$changed" containerd_healthy 30 "containerd $(dpkg-query -W -f '${Version}' containerd)" "containerd" "${want[@]}"
 }
 
 # The node's images (docker-archive tars written by build.sh); each is
@@ -268,14 +261,7 @@ EOF
   local want=("$LAB_BIN/kubelet" --config "$KUBELET_CONFIG" --kubeconfig "$NODE_KC_DIR/kubelet"
     --root-dir "$LAB_KUBELET_DIR" --cert-dir "$LAB_KUBELET_DIR/pki"
     --hostname-override "$LAB_NODE_NAME" --node-ip "$LAB_NODE_IP" --v 1)
-  if [ "$changed" = 0 ] && lab_up_to_date_cmd kubelet "${want[@]}" && kubelet_healthy; then
-    lab_log "kubelet already running"
-    return
-  fi
-  lab_stop kubelet
-  lab_log "starting kubelet $LAB_KUBERNETES_VERSION (node $LAB_NODE_NAME, $LAB_NODE_IP)"
-  lab_start kubelet "$LAB_LOGS/kubelet.log" "${want[@]}"
-  lab_wait "kubelet /healthz" 60 kubelet_healthy
+  lab_ensure kubelet "$changed" kubelet_healthy 60 "kubelet $LAB_KUBERNETES_VERSION (node $LAB_NODE_NAME, $LAB_NODE_IP)" "kubelet /healthz" "${want[@]}"
 }
 
 # ---------------------------------------------------------------- scheduler
@@ -287,14 +273,7 @@ node_scheduler_up() {
     --authorization-kubeconfig "$kc" --authorization-always-allow-paths "/healthz,/readyz,/livez,/metrics"
     --bind-address 127.0.0.1 --secure-port "$LAB_SCHEDULER_PORT" --cert-dir "$LAB_NODE_DIR/scheduler-certs"
     --leader-elect=false --profiling=false --v 1)
-  if lab_up_to_date_cmd kube-scheduler "${want[@]}" && scheduler_healthy; then
-    lab_log "kube-scheduler already running"
-    return
-  fi
-  lab_stop kube-scheduler
-  lab_log "starting kube-scheduler $LAB_KUBERNETES_VERSION"
-  lab_start kube-scheduler "$LAB_LOGS/kube-scheduler.log" "${want[@]}"
-  lab_wait "kube-scheduler /healthz" 60 scheduler_healthy
+  lab_ensure kube-scheduler 0 scheduler_healthy 60 "kube-scheduler $LAB_KUBERNETES_VERSION" "kube-scheduler /healthz" "${want[@]}"
 }
 
 # --------------------------------------------------------------- kube-proxy
@@ -329,14 +308,7 @@ conntrack:
   tcpCloseWaitTimeout: 0s
 EOF
   local want=("$LAB_BIN/kube-proxy" --config "$PROXY_CONFIG" --v 1)
-  if [ "$changed" = 0 ] && lab_up_to_date_cmd kube-proxy "${want[@]}" && proxy_healthy; then
-    lab_log "kube-proxy already running"
-    return
-  fi
-  lab_stop kube-proxy
-  lab_log "starting kube-proxy $LAB_KUBERNETES_VERSION (iptables)"
-  lab_start kube-proxy "$LAB_LOGS/kube-proxy.log" "${want[@]}"
-  lab_wait "kube-proxy /livez" 60 proxy_healthy
+  lab_ensure kube-proxy "$changed" proxy_healthy 60 "kube-proxy $LAB_KUBERNETES_VERSION (iptables)" "kube-proxy /livez" "${want[@]}"
 }
 
 # ------------------------------------------------------------------ CoreDNS
@@ -388,14 +360,7 @@ EOF
 }
 EOF
   local want=("$LAB_BIN/coredns" -conf "$COREFILE")
-  if [ "$changed" = 0 ] && lab_up_to_date_cmd coredns "${want[@]}" && coredns_healthy; then
-    lab_log "coredns already running"
-    return
-  fi
-  lab_stop coredns
-  lab_log "starting coredns $LAB_COREDNS_VERSION on $LAB_NODE_IP:53"
-  lab_start coredns "$LAB_LOGS/coredns.log" "${want[@]}"
-  lab_wait "coredns /ready" 60 coredns_healthy
+  lab_ensure coredns "$changed" coredns_healthy 60 "coredns $LAB_COREDNS_VERSION on $LAB_NODE_IP:53" "coredns /ready" "${want[@]}"
 }
 
 # ---------------------------------------------------------------- volumes

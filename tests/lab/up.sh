@@ -199,31 +199,10 @@ if [ ! -s "$LAB_PKI/sa.key" ]; then
 fi
 chmod 600 "$LAB_PKI"/*.key
 
-b64() { base64 -w0 <"$1"; }
-write_kubeconfig() { # write_kubeconfig FILE USER CERTNAME
-  local f=$1 user=$2 cert=$3
-  (umask 077 && : >"$f.tmp")
-  cat >"$f.tmp" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: vaultkube-lab
-  cluster:
-    server: $LAB_API_URL
-    certificate-authority-data: $(b64 "$LAB_CA_CERT")
-users:
-- name: $user
-  user:
-    client-certificate-data: $(b64 "$LAB_PKI/$cert.crt")
-    client-key-data: $(b64 "$LAB_PKI/$cert.key")
-contexts:
-- name: vaultkube-lab
-  context:
-    cluster: vaultkube-lab
-    user: $user
-current-context: vaultkube-lab
-EOF
-  mv -f "$f.tmp" "$f"
+# write_kubeconfig FILE USER CERTNAME: a kubeconfig for USER with the client certificate CERTNAME.
+write_kubeconfig() {
+  python3 "$LAB_DIR/kubeconfig.py" "$1" --server "$LAB_API_URL" --ca "$LAB_CA_CERT" --user "$2" \
+    --cert "$LAB_PKI/$3.crt" --key "$LAB_PKI/$3.key"
 }
 write_kubeconfig "$LAB_KUBECONFIG" vaultkube-lab-admin admin
 write_kubeconfig "$LAB_STATE/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
@@ -234,34 +213,13 @@ if [ "$LAB_NODE" = 1 ]; then
 fi
 
 # -------------------------------------------------------------------- etcd
-if up_to_date etcd "${ETCD_ARGS[@]}" && etcd_healthy; then
-  lab_log "etcd already running"
-else
-  lab_stop etcd
-  lab_log "starting etcd $LAB_ETCD_VERSION on 127.0.0.1:$LAB_ETCD_CLIENT_PORT"
-  lab_start etcd "$LAB_LOGS/etcd.log" "$LAB_BIN/etcd" "${ETCD_ARGS[@]}"
-  lab_wait "etcd health" 30 etcd_healthy
-fi
+lab_ensure etcd 0 etcd_healthy 30 "etcd $LAB_ETCD_VERSION on 127.0.0.1:$LAB_ETCD_CLIENT_PORT" "etcd health" "$LAB_BIN/etcd" "${ETCD_ARGS[@]}"
 
 # ---------------------------------------------------------- kube-apiserver
-if up_to_date kube-apiserver "${APISERVER_ARGS[@]}" && lab_api_ready; then
-  lab_log "kube-apiserver already running"
-else
-  lab_stop kube-apiserver
-  lab_log "starting kube-apiserver $LAB_KUBERNETES_VERSION on $LAB_API_URL"
-  lab_start kube-apiserver "$LAB_LOGS/kube-apiserver.log" "$LAB_BIN/kube-apiserver" "${APISERVER_ARGS[@]}"
-  lab_wait "kube-apiserver /readyz" 120 lab_api_ready
-fi
+lab_ensure kube-apiserver 0 lab_api_ready 120 "kube-apiserver $LAB_KUBERNETES_VERSION on $LAB_API_URL" "kube-apiserver /readyz" "$LAB_BIN/kube-apiserver" "${APISERVER_ARGS[@]}"
 
 # ---------------------------------------------------- kube-controller-manager
-if up_to_date kube-controller-manager "${KCM_ARGS[@]}" && kcm_healthy; then
-  lab_log "kube-controller-manager already running"
-else
-  lab_stop kube-controller-manager
-  lab_log "starting kube-controller-manager $LAB_KUBERNETES_VERSION"
-  lab_start kube-controller-manager "$LAB_LOGS/kube-controller-manager.log" "$LAB_BIN/kube-controller-manager" "${KCM_ARGS[@]}"
-  lab_wait "kube-controller-manager /healthz" 60 kcm_healthy
-fi
+lab_ensure kube-controller-manager 0 kcm_healthy 60 "kube-controller-manager $LAB_KUBERNETES_VERSION" "kube-controller-manager /healthz" "$LAB_BIN/kube-controller-manager" "${KCM_ARGS[@]}"
 
 # The control plane is usable once the controllers created the default
 # ServiceAccount and published kube-root-ca.crt in the default namespace.
