@@ -8,7 +8,7 @@ configuration files a pod would load (the ConfigMap's and the Secret's) are then
 OpenBao server on this host, started the way the chart starts it (two -config flags), with a
 transit seal (the extra file) against a second, real OpenBao holding the transit key.
 
-Run by tests/roles/run.sh (scenario vault_install) once the lab is up."""
+Run by the roles stage of tests/run.sh (scenario vault_install) once the lab is up."""
 import base64
 import json
 import os
