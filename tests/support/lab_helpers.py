@@ -187,5 +187,3 @@ LAB_ADMIN_USER = "vaultkube-lab-admin"
 VAULT_AUTH_PATH = "kubernetes-lab"
 VAULT_ROLE = "eso"
 VAULT_SECRET = {"username": "myapp", "password": "s3cr3t-from-bao", "url": "postgres://db:5432/app"}
-
-
