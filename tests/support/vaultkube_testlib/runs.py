@@ -38,6 +38,13 @@ def run_module(module: str, args: dict, check=False, diff=False, env=None) -> di
         cmd.append('--diff')
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_ansible_env(env), timeout=300,
                           check=False)
+    return first_result(proc)
+
+
+def first_result(proc: subprocess.CompletedProcess) -> dict:
+    """The first task's result of a run with the json callback (one module through ``ansible``, or a
+    playbook's first task), the whole output added under _stdout and _stderr; AssertionError with
+    the return code and the output when the run printed no such result."""
     try:
         result = task_results(proc.stdout)[0][1]
     except (ValueError, KeyError, IndexError):
@@ -48,13 +55,39 @@ def run_module(module: str, args: dict, check=False, diff=False, env=None) -> di
     return result
 
 
-def task_results(output, host='localhost') -> list:
-    """[(task name, result), ...] for HOST from the ansible.posix.json callback's document (its text
-    or the parsed dict), every play in order; a task the host skipped entirely is left out. The
-    name is the task's own, without the "role : " prefix."""
-    doc = json.loads(output) if isinstance(output, (str, bytes)) else output
-    return [(task['task']['name'].split(' : ')[-1], task['hosts'][host])
-            for play in doc['plays'] for task in play['tasks'] if host in task['hosts']]
+def _document(output) -> dict:
+    """The json callback's document from its text, the parsed dict or the finished run (its stdout)."""
+    output = getattr(output, 'stdout', output)
+    return json.loads(output) if isinstance(output, (str, bytes)) else output
+
+
+_LEAVE_OUT = object()
+
+
+def task_results(output, host='localhost', missing=_LEAVE_OUT) -> list:
+    """[(task name, result), ...] for HOST from the ansible.posix.json callback's document (its text,
+    the parsed dict or the CompletedProcess of run_playbook), every play in order. The name is the
+    task's own, without the "role : " prefix. A task with no result for the host is left out, or,
+    when MISSING is given, listed with MISSING as its result."""
+    doc = _document(output)
+    return [(task['task']['name'].split(' : ')[-1], task['hosts'].get(host, missing))
+            for play in doc['plays'] for task in play['tasks']
+            if host in task['hosts'] or missing is not _LEAVE_OUT]
+
+
+def task_result(output, name, host='localhost') -> dict:
+    """HOST's result of the first task called NAME (without the role prefix) in a json callback
+    document (as task_results takes it); AssertionError when no task of that name has one."""
+    for task_name, result in task_results(output, host):
+        if task_name == name:
+            return result
+    raise AssertionError('no task %r in the run' % name)
+
+
+def play_stats(output, host='localhost') -> dict:
+    """HOST's recap (ok, changed, failed, skipped... counts) from a json callback document (as
+    task_results takes it)."""
+    return _document(output)['stats'][host]
 
 
 def run_playbook(playbook: str | Path, extra_vars: dict | None = None, check=False, diff=False,

@@ -10,13 +10,14 @@ import signal
 import subprocess
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import hvac
 import requests
 
 from .audit import audit_requests, write_requests
-from .paths import VENV_BIN
+from .paths import VENV_BIN, tmpdir
 from .ports import free_port
 
 
@@ -58,6 +59,21 @@ def wait_http(url: str, timeout: float = 30.0, verify=True) -> None:
             last = exc
             time.sleep(0.2)
     raise RuntimeError('OpenBao at %s did not start: %s' % (url, last))
+
+
+def wait_active(server, timeout: float = 60.0) -> None:
+    """Until SERVER (a BaoServer) answers sys/leader as the active node itself: an unsealed raft
+    node first elects itself, a restarted one first unseals (503 or no answer in between)."""
+    client = server.client()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if client.sys.read_leader_status().get('is_self'):
+                return
+        except Exception:  # noqa: BLE001 - sealed, electing or still starting
+            pass
+        time.sleep(0.2)
+    raise AssertionError('%s did not become active' % server.url)
 
 
 class BaoServer:
@@ -277,3 +293,76 @@ def read_or_none(vault, path):
         return response.get('data')
     assert response.status_code == 404, response.text
     return None
+
+
+def scratch_server(prefix, server_class=None, folder=None, **options):
+    """SERVER_CLASS (BaoServer unless given) made with OPTIONS and started in a scratch folder of its
+    own (in its subfolder FOLDER when given), as (server, scratch folder); stopped and the folder
+    removed after: a generator for fixtures (``yield from``)."""
+    work = tmpdir(prefix)
+    server = (server_class or BaoServer)(work / folder if folder else work, **options).start()
+    yield server, work
+    server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+TRANSIT_POLICY = """\
+path "transit/encrypt/autounseal" { capabilities = ["update"] }
+path "transit/decrypt/autounseal" { capabilities = ["update"] }
+"""
+
+
+def transit_unsealer(prefix='vaultkube-transit-', tls=False):
+    """A dev server holding the transit key "autounseal" and a periodic token whose policy may only
+    encrypt and decrypt with it, as {url, token, root: a client with the root token}; with TLS, the
+    url is that of a second listener with a certificate of its own CA (ca: the CA file). Stopped and
+    removed after: a generator for fixtures (``yield from``)."""
+    work = tmpdir(prefix)
+    listener = ''
+    if tls:
+        material = make_tls(work / 'tls')
+        tls_port = free_port()
+        listener = ('listener "tcp" {\n  address = "127.0.0.1:%d"\n  tls_cert_file = "%s"\n'
+                    '  tls_key_file = "%s"\n}\n' % (tls_port, material['cert'], material['key']))
+    server = BaoServer(work, dev=True, extra_config=listener).start()
+    root = server.client()
+    root.sys.enable_secrets_engine('transit', path='transit')
+    root.secrets.transit.create_key('autounseal')
+    root.sys.create_or_update_policy('autounseal', TRANSIT_POLICY)
+    token = root.auth.token.create(policies=['autounseal'], no_parent=True, period='24h')['auth']['client_token']
+    found = dict(url=server.url, token=token, root=root)
+    if tls:
+        found.update(url='https://127.0.0.1:%d' % tls_port, ca=material['ca'])
+    yield found
+    server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def transit_seal(url, token, ca=None) -> str:
+    """The seal stanza of a server auto-unsealed with a transit_unsealer's key (tls_ca_cert = CA when given)."""
+    stanza = textwrap.dedent('''\
+        seal "transit" {
+          address     = "%s"
+          token       = "%s"
+          key_name    = "autounseal"
+          mount_path  = "transit/"
+        ''') % (url, token)
+    if ca:
+        stanza += '  tls_ca_cert = "%s"\n' % ca
+    return stanza + '}\n'
+
+
+def fresh_mount(vault, kind, prefix, auth=False):
+    """A secrets engine of KIND (an auth method with AUTH) enabled directly at PREFIX and eight random
+    hex digits, through the hvac client VAULT, and disabled after: a generator for fixtures
+    (``yield from``), yielding the path."""
+    path = prefix + uuid.uuid4().hex[:8]
+    if auth:
+        vault.sys.enable_auth_method(kind, path=path)
+    else:
+        vault.sys.enable_secrets_engine(kind, path=path)
+    yield path
+    if auth:
+        vault.sys.disable_auth_method(path)
+    else:
+        vault.sys.disable_secrets_engine(path)
