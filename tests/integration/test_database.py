@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from vaultkube_postgres import PostgresServer, connection_url, new_password
-from vaultkube_testlib import assert_failed_cleanly, read_or_none, run_playbook, tmpdir
+from vaultkube_testlib import (assert_failed_cleanly, first_result, fresh_mount, read_or_none, run_playbook, task_results,
+                               tmpdir)
 
 CREATE = ['CREATE ROLE "{{name}}" WITH LOGIN PASSWORD \'{{password}}\' VALID UNTIL \'{{expiration}}\';',
           'GRANT CONNECT ON DATABASE postgres TO "{{name}}";']
@@ -70,15 +71,7 @@ def run_tasks(tasks, check=False, diff=False, verbosity=0, json_output=True):
 
 def run_task(module, args, check=False, diff=False):
     """One module run; its result with the whole output under _stdout/_stderr (like run_module)."""
-    proc = run_tasks([(module, args)], check=check, diff=diff)
-    try:
-        result = json.loads(proc.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
-    except (ValueError, KeyError, IndexError):
-        raise AssertionError('ansible produced no JSON result (rc=%s):\n%s\n%s'
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    result['_stdout'] = proc.stdout
-    result['_stderr'] = proc.stderr
-    return result
+    return first_result(run_tasks([(module, args)], check=check, diff=diff))
 
 
 def run_task_without_writes(server, module, args, **kw):
@@ -112,10 +105,7 @@ def root_user(pg):
 @pytest.fixture
 def mount(vault):
     """A fresh database secrets engine, enabled directly (vault_secrets_engine is another module's job)."""
-    path = 'db-' + uuid.uuid4().hex[:8]
-    vault.sys.enable_secrets_engine('database', path=path)
-    yield path
-    vault.sys.disable_secrets_engine(path)
+    yield from fresh_mount(vault, 'database', 'db-')
 
 
 def read_connection(vault, mount, name):
@@ -371,7 +361,7 @@ def test_bad_input_is_one_line_and_writes_nothing(conn, vault, mount, pg, root_u
     # From Vault's audit log: one write request only, the wrong root password that Vault itself
     # refuses (it logs in before storing); every other case failed before any write was sent.
     assert sent == ['create %s/config/bad' % mount], sent
-    results = [task['hosts']['localhost'] for task in json.loads(proc.stdout)['plays'][0]['tasks']]
+    results = [result for _name, result in task_results(proc)]
     assert len(results) == len(cases)
     for case, result in zip(cases, results):
         assert_failed_cleanly(result, *case[2])

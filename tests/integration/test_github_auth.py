@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, read_or_none, run_module, run_without_writes
+from vaultkube_testlib import assert_failed_cleanly, fresh_mount, read_or_none, run_module, run_without_writes
 
 pytestmark = pytest.mark.only_on('vault', 'OpenBao has no GitHub auth plugin')
 
@@ -21,10 +21,7 @@ USERS = {'k4kratik': ['vault_admin']}
 
 @pytest.fixture
 def mount(vault):
-    path = 'github-' + uuid.uuid4().hex[:6]
-    vault.sys.enable_auth_method('github', path=path)
-    yield path
-    vault.sys.disable_auth_method(path)
+    yield from fresh_mount(vault, 'github', 'github-', auth=True)
 
 
 def maps(vault, mount, kind):

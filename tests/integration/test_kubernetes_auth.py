@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import assert_failed_cleanly, make_tls, run_module, run_without_writes, tmpdir
+from vaultkube_testlib import (assert_failed_cleanly, fresh_mount, make_tls, read_or_none, run_module,
+                               run_without_writes, tmpdir)
 
 JWT = 'eyJhbGciOiJSUzI1NiJ9.reviewer-' + uuid.uuid4().hex
 JWT_2 = 'eyJhbGciOiJSUzI1NiJ9.rotated-' + uuid.uuid4().hex
@@ -30,27 +31,15 @@ def k8s_ca():
 @pytest.fixture
 def mount(vault):
     """A fresh kubernetes auth mount, enabled directly (vault_auth_method is another module's job)."""
-    path = 'k8s-' + uuid.uuid4().hex[:8]
-    vault.sys.enable_auth_method('kubernetes', path=path)
-    yield path
-    vault.sys.disable_auth_method(path)
-
-
-def read_data(vault, path):
-    """The data of a Vault read, None when absent (hvac gives a dict for 200, a Response else)."""
-    response = vault.adapter.get('/v1/' + path, raise_exception=False)
-    if isinstance(response, dict):
-        return response['data']
-    assert response.status_code == 404, response.text
-    return None
+    yield from fresh_mount(vault, 'kubernetes', 'k8s-', auth=True)
 
 
 def read_config(vault, mount):
-    return read_data(vault, 'auth/%s/config' % mount)
+    return read_or_none(vault, 'auth/%s/config' % mount)
 
 
 def read_role(vault, mount, name):
-    return read_data(vault, 'auth/%s/role/%s' % (mount, name))
+    return read_or_none(vault, 'auth/%s/role/%s' % (mount, name))
 
 
 def assert_jwt_hidden(result, *jwts):

@@ -32,6 +32,7 @@ from vaultkube_testlib import (
     run_module,
     run_playbook,
     tmpdir,
+    wait_active,
 )
 
 PASSWORD = 'keys-file-password-for-tests'
@@ -76,20 +77,6 @@ def seal_status(node):
 
 def is_initialized(node):
     return node.client().sys.is_initialized()
-
-
-def wait_active(node, token=None, timeout=30):
-    """Until the node serves requests itself (an unsealed raft node first elects itself)."""
-    client = node.client(token)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if client.sys.read_leader_status().get('is_self'):
-                return
-        except Exception:  # noqa: BLE001 - 503 while the election runs
-            pass
-        time.sleep(0.2)
-    raise AssertionError('%s did not become active' % node.url)
 
 
 def raft_servers(node, token):
@@ -336,7 +323,7 @@ def test_pgp_keys_are_checked_before_sys_init(new_node, tmp_path):
     assert seal_status(node)['sealed'] is True
     assert node.client().sys.submit_unseal_key(share)['sealed'] is False
     root_token = gpg_decrypt(tmp_path / 'gnupg', content['root_token'])
-    wait_active(node, root_token)
+    wait_active(node)
     assert node.client(root_token).auth.token.lookup_self()['data']['policies'] == ['root']
 
 

@@ -10,17 +10,15 @@ converge.
 """
 
 import base64
-import json
 import subprocess
-import shutil
-import time
 import uuid
 
 import pytest
 import requests
 
-from test_root_token import RootServer, init_server, read_keys, root_node, transit_seal_config, transit_unsealer
-from vaultkube_testlib import ON_VAULT, REPO, admin_token, audit_entries, run_module, run_playbook, tmpdir
+from test_root_token import auto_unsealed_node, init_server, read_keys, root_node
+from vaultkube_testlib import (ON_VAULT, REPO, admin_token, audit_entries, run_module, run_playbook, task_results,
+                               wait_active)
 
 KILL_ENV = 'VAULTKUBE_REKEY_TEST_KILL_AT'
 STEPS = ('initialised', 'update_share', 'updated', 'pending_written', 'verify_share', 'verified',
@@ -28,16 +26,6 @@ STEPS = ('initialised', 'update_share', 'updated', 'pending_written', 'verify_sh
 # Killed at or after this step, the rekey had switched the server: the next run keeps the new set.
 # check_share: killed inside the check attempt after the promotion (an attempt left started).
 SWITCHED = ('verified', 'promoted', 'check_share', 'retired')
-
-
-def wait_ready(server):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        status = requests.get(server.url + '/v1/sys/leader', timeout=5)
-        if status.status_code == 200 and status.json().get('is_self'):
-            return
-        time.sleep(0.3)
-    raise AssertionError('%s never became active' % server.url)
 
 
 def seal(server, token):
@@ -58,7 +46,7 @@ def unseals(server, shares):
             requests.put(server.url + '/v1/sys/unseal', json={'reset': True}, timeout=10)
             return False
         if not answer.json()['sealed']:
-            wait_ready(server)
+            wait_active(server)
             return True
     requests.put(server.url + '/v1/sys/unseal', json={'reset': True}, timeout=10)
     return False
@@ -233,47 +221,41 @@ def test_kill_point(node, step, restart):
 
 
 @pytest.fixture
-def transit():
-    yield from transit_unsealer('vaultkube-rekey-transit-')
+def auto_node():
+    yield from auto_unsealed_node('vaultkube-rekey-')
 
 
-def test_recovery_keys_with_transit_seal(transit):
-    seal_config = transit_seal_config(transit)
-    work = tmpdir('vaultkube-rekey-auto-')
-    server = RootServer(work / 'node', seal_config=seal_config).start()
-    try:
-        keys_file, password = work / 'init.vault', uuid.uuid4().hex
-        init = init_server(server, keys_file, password, recovery=True)
-        token = init['root_token']
-        args = rekey_args(server, keys_file, password, token)
-        # A kill after the verification: the rerun finds the server takes the pending set.
-        killed = run_module('vault_rekey', dict(args, secret_shares=4, secret_threshold=3),
-                            env={KILL_ENV: 'verified'})
-        assert killed.get('failed')
-        pending = read_keys(keys_file, password)['pending']['recovery_keys']
-        assert recovery_accepted(server, token, pending) and not recovery_accepted(server, token, init['recovery_keys'])
-        rerun = run_module('vault_rekey', dict(args, rekey=False))
-        assert rerun.get('changed') and rerun['resumed'] == 'promotion' and rerun['target'] == 'recovery', rerun
-        assert rerun['endpoint'] == ('sys/rekey-recovery-key' if ON_VAULT else 'sys/rotate/recovery'), rerun
-        middle = read_keys(keys_file, password)
-        assert middle['recovery_keys'] == pending and 'pending' not in middle and 'previous' not in middle
+def test_recovery_keys_with_transit_seal(auto_node):
+    server, work = auto_node
+    keys_file, password = work / 'init.vault', uuid.uuid4().hex
+    init = init_server(server, keys_file, password, recovery=True)
+    token = init['root_token']
+    args = rekey_args(server, keys_file, password, token)
+    # A kill after the verification: the rerun finds the server takes the pending set.
+    killed = run_module('vault_rekey', dict(args, secret_shares=4, secret_threshold=3),
+                        env={KILL_ENV: 'verified'})
+    assert killed.get('failed')
+    pending = read_keys(keys_file, password)['pending']['recovery_keys']
+    assert recovery_accepted(server, token, pending) and not recovery_accepted(server, token, init['recovery_keys'])
+    rerun = run_module('vault_rekey', dict(args, rekey=False))
+    assert rerun.get('changed') and rerun['resumed'] == 'promotion' and rerun['target'] == 'recovery', rerun
+    assert rerun['endpoint'] == ('sys/rekey-recovery-key' if ON_VAULT else 'sys/rotate/recovery'), rerun
+    middle = read_keys(keys_file, password)
+    assert middle['recovery_keys'] == pending and 'pending' not in middle and 'previous' not in middle
 
-        done = run_module('vault_rekey', dict(args, secret_shares=5, secret_threshold=2))
-        assert done.get('changed') and done['rekeyed'] is True, done
-        after = read_keys(keys_file, password)
-        assert len(after['recovery_keys']) == 5 and (after['recovery_shares'], after['recovery_threshold']) == (5, 2)
-        # Restarted (auto-unsealed by transit): the new recovery set is the one the server takes.
-        server.stop()
-        server.start()
-        wait_ready(server)
-        assert recovery_accepted(server, token, after['recovery_keys'][:2])
-        assert not recovery_accepted(server, token, pending)
-        assert not recovery_accepted(server, token, init['recovery_keys'])
-        output = done['_stdout'] + done['_stderr']
-        assert not [k for k in after['recovery_keys'] + after['recovery_keys_base64'] if k in output]
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    done = run_module('vault_rekey', dict(args, secret_shares=5, secret_threshold=2))
+    assert done.get('changed') and done['rekeyed'] is True, done
+    after = read_keys(keys_file, password)
+    assert len(after['recovery_keys']) == 5 and (after['recovery_shares'], after['recovery_threshold']) == (5, 2)
+    # Restarted (auto-unsealed by transit): the new recovery set is the one the server takes.
+    server.stop()
+    server.start()
+    wait_active(server)
+    assert recovery_accepted(server, token, after['recovery_keys'][:2])
+    assert not recovery_accepted(server, token, pending)
+    assert not recovery_accepted(server, token, init['recovery_keys'])
+    output = done['_stdout'] + done['_stderr']
+    assert not [k for k in after['recovery_keys'] + after['recovery_keys_base64'] if k in output]
 
 
 def audit_rekey_secrets(server):
@@ -317,8 +299,7 @@ def test_playbook_no_secret_at_vvv(node):
         vault_rekey_url=server.url, vault_rekey_keys_file=str(keys_file), vault_rekey_keys_password=password),
         extra_args=('--tags', 'rotate-keys'))
     assert rotated.returncode == 0, rotated.stdout[-3000:]
-    tasks = json.loads(rotated.stdout)['plays'][0]['tasks']
-    result = [t['hosts']['localhost'] for t in tasks if t['task']['name'].startswith('New key shares')][0]
+    result = [r for name, r in task_results(rotated) if name.startswith('New key shares')][0]
     assert result['rekeyed'] is False and result['encryption_key_rotated'] is True and result['key_term'] == 3, result
     assert read_keys(keys_file, password)['keys'] == after['keys']
     # A run that fails on purpose (a threshold above the shares) at -vvv, holding the new set: one line, no leak.

@@ -8,16 +8,15 @@ generated root token, the admin token) to prove they are revoked and never print
 """
 
 import json
-import shutil
 import textwrap
-import time
 import uuid
 
 import pytest
 import requests
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from vaultkube_testlib import ON_VAULT, BaoServer, FastRaftServer, audit_entries, run_module, run_playbook, tmpdir
+from vaultkube_testlib import (ON_VAULT, FastRaftServer, audit_entries, run_module, run_playbook, scratch_server,
+                               transit_seal, transit_unsealer, wait_active)
 
 # OpenBao 2.5.3+ answers 405 on sys/generate-root/* unless the listener enables them.
 OPENBAO_LISTENER = 'disable_unauthed_generate_root_endpoints = false'
@@ -66,16 +65,6 @@ def lookup(server, token):
     return answer.status_code, (answer.json().get('data') if answer.status_code == 200 else None)
 
 
-def wait_active(server, token):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        status = requests.get(server.url + '/v1/sys/leader', timeout=5)
-        if status.status_code == 200 and status.json().get('is_self'):
-            return
-        time.sleep(0.3)
-    raise AssertionError('%s never became active' % server.url)
-
-
 def init_server(server, keys_file, password, recovery=False):
     """Initialise (and unseal) like vault_init: the keys file holds shares and the root token."""
     client = server.client()
@@ -85,7 +74,7 @@ def init_server(server, keys_file, password, recovery=False):
         init = client.sys.initialize(secret_shares=3, secret_threshold=2)
         for key in init['keys'][:2]:
             client.sys.submit_unseal_key(key)
-    wait_active(server, init['root_token'])
+    wait_active(server)
     if ON_VAULT:
         # HashiCorp Vault takes audit devices through the API only.
         server.client(init['root_token']).sys.enable_audit_device(
@@ -114,13 +103,20 @@ def audit_secrets(server):
     return found
 
 
-def root_node(prefix):
+def root_node(prefix, seal_config=''):
     """A RootServer in a fresh folder, as (server, folder); stopped and removed afterwards."""
-    work = tmpdir(prefix)
-    server = RootServer(work / 'node').start()
-    yield server, work
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    yield from scratch_server(prefix, RootServer, 'node', seal_config=seal_config)
+
+
+def auto_unsealed_node(prefix):
+    """A RootServer auto-unsealed by a transit_unsealer of its own (folders PREFIX transit- and PREFIX
+    auto-), as (server, folder); both stopped and removed afterwards."""
+    unsealer = transit_unsealer(prefix + 'transit-')
+    transit = next(unsealer)
+    try:
+        yield from root_node(prefix + 'auto-', seal_config=transit_seal(transit['url'], transit['token']))
+    finally:
+        next(unsealer, None)
 
 
 @pytest.fixture
@@ -213,65 +209,27 @@ def test_stale_attempt_cancelled_and_too_few_keys(node):
     assert requests.get(server.url + '/v1/sys/generate-root/attempt', timeout=5).json()['started'] is False
 
 
-TRANSIT_POLICY = '''\
-path "transit/encrypt/autounseal" { capabilities = ["update"] }
-path "transit/decrypt/autounseal" { capabilities = ["update"] }
-'''
-
-
-def transit_unsealer(prefix):
-    """A dev OpenBao with a transit key and a periodic token that may only use it, as {url, token}."""
-    work = tmpdir(prefix)
-    server = BaoServer(work, dev=True).start()
-    root = server.client()
-    root.sys.enable_secrets_engine('transit', path='transit')
-    root.secrets.transit.create_key('autounseal')
-    root.sys.create_or_update_policy('autounseal', TRANSIT_POLICY)
-    token = root.auth.token.create(policies=['autounseal'], no_parent=True, period='24h')['auth']['client_token']
-    yield dict(url=server.url, token=token)
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
-
-
-def transit_seal_config(transit):
-    """The seal stanza of a server auto-unsealed by ``transit``."""
-    return textwrap.dedent('''\
-        seal "transit" {
-          address = "%s"
-          token = "%s"
-          key_name = "autounseal"
-          mount_path = "transit/"
-        }
-        ''') % (transit['url'], transit['token'])
-
-
 @pytest.fixture
-def transit():
-    yield from transit_unsealer('vaultkube-root-transit-')
+def auto_node():
+    yield from auto_unsealed_node('vaultkube-root-')
 
 
-def test_recovery_keys_with_transit_seal(transit):
-    seal = transit_seal_config(transit)
-    work = tmpdir('vaultkube-root-auto-')
-    server = RootServer(work / 'node', seal_config=seal).start()
-    try:
-        keys_file, password = work / 'init.vault', uuid.uuid4().hex
-        init = init_server(server, keys_file, password, recovery=True)
-        assert requests.get(server.url + '/v1/sys/seal-status', timeout=5).json()['type'] == 'transit'
-        assert init.get('recovery_keys') and not init.get('keys')
-        content = dict((k, v) for k, v in init.items() if v is not None and k != 'root_token')
-        keys_file.write_text(vault_text(content, password))
-        done = run_module('vault_admin_token', custody_args(server, keys_file, password))
-        assert done.get('changed') and done['generated'] is True, done
-        status, data = lookup(server, done['token'])
-        assert status == 200 and data['policies'] == ['root'] and data['ttl'] > 0, data
-        generated = audit_secrets(server)['generated_root']
-        assert len(generated) == 1 and lookup(server, generated.pop())[0] == 403
-        # The initial root token was never touched here: still valid (it is not in custody).
-        assert lookup(server, init['root_token'])[0] == 200
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+def test_recovery_keys_with_transit_seal(auto_node):
+    server, work = auto_node
+    keys_file, password = work / 'init.vault', uuid.uuid4().hex
+    init = init_server(server, keys_file, password, recovery=True)
+    assert requests.get(server.url + '/v1/sys/seal-status', timeout=5).json()['type'] == 'transit'
+    assert init.get('recovery_keys') and not init.get('keys')
+    content = dict((k, v) for k, v in init.items() if v is not None and k != 'root_token')
+    keys_file.write_text(vault_text(content, password))
+    done = run_module('vault_admin_token', custody_args(server, keys_file, password))
+    assert done.get('changed') and done['generated'] is True, done
+    status, data = lookup(server, done['token'])
+    assert status == 200 and data['policies'] == ['root'] and data['ttl'] > 0, data
+    generated = audit_secrets(server)['generated_root']
+    assert len(generated) == 1 and lookup(server, generated.pop())[0] == 403
+    # The initial root token was never touched here: still valid (it is not in custody).
+    assert lookup(server, init['root_token'])[0] == 200
 
 
 LEAK_PLAYBOOK = '''\

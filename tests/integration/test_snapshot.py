@@ -12,26 +12,13 @@ import stat
 import time
 
 import pytest
-import requests
 
 from vaultkube_testlib import (REPO, FastRaftServer, admin_token, assert_failed_cleanly, read_or_none, run_module,
-                               run_playbook, tmpdir)
+                               run_playbook, task_result, tmpdir, wait_active)
 
 KEYS_PASSWORD = 'keys-password-for-tests'
 SNAP_PASSWORD = 'snapshot-password-for-tests'
 CANARY = 'secret/vaultkube/snapshot-canary'
-
-
-def wait_active(url, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if requests.get(url + '/v1/sys/leader', timeout=2).json().get('is_self'):
-                return
-        except (requests.RequestException, ValueError):
-            pass
-        time.sleep(0.3)
-    raise AssertionError('%s did not become active' % url)
 
 
 def initialised(work, name):
@@ -44,7 +31,7 @@ def initialised(work, name):
                                            'keys_file_vault_password': KEYS_PASSWORD})):
         result = run_module(module, args)
         assert not result.get('failed'), result.get('msg')
-    wait_active(server.url)
+    wait_active(server)
     server.keys_file = keys_file
     server.token = admin_token(server.url, keys_file, KEYS_PASSWORD)
     return server
@@ -93,14 +80,6 @@ def snapshot_vars(source, dest, **extra):
 def play_result(proc):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return json.loads(proc.stdout)
-
-
-def task_result(doc, name):
-    for play in doc['plays']:
-        for task in play['tasks']:
-            if task['task']['name'].split(' : ')[-1] == name:
-                return task['hosts']['localhost']
-    raise AssertionError('no task %r' % name)
 
 
 def save(source, dest, **extra):
