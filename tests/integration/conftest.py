@@ -7,11 +7,9 @@ on the other server it is reported as skipped with that reason (never as passed)
 needs root says so with ``@pytest.mark.needs_root(reason)``: as another user it fails with one line.
 """
 
-import shutil
-
 import pytest
 
-from vaultkube_testlib import NEEDS_ROOT_MARKER, SERVER, AuditedDevServer, fail_unless_root, tmpdir
+from vaultkube_testlib import NEEDS_ROOT_MARKER, SERVER, AuditedDevServer, fail_unless_root, scratch_server
 
 
 def pytest_configure(config):
@@ -38,11 +36,8 @@ def pytest_collection_modifyitems(config, items):
 def dev_server(prefix):
     """A dev-mode server in a folder of its own, stopped and removed after (a generator for fixtures).
     It has a file audit device: a test reads "no write" claims from it (server.no_writes)."""
-    work = tmpdir(prefix)
-    server = AuditedDevServer(work, dev=True).start()
-    yield server
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    for server, _work in scratch_server(prefix, AuditedDevServer, dev=True):
+        yield server
 
 
 @pytest.fixture(scope='session')

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from vaultkube_testlib import AuditedDevServer, FastRaftServer, run_playbook, successful_writes, tmpdir
+from vaultkube_testlib import AuditedDevServer, FastRaftServer, run_playbook, successful_writes, task_results, tmpdir
 
 GOOD_POLICY = 'path "secret/data/app/*" { capabilities = ["read"] }'
 ROLE = {'bound_service_account_names': ['eso'], 'bound_service_account_namespaces': ['eso']}
@@ -293,8 +293,7 @@ def corpus_run():
         playbook.write_text(json.dumps([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
                                          'tasks': tasks}]))
         proc = run_playbook(playbook)
-        doc = json.loads(proc.stdout)
-        results = dict((task['task']['name'], task['hosts']['localhost']) for task in doc['plays'][0]['tasks'])
+        results = dict(task_results(proc))
         writes = successful_writes(dev.audit_log)
         yield dict(results=results, tokens=tokens, writes=writes, raft=raft, out=out, root=root,
                    output=proc.stdout + proc.stderr)

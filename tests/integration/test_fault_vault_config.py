@@ -13,7 +13,8 @@ import uuid
 import hvac
 import pytest
 
-from vaultkube_testlib import AuditedDevServer, _ansible_env, kill_tree, run_playbook, successful_writes, tmpdir
+from vaultkube_testlib import (AuditedDevServer, _ansible_env, first_result, kill_tree, run_playbook, scratch_server,
+                               successful_writes)
 
 # Kill after this many successful writes. The document makes about 670, so that the last
 # point stays far from the end even when the machine is loaded and the kill lands late.
@@ -95,10 +96,7 @@ def written_count(audit_log, accessor):
 
 @pytest.fixture
 def audited():
-    work = tmpdir('vaultkube-fault-cfg-')
-    server = AuditedDevServer(work / 'dev', dev=True).start()
-    yield server, work
-    server.stop()
+    yield from scratch_server('vaultkube-fault-cfg-', AuditedDevServer, 'dev', dev=True)
 
 
 def test_vault_config_killed_mid_document_converges(audited):
@@ -142,14 +140,14 @@ def test_vault_config_killed_mid_document_converges(audited):
         assert partial != declared_state(doc), 'the run finished before the kill (%d writes)' % at_kill
 
         rerun = run_playbook(playbook, extra_vars=extra)
-        result = json.loads(rerun.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
+        result = first_result(rerun)
         assert not result.get('failed'), result.get('msg')
         assert vault_state(root, doc) == declared_state(doc)
         third_mark = server.mark()
         third = run_playbook(playbook, extra_vars=extra)
         # Read from Vault's audit log, not from the module's counters: the third run sent no write.
         assert server.write_requests(third_mark) == [], server.write_requests(third_mark)
-        third_result = json.loads(third.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
+        third_result = first_result(third)
         assert third_result['changed'] is False
         assert third_result['requests']['write'] == 0 and third_result['requests']['delete'] == 0
         converged += 1

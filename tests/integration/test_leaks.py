@@ -8,13 +8,12 @@ including a task that fails on purpose while holding secret data.
 """
 
 import json
-import shutil
 import uuid
 
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from vaultkube_testlib import BaoServer, make_tls, run_playbook, tmpdir
+from vaultkube_testlib import make_tls, run_playbook, scratch_server
 
 PLAYBOOK = '''\
 - hosts: localhost
@@ -207,11 +206,7 @@ PLAYBOOK = '''\
 
 @pytest.fixture
 def raft_server():
-    work = tmpdir('vaultkube-leak-')
-    server = BaoServer(work / 'node', dev=False).start()
-    yield server, work
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    yield from scratch_server('vaultkube-leak-', folder='node', dev=False)
 
 
 def test_no_secret_at_vvv(raft_server):

@@ -18,8 +18,10 @@ from vaultkube_testlib import (
     VAULT_UNSEAL_PLAYBOOK as PLAY,
     FastRaftServer,
     enable_audit_on_cluster,
+    play_stats,
     run_module,
     run_playbook,
+    task_results,
     tmpdir,
 )
 
@@ -59,10 +61,9 @@ def play(tmp_path, nodes, keys_file):
         # The test reads Vault with the initial root token: kept (the default revokes it).
         vault_unseal_revoke_root_token=False))
     doc = json.loads(res.stdout)
-    tasks = [(t['task']['name'].split(' : ', 1)[-1], t['hosts'].get('localhost') or {})
-             for t in doc['plays'][0]['tasks']]
+    tasks = task_results(doc, missing={})
     failed = [(name, r.get('msg')) for name, r in tasks if r.get('failed') and not r.get('ignore_errors')]
-    return res, dict(tasks), failed, doc['stats']['localhost']
+    return res, dict(tasks), failed, play_stats(doc)
 
 
 def raft_servers(node, token):

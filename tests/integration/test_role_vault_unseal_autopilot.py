@@ -16,7 +16,9 @@ from vaultkube_testlib import (
     VAULT_UNSEAL_PLAYBOOK as PLAY,
     FastRaftServer,
     enable_audit_on_cluster,
+    play_stats,
     run_playbook,
+    task_results,
     tmpdir,
 )
 
@@ -76,12 +78,10 @@ def play(tmp_path, nodes, check=False, tags=None, **extra):
     except ValueError:
         raise AssertionError('no JSON from ansible-playbook (rc=%s): %s %s'
                              % (res.returncode, res.stdout[-2000:], res.stderr[-2000:]))
-    tasks = {}
-    for task in doc['plays'][0]['tasks']:
-        tasks[task['task']['name'].split(' : ', 1)[-1]] = task['hosts'].get('localhost') or {}
+    tasks = dict(task_results(doc, missing={}))
     failed = [(name, r.get('msg')) for name, r in tasks.items() if r.get('failed') and not r.get('ignore_errors')]
     assert res.returncode == 0 and not failed, failed or res.stdout[-3000:]
-    return tasks, doc['stats']['localhost']
+    return tasks, play_stats(doc)
 
 
 def root_token(tmp_path):

@@ -7,7 +7,6 @@ SIGHUP, no restart), stays unsealed (read back from the seal status), and the li
 the NEW certificate (read from the TLS handshake: serial and subjectAltNames), still verified by
 the CA the role exported. A re-run with nothing to renew changes nothing."""
 
-import json
 import os
 import socket
 import ssl
@@ -18,7 +17,7 @@ import requests
 from cryptography import x509
 
 from test_role_vault_install import PLAYBOOK, free_pair, install_vars, installs, server_pid  # noqa: F401 pylint: disable=unused-import
-from vaultkube_testlib import assert_failed_cleanly, run_module, run_playbook
+from vaultkube_testlib import assert_failed_cleanly, play_stats, run_module, run_playbook, task_result
 
 pytestmark = pytest.mark.needs_root('the role creates a system user and runs the server as it')
 
@@ -44,15 +43,7 @@ def seal_status(port, ca_file):
 
 def changed(result):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return json.loads(result.stdout)['stats']['localhost']['changed']
-
-
-def task_result(result, name):
-    for play in json.loads(result.stdout)['plays']:
-        for task in play['tasks']:
-            if task['task']['name'].split(' : ')[-1] == name:
-                return task['hosts']['localhost']
-    raise AssertionError('no task %r in the run' % name)
+    return play_stats(result)['changed']
 
 
 def wait_for_certificate(port, ca_file, serial, timeout=15.0):
