@@ -16,7 +16,6 @@
 """
 
 import grp
-import hashlib
 import json
 import os
 import pwd
@@ -29,10 +28,11 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from test_role_vault_install import BINARY, PLAYBOOK, SERVICE, free_pair, install_vars, process_users, server_binary
+from test_role_vault_install import (BINARY, PLAYBOOK, SERVICE, free_pair, install_vars, process_users, server_binary,
+                                     sha256_of)
 # The fixture of two installation roots and a service user, removed after.
 from test_role_vault_install import installs  # noqa: F401  pylint: disable=unused-import
-from vaultkube_testlib import ON_VAULT, run_playbook
+from vaultkube_testlib import ON_VAULT, play_stats, run_playbook, task_results
 
 pytestmark = pytest.mark.needs_root('the role installs a package with dpkg, creates a system user and '
                                     'writes under /etc/systemd/system')
@@ -44,14 +44,6 @@ ONCE = pytest.mark.skipif(ON_VAULT, reason='openbao only: apt, dpkg and the syst
 PACKAGE = 'vault' if ON_VAULT else 'openbao'
 PACKAGE_VERSION = '0.0.0+vaultkube.test'
 PACKAGED_BINARY = '/usr/bin/' + BINARY
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run(*argv, env=None, check=True, cwd=None):
@@ -173,19 +165,19 @@ def packaged_server_pids():
     return pids
 
 
-def task_results(result):
-    """(task name, host result) of every task of a json-callback run, in order."""
-    return [(t['task']['name'].split(' : ')[-1], t['hosts'].get('localhost', {}))
-            for play in json.loads(result.stdout)['plays'] for t in play['tasks']]
+def host_install(roots, tmp_path):
+    """(service user, root folder, playbook, port) of a test installing on this host (ROOTS: the
+    installs fixture), which has no systemd as PID 1."""
+    user, (root, _other) = roots
+    assert not os.path.isdir('/run/systemd/system'), 'this test expects a host without systemd as PID 1'
+    playbook = tmp_path / 'install.yml'
+    playbook.write_text(PLAYBOOK)
+    return user, root, playbook, free_pair()
 
 
 @ONCE
 def test_package_source_installs_through_apt_from_a_local_repository(installs, apt_repository, tmp_path):
-    user, (root, _other) = installs
-    assert not os.path.isdir('/run/systemd/system'), 'this test expects a host without systemd as PID 1'
-    playbook = tmp_path / 'install.yml'
-    playbook.write_text(PLAYBOOK)
-    port = free_pair()
+    user, root, playbook, port = host_install(installs, tmp_path)
     before = machine_apt_state()
     usr_bin = os.stat('/usr/bin')
 
@@ -230,7 +222,7 @@ def test_package_source_installs_through_apt_from_a_local_repository(installs, a
 
     # A re-run changes nothing: the package is there, the server is the same process.
     again = run_playbook(playbook, variables, env={'APT_CONFIG': apt_repository['config']})
-    assert again.returncode == 0 and json.loads(again.stdout)['stats']['localhost']['changed'] == 0, \
+    assert again.returncode == 0 and play_stats(again)['changed'] == 0, \
         again.stdout[-3000:]
     assert packaged_server_pids() == pids
 
@@ -272,11 +264,7 @@ def unit_service():
 
 @ONCE
 def test_systemd_unit_the_role_writes_passes_systemd_analyze_verify(installs, unit_service, tmp_path):
-    user, (root, _other) = installs
-    assert not os.path.isdir('/run/systemd/system'), 'this test expects a host without systemd as PID 1'
-    playbook = tmp_path / 'install.yml'
-    playbook.write_text(PLAYBOOK)
-    port = free_pair()
+    user, root, playbook, port = host_install(installs, tmp_path)
     variables = dict(install_vars(root, user, port), vault_install_service_name=unit_service,
                      vault_install_service_manager='systemd')
     result = run_playbook(playbook, variables)

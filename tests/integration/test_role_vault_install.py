@@ -20,7 +20,8 @@ import hvac
 import pytest
 import requests
 
-from vaultkube_testlib import ON_VAULT, REPO as REPO_ROOT, BaoServer, free_port, make_tls, run_playbook, tmpdir, vault_binary
+from vaultkube_testlib import (ON_VAULT, REPO as REPO_ROOT, free_port, play_stats, run_playbook, task_results, transit_seal,
+                               transit_unsealer, vault_binary)
 
 pytestmark = pytest.mark.needs_root('the role creates a system user and runs OpenBao as it')
 
@@ -135,11 +136,6 @@ def test_second_install_same_user_new_data_dir_while_first_runs(installs, tmp_pa
     assert home not in (root_a + '/data', root_b + '/data')
 
 
-TRANSIT_POLICY = '''\
-path "transit/encrypt/autounseal" { capabilities = ["update"] }
-path "transit/decrypt/autounseal" { capabilities = ["update"] }
-'''
-
 BOTH_ROLES = '''\
 - name: vault_install and vault_unseal on this host
   hosts: localhost
@@ -155,21 +151,7 @@ BOTH_ROLES = '''\
 def transit(tmp_path):
     """A second OpenBao (dev mode, plus a TLS listener) holding the transit key, and a token
     scoped by a policy to encrypt and decrypt with that key only."""
-    work = tmpdir('vaultkube-transit-')
-    tls = make_tls(work / 'tls')
-    tls_port = free_port()
-    listener = ('listener "tcp" {\n  address = "127.0.0.1:%d"\n  tls_cert_file = "%s"\n'
-                '  tls_key_file = "%s"\n}\n' % (tls_port, tls['cert'], tls['key']))
-    server = BaoServer(work, dev=True, extra_config=listener).start()
-    root = server.client()
-    root.sys.enable_secrets_engine('transit', path='transit')
-    root.secrets.transit.create_key('autounseal')
-    root.sys.create_or_update_policy('autounseal', TRANSIT_POLICY)
-    token = root.auth.token.create(policies=['autounseal'], no_parent=True, period='24h')['auth']['client_token']
-    # The CA is read by the server, as its service user: a copy it can traverse to.
-    yield dict(url='https://127.0.0.1:%d' % tls_port, ca=tls['ca'], token=token, root=root)
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    yield from transit_unsealer('vaultkube-transit-', tls=True)
 
 
 def decrypt_keys_file(path, password):
@@ -243,8 +225,7 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
     assert len(keys['recovery_keys']) == 3 and keys['keys'] == [] and keys['root_token']
     assert (keys['recovery_shares'], keys['recovery_threshold']) == (3, 2)
     # No unseal was submitted: the role's unseal tasks were all skipped.
-    tasks = {t['task']['name'].split(' : ')[-1]: t['hosts'].get('localhost', {})
-             for play in json.loads(first.stdout)['plays'] for t in play['tasks']}
+    tasks = dict(task_results(first, missing={}))
     for name in ('Unseal the leader, then the nodes that are cluster members already',
                  'Unseal the joined nodes, each through its own address'):
         assert tasks[name].get('skipped') or tasks[name].get('results') == [], (name, tasks[name])
@@ -299,9 +280,8 @@ def test_transit_auto_unseal_and_default_audit_log(installs, transit, tmp_path):
     # vault_install still costs one module run on a re-run (its host read): the audit log and the
     # seal add none, and vault_unseal submits nothing.
     rerun = run_playbook(playbook, extra, inventory=vault_servers_inventory(tmp_path))
-    assert rerun.returncode == 0 and json.loads(rerun.stdout)['stats']['localhost']['changed'] == 0
-    ran = [t['task']['name'].split(' : ')[-1] for play in json.loads(rerun.stdout)['plays'] for t in play['tasks']
-           if t['hosts'].get('localhost') and not t['hosts']['localhost'].get('skipped')]
+    assert rerun.returncode == 0 and play_stats(rerun)['changed'] == 0
+    ran = [name for name, result in task_results(rerun) if result and not result.get('skipped')]
     install_modules = role_module_tasks('vault_install')
     assert [name for name in ran if name in install_modules] == [
         'Read the directories, files, certificates, service user and group, API port and service manager']
@@ -360,7 +340,7 @@ def test_audit_device_through_the_api_when_the_server_takes_it(installs, tmp_pat
     info = os.stat(root + '/log/audit.log')
     assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name) == ('0o600', user)
     again = run_playbook(playbook, extra, inventory=inventory)
-    assert again.returncode == 0 and json.loads(again.stdout)['stats']['localhost']['changed'] == 0, \
+    assert again.returncode == 0 and play_stats(again)['changed'] == 0, \
         again.stdout[-3000:]
     assert vault.sys.list_enabled_audit_devices()['data']['file/']['options']['file_path'] == root + '/log/audit.log'
 
@@ -504,8 +484,7 @@ def test_root_folder_inside_a_service_user_folder_is_refused_before_any_write(tm
     variables = dict(install_vars(root, 'vkrel-never', free_port()), vault_install_tls_dir=root + '/log/tls')
     result = run_playbook(playbook, variables)
     assert result.returncode != 0
-    failed = [t['hosts']['localhost'] for play in json.loads(result.stdout)['plays'] for t in play['tasks']
-              if t['hosts'].get('localhost', {}).get('failed')]
+    failed = [res for _name, res in task_results(result) if res.get('failed')]
     assert len(failed) == 1
     msg = failed[0]['msg']
     assert msg == ('vault_install: vault_install_tls_dir (%s/log/tls) is in vault_install_log_dir (%s/log), which the '
@@ -513,17 +492,6 @@ def test_root_folder_inside_a_service_user_folder_is_refused_before_any_write(tm
     assert not os.path.exists(root)
     with pytest.raises(KeyError):
         pwd.getpwnam('vkrel-never')
-
-
-EXTRA_SEAL = '''\
-seal "transit" {
-  address     = "%(url)s"
-  token       = "%(token)s"
-  key_name    = "autounseal"
-  mount_path  = "transit/"
-  tls_ca_cert = "%(ca)s"
-}
-'''
 
 
 def test_extra_config_with_a_seal_token_is_never_shown(installs, transit, tmp_path):
@@ -537,8 +505,8 @@ def test_extra_config_with_a_seal_token_is_never_shown(installs, transit, tmp_pa
     os.makedirs(root, exist_ok=True)
     shutil.copy(transit['ca'], root + '/transit-ca.pem')
     os.chmod(root + '/transit-ca.pem', 0o644)
-    seal = dict(url=transit['url'], token=transit['token'], ca=root + '/transit-ca.pem')
-    variables = dict(install_vars(root, user, port), vault_install_extra_config=EXTRA_SEAL % seal)
+    variables = dict(install_vars(root, user, port),
+                     vault_install_extra_config=transit_seal(transit['url'], transit['token'], root + '/transit-ca.pem'))
     first = run_playbook(playbook, variables, diff=True, verbosity=3, json_output=False)
     out = first.stdout + first.stderr
     assert first.returncode == 0, first.stdout[-3000:]
@@ -557,8 +525,8 @@ def test_extra_config_with_a_seal_token_is_never_shown(installs, transit, tmp_pa
     # Another token: the file changes (a diff would show both tokens) and the server restarts.
     token2 = transit['root'].auth.token.create(policies=['autounseal'], no_parent=True,
                                                period='24h')['auth']['client_token']
-    changed = run_playbook(playbook, dict(variables, vault_install_extra_config=EXTRA_SEAL % dict(seal, token=token2)),
-                           diff=True, verbosity=3, json_output=False)
+    changed = run_playbook(playbook, dict(variables, vault_install_extra_config=transit_seal(
+        transit['url'], token2, root + '/transit-ca.pem')), diff=True, verbosity=3, json_output=False)
     out = changed.stdout + changed.stderr
     assert changed.returncode == 0, changed.stdout[-3000:]
     recap = [line for line in changed.stdout.splitlines() if line.startswith('localhost')][-1]
@@ -599,7 +567,6 @@ class ReleaseServer:
 @pytest.fixture
 def release(tmp_path):
     """The server binary as a release file, and a tampered copy (one byte more) under another name."""
-    import hashlib
     folder = tmp_path / 'releases'
     folder.mkdir()
     good = folder / BINARY
@@ -608,13 +575,9 @@ def release(tmp_path):
     shutil.copy(good, tampered)
     with open(tampered, 'ab') as handle:
         handle.write(b'\0')
-    digest = hashlib.sha256()
-    with open(good, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
     server = ReleaseServer(folder)
     yield dict(server=server, good=server.url + '/' + BINARY, tampered=server.url + '/' + tampered.name,
-               sha256=digest.hexdigest())
+               sha256=sha256_of(good))
     server.stop()
 
 
@@ -627,11 +590,8 @@ def url_vars(root, user, port, url, checksum):
 
 def sha256_of(path):
     import hashlib
-    digest = hashlib.sha256()
     with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, 'sha256').hexdigest()
 
 
 def test_url_without_checksum_is_refused_before_anything_is_fetched(installs, release, tmp_path):
@@ -640,8 +600,7 @@ def test_url_without_checksum_is_refused_before_anything_is_fetched(installs, re
     playbook.write_text(PLAYBOOK)
     result = run_playbook(playbook, url_vars(root, user, free_port(), release['good'], ''))
     assert result.returncode != 0
-    failed = [t['hosts']['localhost'] for play in json.loads(result.stdout)['plays'] for t in play['tasks']
-              if t['hosts'].get('localhost', {}).get('failed')]
+    failed = [res for _name, res in task_results(result) if res.get('failed')]
     assert len(failed) == 1
     assert failed[0]['msg'].startswith('vault_install: vault_install_binary_source is url, so '
                                        'vault_install_binary_checksum must be "sha256:<hex>" of the file at '
@@ -673,8 +632,7 @@ def test_url_download_installs_with_the_right_checksum_and_keeps_the_binary_on_a
     # download task, the installed binary and the running server left as they were.
     wrong = run_playbook(playbook, url_vars(root, user, port, release['tampered'], 'sha256:' + release['sha256']))
     assert wrong.returncode != 0
-    failed = [(t['task']['name'].split(' : ')[-1], t['hosts']['localhost']) for play in json.loads(wrong.stdout)['plays']
-              for t in play['tasks'] if t['hosts'].get('localhost', {}).get('failed')]
+    failed = [(name, res) for name, res in task_results(wrong) if res.get('failed')]
     assert [name for name, _result in failed] == ['Download the release'], failed
     assert 'checksum' in failed[0][1]['msg'] and 'did not match' in failed[0][1]['msg'], failed[0][1]['msg']
     assert release['server'].requests[-1] == '/' + BINARY + '-tampered'

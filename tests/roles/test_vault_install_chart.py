@@ -26,7 +26,7 @@ import requests
 from roles_testlib import KUBECONFIG, LAB_HOME, kube_get, kubectl
 
 REPO = Path(__file__).resolve().parents[2]
-from vaultkube_testlib import BaoServer, free_port, make_tls
+from vaultkube_testlib import free_port, transit_seal, transit_unsealer
 
 CHART = os.environ.get('VAULTKUBE_VAULT_CHART') or str(REPO / '..' / 'shared' / 'charts' / 'vault-0.34.1')
 HELM = os.path.join(LAB_HOME, 'bin', 'helm')
@@ -41,39 +41,11 @@ PLAY = '''\
     - role: vaultkube.platform.vault_install
 '''
 
-EXTRA = '''\
-seal "transit" {
-  address     = "%(url)s"
-  token       = "%(token)s"
-  key_name    = "autounseal"
-  mount_path  = "transit/"
-  tls_ca_cert = "%(ca)s"
-}
-'''
-
-TRANSIT_POLICY = '''\
-path "transit/encrypt/autounseal" { capabilities = ["update"] }
-path "transit/decrypt/autounseal" { capabilities = ["update"] }
-'''
-
 
 @pytest.fixture
 def transit():
     """A dev OpenBao with a TLS listener holding the transit key, and a token for that key only."""
-    work = Path(tempfile.mkdtemp(prefix='vaultkube-chart-transit-'))
-    tls = make_tls(work / 'tls')
-    port = free_port()
-    listener = ('listener "tcp" {\n  address = "127.0.0.1:%d"\n  tls_cert_file = "%s"\n'
-                '  tls_key_file = "%s"\n}\n' % (port, tls['cert'], tls['key']))
-    server = BaoServer(work / 'server', dev=True, extra_config=listener).start()
-    root = server.client()
-    root.sys.enable_secrets_engine('transit', path='transit')
-    root.secrets.transit.create_key('autounseal')
-    root.sys.create_or_update_policy('autounseal', TRANSIT_POLICY)
-    token = root.auth.token.create(policies=['autounseal'], no_parent=True, period='24h')['auth']['client_token']
-    yield dict(url='https://127.0.0.1:%d' % port, ca=tls['ca'], token=token)
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    yield from transit_unsealer('vaultkube-chart-transit-', tls=True)
 
 
 @pytest.fixture
@@ -113,7 +85,7 @@ def run_role(tmp_path, namespace, extra_config):
 
 def test_extra_config_goes_into_a_secret_and_the_server_loads_it(tmp_path, namespace, transit):
     token = transit['token']
-    extra = EXTRA % dict(url=transit['url'], token=token, ca='/vault/userconfig/transit/ca.crt')
+    extra = transit_seal(transit['url'], token, '/vault/userconfig/transit/ca.crt')
     out = run_role(tmp_path, namespace, extra)
     assert token not in out and 'seal "transit"' not in out
 
