@@ -226,9 +226,7 @@ def auto_node():
 
 
 def test_recovery_keys_with_transit_seal(auto_node):
-    server, work = auto_node
-    keys_file, password = work / 'init.vault', uuid.uuid4().hex
-    init = init_server(server, keys_file, password, recovery=True)
+    server, keys_file, password, init = auto_node
     token = init['root_token']
     args = rekey_args(server, keys_file, password, token)
     # A kill after the verification: the rerun finds the server takes the pending set.

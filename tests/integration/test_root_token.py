@@ -110,12 +110,17 @@ def root_node(prefix, seal_config=''):
 
 def auto_unsealed_node(prefix):
     """A RootServer auto-unsealed by a transit_unsealer of its own (folders PREFIX transit- and PREFIX
-    auto-), as (server, folder); both stopped and removed afterwards."""
+    auto-), initialised with recovery keys by init_server, as (server, keys file, password, init); both
+    servers stopped and their folders removed afterwards."""
     unsealer = transit_unsealer(prefix + 'transit-')
     transit = next(unsealer)
+    node = root_node(prefix + 'auto-', seal_config=transit_seal(transit['url'], transit['token']))
     try:
-        yield from root_node(prefix + 'auto-', seal_config=transit_seal(transit['url'], transit['token']))
+        server, work = next(node)
+        keys_file, password = work / 'init.vault', uuid.uuid4().hex
+        yield server, keys_file, password, init_server(server, keys_file, password, recovery=True)
     finally:
+        next(node, None)
         next(unsealer, None)
 
 
@@ -215,9 +220,7 @@ def auto_node():
 
 
 def test_recovery_keys_with_transit_seal(auto_node):
-    server, work = auto_node
-    keys_file, password = work / 'init.vault', uuid.uuid4().hex
-    init = init_server(server, keys_file, password, recovery=True)
+    server, keys_file, password, init = auto_node
     assert requests.get(server.url + '/v1/sys/seal-status', timeout=5).json()['type'] == 'transit'
     assert init.get('recovery_keys') and not init.get('keys')
     content = dict((k, v) for k, v in init.items() if v is not None and k != 'root_token')
