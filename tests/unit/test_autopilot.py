@@ -16,6 +16,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._autopilot impo
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
+from conftest import FakeAPI
 
 SERVER_DEFAULTS = {
     'cleanup_dead_servers': False, 'dead_server_last_contact_threshold': '24h0m0s',
@@ -87,20 +88,13 @@ def test_cleanup_is_judged_on_the_resulting_configuration():
     assert check_result(SERVER_DEFAULTS, {'last_contact_threshold': '5s'})['last_contact_threshold'] == '5s'
 
 
-class RecordingAPI(object):
-    """A stand-in for VaultAPI holding one autopilot configuration and recording writes."""
+CONFIGURATION = 'sys/storage/raft/autopilot/configuration'
 
-    def __init__(self, data):
-        self.data = dict(data)
-        self.writes = []
 
-    def read(self, path):
-        assert path == 'sys/storage/raft/autopilot/configuration'
-        return {'data': dict(self.data)}
-
-    def write(self, path, body):
-        self.writes.append((path, body))
-        self.data.update(body)
+def vault_with(config):
+    """A Vault holding one autopilot configuration, which a write updates field by field."""
+    return FakeAPI({CONFIGURATION: {'data': config}}, keep=True, merge=True,
+                   allowed={'read': {CONFIGURATION}, 'write': {CONFIGURATION}})
 
 
 def converge(api, params, check_mode=False):
@@ -110,39 +104,39 @@ def converge(api, params, check_mode=False):
 
 
 def test_only_differing_settings_are_written_and_a_rerun_writes_nothing():
-    api = RecordingAPI(SERVER_DEFAULTS)
+    api = vault_with(SERVER_DEFAULTS)
     params = {'cleanup_dead_servers': True, 'min_quorum': 3, 'dead_server_last_contact_threshold': '86400s',
               'server_stabilization_time': '2s'}
     out = converge(api, params)
     assert out['changed'] and out['changed_fields'] == ['cleanup_dead_servers', 'min_quorum', 'server_stabilization_time']
-    assert api.writes == [('sys/storage/raft/autopilot/configuration',
-                           {'cleanup_dead_servers': True, 'min_quorum': 3, 'server_stabilization_time': '2s'})]
+    assert api.mutations() == [('write', 'sys/storage/raft/autopilot/configuration',
+                                {'cleanup_dead_servers': True, 'min_quorum': 3, 'server_stabilization_time': '2s'})]
     assert out['diff']['before']['min_quorum'] == 0 and out['diff']['after']['min_quorum'] == 3
     assert out['diff']['after']['dead_server_last_contact_threshold'] == '24h0m0s'
     again = converge(api, dict(params, dead_server_last_contact_threshold='24h0m0s'))
-    assert not again['changed'] and len(api.writes) == 1
+    assert not again['changed'] and len(api.mutations()) == 1
 
 
 def test_check_mode_writes_nothing_but_reports_the_diff():
-    api = RecordingAPI(SERVER_DEFAULTS)
+    api = vault_with(SERVER_DEFAULTS)
     out = converge(api, {'last_contact_threshold': '20s'}, check_mode=True)
     assert out['changed'] and out['diff']['after']['last_contact_threshold'] == '20s'
-    assert api.writes == []
+    assert api.mutations() == []
 
 
 def test_no_settings_only_reads():
-    api = RecordingAPI(SERVER_DEFAULTS)
+    api = vault_with(SERVER_DEFAULTS)
     out = converge(api, {})
-    assert not out['changed'] and api.writes == []
+    assert not out['changed'] and api.mutations() == []
 
 
 def test_a_refused_combination_writes_nothing():
-    api = RecordingAPI(SERVER_DEFAULTS)
+    api = vault_with(SERVER_DEFAULTS)
     with pytest.raises(FieldError, match='min_quorum'):
         converge(api, {'cleanup_dead_servers': True, 'last_contact_threshold': '5s'})
     with pytest.raises(FieldError, match='min_quorum must be at least 3'):
         converge(api, {'cleanup_dead_servers': True, 'min_quorum': 1})
-    assert api.writes == []
+    assert api.mutations() == []
 
 
 ROLE_DEFAULTS = {'cleanup_dead_servers': None, 'min_quorum': None, 'dead_server_last_contact_threshold': '24h',

@@ -14,40 +14,11 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._database impor
     statements,
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
+from conftest import FakeAPI
 
 URL = 'postgresql://{{username}}:{{password}}@db:5432/postgres'
 PASSWORD = 'root-password-value'
 CREATE = 'CREATE ROLE "{{name}}" WITH LOGIN PASSWORD \'{{password}}\';'
-
-
-class FakeAPI(object):
-    def __init__(self, bodies=None, errors=None):
-        self.bodies = bodies or {}
-        self.errors = errors or {}
-        self.calls = []
-
-    def read(self, path):
-        self.calls.append(('read', path))
-        if path in self.errors:
-            raise self.errors[path]
-        return self.bodies.get(path)
-
-    def list(self, path):
-        self.calls.append(('list', path))
-        return self.bodies.get('LIST ' + path, [])
-
-    def write(self, path, data=None, method='post'):
-        self.calls.append(('write', path, data))
-        if path in self.errors:
-            raise self.errors[path]
-
-    def delete(self, path):
-        self.calls.append(('delete', path))
-        if 'DELETE ' + path in self.errors:
-            raise self.errors['DELETE ' + path]
-
-    def mutations(self):
-        return [call for call in self.calls if call[0] in ('write', 'delete')]
 
 
 def connection(api=None, **params):

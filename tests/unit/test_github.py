@@ -1,35 +1,16 @@
 # -*- coding: utf-8 -*-
-"""GitHub auth as data: comparison and the writes it leads to (an in-memory API double)."""
+"""GitHub auth as data: comparison and the writes it leads to (on a FakeAPI that keeps what is written)."""
 import pytest
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
 from ansible_collections.vaultkube.platform.plugins.module_utils._github import GithubAuth
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
+from conftest import FakeAPI
 
 
-class MemoryAPI(object):
-    """Stores what is written under its path; lists children like Vault's LIST."""
-
-    def __init__(self, store=None):
-        self.store = dict(store or {})
-        self.calls = []
-
-    def read(self, path):
-        self.calls.append(('read', path))
-        return {'data': dict(self.store[path])} if path in self.store else None
-
-    def list(self, path):
-        self.calls.append(('list', path))
-        prefix = path.rstrip('/') + '/'
-        return sorted(p[len(prefix):] for p in self.store if p.startswith(prefix) and '/' not in p[len(prefix):])
-
-    def write(self, path, data):
-        self.calls.append(('write', path))
-        self.store[path] = dict(data)
-
-    def delete(self, path):
-        self.calls.append(('delete', path))
-        self.store.pop(path, None)
+def vault(store=None):
+    """A Vault that keeps what is written (store: path -> data to start from)."""
+    return FakeAPI(dict((path, {'data': data}) for path, data in (store or {}).items()), keep=True)
 
 
 def params(**kw):
@@ -40,37 +21,37 @@ def params(**kw):
 
 
 def test_first_apply_writes_config_and_maps():
-    api = MemoryAPI()
+    api = vault()
     result = reconcile(GithubAuth(api, params(teams={'dev': ['b', 'a']}, users={'alice': 'admin'})))
     assert result['action'] == 'create'
-    assert api.store['auth/github/config'] == {'organization': 'acme'}
-    assert api.store['auth/github/map/teams/dev'] == {'value': 'a,b'}
-    assert api.store['auth/github/map/users/alice'] == {'value': 'admin'}
+    assert api.bodies['auth/github/config'] == {'data': {'organization': 'acme'}}
+    assert api.bodies['auth/github/map/teams/dev'] == {'data': {'value': 'a,b'}}
+    assert api.bodies['auth/github/map/users/alice'] == {'data': {'value': 'admin'}}
 
 
 def test_reordered_policies_are_no_change():
-    api = MemoryAPI({'auth/github/config': {'organization': 'acme'},
-                     'auth/github/map/teams/dev': {'value': 'a,b'}})
+    api = vault({'auth/github/config': {'organization': 'acme'},
+                 'auth/github/map/teams/dev': {'value': 'a,b'}})
     result = reconcile(GithubAuth(api, params(teams={'dev': ['b', 'a']})))
     assert not result['changed']
-    assert not [c for c in api.calls if c[0] in ('write', 'delete')]
+    assert api.mutations() == []
 
 
 def test_unlisted_maps_are_removed_and_only_changed_maps_written():
-    api = MemoryAPI({'auth/github/config': {'organization': 'acme'},
-                     'auth/github/map/teams/dev': {'value': 'a'},
-                     'auth/github/map/teams/ops': {'value': 'root-ish'},
-                     'auth/github/map/teams/qa': {'value': 'q'}})
+    api = vault({'auth/github/config': {'organization': 'acme'},
+                 'auth/github/map/teams/dev': {'value': 'a'},
+                 'auth/github/map/teams/ops': {'value': 'root-ish'},
+                 'auth/github/map/teams/qa': {'value': 'q'}})
     result = reconcile(GithubAuth(api, params(teams={'dev': ['a'], 'qa': ['q', 'r']})))
     assert result['changed_fields'] == ['teams']
-    writes = [c for c in api.calls if c[0] in ('write', 'delete')]
+    writes = [call[:2] for call in api.mutations()]
     assert writes == [('write', 'auth/github/map/teams/qa'), ('delete', 'auth/github/map/teams/ops')]
 
 
 def test_check_mode_writes_nothing():
-    api = MemoryAPI()
+    api = vault()
     reconcile(GithubAuth(api, params(teams={'dev': ['a']})), check_mode=True)
-    assert api.store == {}
+    assert api.bodies == {}
 
 
 @pytest.mark.parametrize('kw,fragment', [
@@ -80,5 +61,5 @@ def test_check_mode_writes_nothing():
 ])
 def test_bad_input(kw, fragment):
     with pytest.raises(FieldError) as err:
-        GithubAuth(MemoryAPI(), params(**kw)).validate()
+        GithubAuth(vault(), params(**kw)).validate()
     assert fragment in str(err.value)

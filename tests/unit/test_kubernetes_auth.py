@@ -12,37 +12,10 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes_aut
     normalise_role_field,
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
+from conftest import FakeAPI
 
 CA = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\nabcdef==\n-----END CERTIFICATE-----\n'
 JWT = 'reviewer.jwt.value'
-
-
-class FakeAPI(object):
-    def __init__(self, bodies=None, errors=None):
-        self.bodies = bodies or {}
-        self.errors = errors or {}
-        self.calls = []
-
-    def read(self, path):
-        self.calls.append(('read', path))
-        if path in self.errors:
-            raise self.errors[path]
-        return self.bodies.get(path)
-
-    def list(self, path):
-        self.calls.append(('list', path))
-        if path in self.errors:
-            raise self.errors[path]
-        return self.bodies.get('LIST ' + path, [])
-
-    def write(self, path, data=None, method='post'):
-        self.calls.append(('write', path, data))
-
-    def delete(self, path):
-        self.calls.append(('delete', path))
-
-    def mutations(self):
-        return [call for call in self.calls if call[0] in ('write', 'delete')]
 
 
 def no_route(path):

@@ -7,37 +7,11 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, normalise
 from ansible_collections.vaultkube.platform.plugins.module_utils._kv2 import KV2Secret, changed_keys
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
+from conftest import FakeAPI
 
 KV2_MOUNT = {'data': {'path': 'secret/', 'type': 'kv', 'options': {'version': '2'}}}
-
-
-class FakeAPI(object):
-    """Answers reads from a dict of path -> body; records writes and deletes."""
-
-    def __init__(self, bodies=None, errors=None):
-        self.bodies = bodies or {}
-        self.errors = errors or {}
-        self.calls = []
-
-    def read(self, path):
-        self.calls.append(('read', path))
-        if path in self.errors:
-            raise self.errors[path]
-        return self.bodies.get(path)
-
-    def list(self, path):
-        self.calls.append(('list', path))
-        return self.bodies.get('LIST ' + path, [])
-
-    def write(self, path, data=None, method='post'):
-        self.calls.append(('write', path, data))
-        return {'data': {'version': 9}}
-
-    def delete(self, path):
-        self.calls.append(('delete', path))
-
-    def mutations(self):
-        return [call for call in self.calls if call[0] in ('write', 'delete')]
+# What Vault answers a KV v2 write with.
+WRITTEN = {'data': {'version': 9}}
 
 
 def stored(data, version=1):
@@ -54,7 +28,7 @@ def api_with(data=None, version=1, mount=None):
     bodies = {'sys/internal/ui/mounts/secret/app/db': mount or KV2_MOUNT}
     if data is not None:
         bodies['secret/data/app/db'] = stored(data, version)
-    return FakeAPI(bodies)
+    return FakeAPI(bodies, answer=WRITTEN)
 
 
 # -- JSON-typed comparison -----------------------------------------------------------
@@ -83,7 +57,7 @@ def test_changed_keys_names_added_removed_and_changed():
 # -- masking -------------------------------------------------------------------------
 
 def test_diff_view_shows_key_names_never_values():
-    obj = secret(FakeAPI())
+    obj = secret(FakeAPI(answer=WRITTEN))
     before = {'data': {'user': 'alice', 'password': 'old-secret'}}
     after = {'data': {'user': 'alice', 'password': 'new-secret', 'port': 5432}}
     assert obj.diff_view(before, after) == {'data': {'user': '(hidden)', 'password': '(hidden, changed)'}}
@@ -193,7 +167,8 @@ def test_missing_mount_names_the_mount():
                                  errors=['no handler for route "nope/data/app/db". route entry not found.'])
     preflight = VaultRequestError('Vault GET sys/internal/ui/mounts/nope/app/db failed: 403', status=403,
                                   errors=['preflight capability check returned 403'])
-    api = FakeAPI(errors={'sys/internal/ui/mounts/nope/app/db': preflight, 'nope/data/app/db': no_route})
+    api = FakeAPI(errors={'sys/internal/ui/mounts/nope/app/db': preflight, 'nope/data/app/db': no_route},
+                  answer=WRITTEN)
     with pytest.raises(VaultRequestError) as err:
         reconcile(secret(api, mount_path='nope', data={'a': 'x'}), 'present')
     assert "mount_path 'nope'" in str(err.value) and 'no secrets engine is mounted' in str(err.value)
@@ -203,7 +178,8 @@ def test_missing_mount_names_the_mount():
 def test_permission_error_on_the_secret_is_passed_on():
     denied = VaultRequestError('Vault GET secret/data/app/db failed: 403 permission denied', status=403,
                                errors=['permission denied'])
-    api = FakeAPI(errors={'sys/internal/ui/mounts/secret/app/db': denied, 'secret/data/app/db': denied})
+    api = FakeAPI(errors={'sys/internal/ui/mounts/secret/app/db': denied, 'secret/data/app/db': denied},
+                  answer=WRITTEN)
     with pytest.raises(VaultRequestError) as err:
         reconcile(secret(api, data={'a': 'x'}), 'present')
     assert 'permission denied' in str(err.value)
@@ -216,7 +192,7 @@ def test_permission_error_on_the_secret_is_passed_on():
     ({'data': {'a': 'x'}, 'cas': -1}, 'cas must be 0'),
 ])
 def test_bad_input_is_refused_before_any_request(params, fragment):
-    api = FakeAPI()
+    api = FakeAPI(answer=WRITTEN)
     params.setdefault('data', {'a': 'x'})
     with pytest.raises(FieldError) as err:
         reconcile(secret(api, **params), 'present')
@@ -228,7 +204,7 @@ def test_list_existing_checks_each_mount_once_and_lists_each_folder():
     api = FakeAPI({
         'sys/internal/ui/mounts/secret/app/db': KV2_MOUNT,
         'LIST secret/metadata/app/': ['db', 'sub/'],
-    })
+    }, answer=WRITTEN)
     objects = [secret(api, path='app/db', data={}), secret(api, path='app/api', data={})]
     assert KV2Secret.list_existing(api, objects) == {'secret/app/db'}
     assert api.calls == [('read', 'sys/internal/ui/mounts/secret/app/db'), ('list', 'secret/metadata/app/')]

@@ -5,6 +5,7 @@ import pytest
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._nodes import lost_peers, peer_names, remove_lost_peers
+from conftest import FakeAPI
 
 
 def peer(node_id, pod, leader=False, voter=True, service='vault-internal'):
@@ -52,28 +53,32 @@ def test_other_pods_peers_are_left_alone_and_no_names_remove_nothing():
     assert lost_peers(CONFIG, [None, ''], None) == ([], [])
 
 
-class FakeLeader(object):
-    """The leader's raft configuration and autopilot state, as Vault answers them."""
+STATE = 'sys/storage/raft/autopilot/state'
+REMOVE_PEER = 'sys/storage/raft/remove-peer'
 
-    url = 'http://127.0.0.1:40001'
 
-    def __init__(self, servers, healthy=None, keep=False):
-        self.servers = [dict(s) for s in servers]
-        self.healthy = healthy
-        self.keep = keep
-        self.removed = []
+def leader(servers, healthy=None, keep=False):
+    """The leader's raft configuration and autopilot state, as Vault answers them; keep: a removed
+    peer stays listed."""
+    if healthy is None:
+        unsupported = VaultRequestError('no handler for route', status=404, errors=['unsupported path'])
+        answers = {'errors': {STATE: unsupported}}
+    else:
+        answers = {'bodies': {STATE: {'data': {'servers': dict((k, {'healthy': v}) for k, v in healthy.items())}}}}
 
-    def read(self, path):
-        assert path == 'sys/storage/raft/autopilot/state'
-        if self.healthy is None:
-            raise VaultRequestError('no handler for route', status=404, errors=['unsupported path'])
-        return {'data': {'servers': dict((k, {'healthy': v}) for k, v in self.healthy.items())}}
+    def remove_peer(path, data):
+        if not keep:
+            api.servers = [s for s in api.servers if s['node_id'] != data['server_id']]
 
-    def write(self, path, data):
-        assert path == 'sys/storage/raft/remove-peer'
-        self.removed.append(data['server_id'])
-        if not self.keep:
-            self.servers = [s for s in self.servers if s['node_id'] != data['server_id']]
+    api = FakeAPI(answer=remove_peer, allowed={'read': {STATE}, 'write': {REMOVE_PEER}},
+                  url='http://127.0.0.1:40001', **answers)
+    api.servers = [dict(s) for s in servers]
+    return api
+
+
+def removed_ids(api):
+    """The server ids the code asked the leader to remove."""
+    return [data['server_id'] for _verb, _path, data in api.mutations()]
 
 
 def peers_of(api):
@@ -81,26 +86,26 @@ def peers_of(api):
 
 
 def test_remove_lost_peers_removes_the_stale_peer_and_reads_the_configuration_back():
-    api = FakeLeader(CONFIG, {'3f1c-old': False, 'a2b4': True, 'c9d0': True})
+    api = leader(CONFIG, {'3f1c-old': False, 'a2b4': True, 'c9d0': True})
     removed, after = remove_lost_peers(api, peer_names('vault-0', 'vault-internal'), peers_reader=peers_of)
-    assert api.removed == ['3f1c-old'] and removed == [CONFIG[0]]
+    assert removed_ids(api) == ['3f1c-old'] and removed == [CONFIG[0]]
     assert after == CONFIG[1:]
 
 
 def test_remove_lost_peers_in_check_mode_or_with_nothing_stale_changes_nothing():
-    api = FakeLeader(CONFIG, None)
+    api = leader(CONFIG, None)
     removed, after = remove_lost_peers(api, peer_names('vault-0', 'vault-internal'), check_mode=True,
                                        peers_reader=peers_of)
-    assert removed == [CONFIG[0]] and after == CONFIG and api.removed == []
+    assert removed == [CONFIG[0]] and after == CONFIG and removed_ids(api) == []
     removed, after = remove_lost_peers(api, peer_names('vault-3', 'vault-internal'), peers_reader=peers_of)
-    assert removed == [] and after == CONFIG and api.removed == []
+    assert removed == [] and after == CONFIG and removed_ids(api) == []
 
 
 def test_remove_lost_peers_refuses_a_healthy_match_and_reports_a_peer_still_listed():
-    api = FakeLeader(CONFIG, {'3f1c-old': True})
+    api = leader(CONFIG, {'3f1c-old': True})
     with pytest.raises(VaultRequestError, match='autopilot reports it healthy'):
         remove_lost_peers(api, peer_names('vault-0', 'vault-internal'), peers_reader=peers_of)
-    assert api.removed == []
-    api = FakeLeader(CONFIG, {}, keep=True)
+    assert removed_ids(api) == []
+    api = leader(CONFIG, {}, keep=True)
     with pytest.raises(VaultRequestError, match='still listed'):
         remove_lost_peers(api, peer_names('vault-0', 'vault-internal'), peers_reader=peers_of)
