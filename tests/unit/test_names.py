@@ -7,15 +7,28 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._names import (
 from ansible_collections.vaultkube.platform.plugins.module_utils._policy import check_hcl_syntax
 
 
-@pytest.mark.parametrize('value', ['team-a\n', 'Team', '-a', 'a-', 'a_b', '', 'a' * 64, 'a.b', None, 3])
-def test_dns_label_refuses(value):
-    with pytest.raises(InvalidName, match='ns.name'):
-        dns_label(value, 'ns.name')
+CHECKS = {'dns_label': dns_label, 'kubernetes_name': kubernetes_name}
 
 
-@pytest.mark.parametrize('value', ['a', 'team-a', 'a1', '0'])
-def test_dns_label_accepts(value):
-    assert dns_label(value, 'f') == value
+@pytest.mark.parametrize('check,field,value', [
+    ('dns_label', 'ns.name', value)
+    for value in ['team-a\n', 'Team', '-a', 'a-', 'a_b', '', 'a' * 64, 'a.b', None, 3]
+] + [
+    ('kubernetes_name', 'metadata.name', value)
+    for value in ['.', '..', 'a/b', 'a%2F', 'a b', 'a\n', '', None, 'a' * 254]
+])
+def test_dns_label_and_kubernetes_name_refuse_naming_the_field(check, field, value):
+    with pytest.raises(InvalidName, match=field):
+        CHECKS[check](value, field)
+
+
+@pytest.mark.parametrize('check,value', [
+    ('dns_label', value) for value in ['a', 'team-a', 'a1', '0']
+] + [
+    ('kubernetes_name', value) for value in ['a', 'system:auth-delegator', 'a.b', 'A_b']
+])
+def test_dns_label_and_kubernetes_name_accept(check, value):
+    assert CHECKS[check](value, 'f') == value
 
 
 @pytest.mark.parametrize('value', ['a..b', 'a.-b', 'x\n', 'A', 'a b', 'a"b'])
@@ -72,14 +85,3 @@ def test_policy_hcl_is_valid_hcl_and_quotes_paths():
 def test_policy_hcl_refuses_bad_rules(rules):
     with pytest.raises(InvalidName):
         policy_hcl(rules)
-
-
-@pytest.mark.parametrize('value', ['.', '..', 'a/b', 'a%2F', 'a b', 'a\n', '', None, 'a' * 254])
-def test_kubernetes_name_refuses(value):
-    with pytest.raises(InvalidName, match='metadata.name'):
-        kubernetes_name(value, 'metadata.name')
-
-
-@pytest.mark.parametrize('value', ['a', 'system:auth-delegator', 'a.b', 'A_b'])
-def test_kubernetes_name_accepts(value):
-    assert kubernetes_name(value, 'f') == value
