@@ -16,7 +16,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._autopilot impo
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
-from conftest import FakeAPI
+from vault_fakes import FakeAPI
 
 SERVER_DEFAULTS = {
     'cleanup_dead_servers': False, 'dead_server_last_contact_threshold': '24h0m0s',

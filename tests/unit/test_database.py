@@ -14,7 +14,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._database impor
     statements,
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
-from conftest import FakeAPI
+from vault_fakes import FakeAPI
 
 URL = 'postgresql://{{username}}:{{password}}@db:5432/postgres'
 PASSWORD = 'root-password-value'

@@ -5,7 +5,7 @@ import pytest
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError
 from ansible_collections.vaultkube.platform.plugins.module_utils._github import GithubAuth
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
-from conftest import FakeAPI
+from vault_fakes import FakeAPI
 
 
 def vault(store=None):

@@ -12,7 +12,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._kubernetes_aut
     normalise_role_field,
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
-from conftest import FakeAPI
+from vault_fakes import FakeAPI
 
 CA = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\nabcdef==\n-----END CERTIFICATE-----\n'
 JWT = 'reviewer.jwt.value'

@@ -7,7 +7,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._client import 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import FieldError, normalise
 from ansible_collections.vaultkube.platform.plugins.module_utils._kv2 import KV2Secret, changed_keys
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import reconcile
-from conftest import FakeAPI
+from vault_fakes import FakeAPI
 
 KV2_MOUNT = {'data': {'path': 'secret/', 'type': 'kv', 'options': {'version': '2'}}}
 # What Vault answers a KV v2 write with.

@@ -18,7 +18,7 @@ from ansible_collections.vaultkube.platform.plugins.module_utils._mounts import 
     string_set,
 )
 from ansible_collections.vaultkube.platform.plugins.module_utils._reconcile import HIDDEN, reconcile
-from conftest import FakeAPI
+from vault_fakes import FakeAPI
 
 
 def vault(mounts=None, auth=None, audit=None, other=None, **options):

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._client import VaultRequestError
 from ansible_collections.vaultkube.platform.plugins.module_utils._nodes import lost_peers, peer_names, remove_lost_peers
-from conftest import FakeAPI
+from vault_fakes import FakeAPI
 
 
 def peer(node_id, pod, leader=False, voter=True, service='vault-internal'):

@@ -3,8 +3,7 @@
 
 Unit tests check pure logic (what is compared, refused and which requests a change turns into);
 real Vault and OpenBao behaviour is tested in tests/integration. Import it with
-`from conftest import FakeAPI`, as tests/e2e imports its REPORT: each suite runs in its own
-pytest session (tests/run.sh), where `conftest` is that suite's.
+`from vault_fakes import FakeAPI` (tests/support is on pytest's path).
 """
 
 import copy
