@@ -42,7 +42,7 @@ import hvac
 
 HERE = Path(__file__).resolve().parent
 
-from vaultkube_testlib import BaoServer, _ansible_env
+from vaultkube_testlib import BaoServer, _ansible_env, audit_entries
 
 KV_MOUNT = 'bench-kv'
 K8S_MOUNT = 'bench-kubernetes'
@@ -76,14 +76,11 @@ class RequestCounter:
 
     def since_mark(self) -> Counter:
         counts = Counter()
-        with open(self.path, 'rb') as handle:
-            handle.seek(self.offset)
-            for line in handle:
-                entry = json.loads(line)
-                if entry.get('type') != 'request':
-                    continue
-                op = entry['request'].get('operation', '?')
-                counts[{'create': 'write', 'update': 'write'}.get(op, op)] += 1
+        for entry in audit_entries(self.path, self.offset):
+            if entry.get('type') != 'request':
+                continue
+            op = entry['request'].get('operation', '?')
+            counts[{'create': 'write', 'update': 'write'}.get(op, op)] += 1
         self.mark()
         return counts
 

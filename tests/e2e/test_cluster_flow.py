@@ -41,10 +41,11 @@ import hvac
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from conftest import REPORT
+import e2e_site
 from e2e_borrow import ESO, Tenant, login, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
-from e2e_site import new_value, wait_until
+from e2e_site import assert_run_ok, assert_unchanged, new_value, note, stopped_after
+from lab_helpers import wait_until
 
 pytestmark = pytest.mark.needs_root("a lab node (containerd, kubelet, iptables)")
 
@@ -61,22 +62,10 @@ RELOADER_LAST = "reloader.stakater.com/last-reloaded-from"
 ROLLOUT_BOUND = PROPAGATION_BOUND + 90
 
 
-def note(label, text):
-    text = " ".join(str(text).split())
-    REPORT.append((label, text))
-    print("%s: %s" % (label, text))
-
-
-class Flow:
+class Flow(e2e_site.Flow):
     def __init__(self, site):
-        self.site = site
-        self.done = set()
+        super().__init__(site)
         self.secret_values = {}
-
-    def need(self, *steps):
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
 
     def remember_secrets(self):
         """Every secret value known so far, for the command-line and output checks."""
@@ -102,29 +91,16 @@ class Flow:
 @pytest.fixture(scope="module")
 def flow(request):
     site = ClusterSite(os.environ.get("VAULTKUBE_E2E_NODE_LAB_HOME") or None)
-    failed_before = request.session.testsfailed
-    try:
+    with stopped_after(request, site, "teardown"):
         seconds = site.start()
         kind = "shared instance" if site.shared_home else "private instance"
         note("lab with node (up.sh --node)", "%.1f s, %s" % (seconds, kind))
         yield Flow(site)
-    finally:
-        failed = request.session.testsfailed > failed_before
-        started = time.monotonic()
-        site.stop(keep_logs=failed)
-        note("teardown", "%.1f s" % (time.monotonic() - started))
-        if site.kept_logs:
-            note("logs kept in", site.kept_logs)
 
 
 # ------------------------------------------------------------------ helpers
 def db_path(site):
     return "%s/demo/db" % site.environment
-
-
-def assert_run_ok(run):
-    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
-        run.name, run.returncode, run.recap, run.log, run.failure())
 
 
 def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
@@ -158,15 +134,9 @@ def deployment_ready(site, namespace, name):
     return have == want and have not in ("", "0")
 
 
-def kubectl_json(site, *args):
-    res = site.kubectl(*args, "-o", "json")
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
-
-
 def app_replica_sets(site):
     """The demo Deployment's ReplicaSets: {name: (revision, replicas)}."""
-    items = kubectl_json(site, "-n", DEMO_NS, "get", "replicasets", "-l", "app=%s" % APP)["items"]
+    items = site.kubectl_json("-n", DEMO_NS, "get", "replicasets", "-l", "app=%s" % APP)["items"]
     return {rs["metadata"]["name"]: (rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision"),
                                      rs["status"].get("replicas", 0))
             for rs in items
@@ -175,7 +145,7 @@ def app_replica_sets(site):
 
 def app_pods(site):
     """The demo Deployment's pods that are not being deleted: {name: (ReplicaSet, Ready)}."""
-    items = kubectl_json(site, "-n", DEMO_NS, "get", "pods", "-l", "app=%s" % APP)["items"]
+    items = site.kubectl_json("-n", DEMO_NS, "get", "pods", "-l", "app=%s" % APP)["items"]
     pods = {}
     for pod in items:
         if pod["metadata"].get("deletionTimestamp"):
@@ -399,7 +369,7 @@ def test_03_rotation_rolls_the_deployment_out(flow):
     flow.need("converged")
     site = flow.site
     # Reloader from its own chart with the lab's image, Ready (helm waited for it).
-    reloader = kubectl_json(site, "-n", RELOADER_NS, "get", "deployment", "-l", "app.kubernetes.io/instance=reloader")["items"]
+    reloader = site.kubectl_json("-n", RELOADER_NS, "get", "deployment", "-l", "app.kubernetes.io/instance=reloader")["items"]
     assert len(reloader) == 1, [d["metadata"]["name"] for d in reloader]
     spec = reloader[0]["spec"]["template"]["spec"]["containers"][0]
     assert spec["image"] == "%s:%s" % (site.inv["vaultkube_reloader_image"]["repository"],
@@ -407,7 +377,7 @@ def test_03_rotation_rolls_the_deployment_out(flow):
     assert "--reload-strategy=annotations" in spec.get("args", []), spec.get("args")
     assert deployment_ready(site, RELOADER_NS, reloader[0]["metadata"]["name"])
     # The role annotated the workload (read back from the API server).
-    app = kubectl_json(site, "-n", DEMO_NS, "get", "deployment", APP)
+    app = site.kubectl_json("-n", DEMO_NS, "get", "deployment", APP)
     assert app["metadata"]["annotations"].get(RELOADER_AUTO) == "true", app["metadata"].get("annotations")
     before_rs = app_replica_sets(site)
     before_pods = app_pods(site)
@@ -440,7 +410,7 @@ def test_03_rotation_rolls_the_deployment_out(flow):
         time.monotonic() - rotated, ",".join(sorted(before_rs)), new_rs, ",".join(sorted(before_pods)),
         ",".join(sorted(pods))))
     assert not set(pods) & set(before_pods)
-    app = kubectl_json(site, "-n", DEMO_NS, "get", "deployment", APP)
+    app = site.kubectl_json("-n", DEMO_NS, "get", "deployment", APP)
     assert app["metadata"]["generation"] > generation
     # The annotations strategy: Reloader marks the pod template, the containers stay as declared.
     marker = json.loads(app["spec"]["template"]["metadata"]["annotations"][RELOADER_LAST])
@@ -469,18 +439,14 @@ def test_04_second_run_changes_nothing(flow):
     flow.need("converged")
     run = flow.site.site("second")
     note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
-    assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed)
+    assert_unchanged(run, "second run")
 
 
 def test_05_check_diff_run_changes_nothing(flow):
     flow.need("converged")
     run = flow.site.site("check-diff", extra_args=("--check", "--diff"))
     note("site.yml --check --diff", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
-    assert run.changed == 0, "check run changed=%d: %s" % (run.changed, changed)
+    assert_unchanged(run, "check run")
 
 
 # ------------------------------------------------------------------ 6

@@ -31,7 +31,6 @@ private lab's runs/ folder (copied aside when a test failed).
 """
 
 import collections
-import json
 import os
 import pwd
 import time
@@ -40,14 +39,15 @@ import hvac
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from conftest import REPORT
-from e2e_fleet import admin_token_requests, audit_entries, site_writes, vault_write_requests
+import e2e_site
+from e2e_fleet import admin_token_requests, site_writes, vault_write_requests
 from e2e_borrow import Tenant, api_audiences, refused_login, routes, try_routes
-from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
-from lab_helpers import LAB_ADMIN_USER, AuditLog
+from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, assert_run_ok, assert_unchanged, new_value,
+                      note, stopped_after)
+from lab_helpers import LAB_ADMIN_USER, AuditLog, wait_until
 
 from vaultkube_postgres import PostgresServer, new_password
-from vaultkube_testlib import read_or_none
+from vaultkube_testlib import audit_entries, read_or_none
 
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs OpenBao as it")
 
@@ -62,48 +62,30 @@ PG_SECRET, PG_ROLE, PG_ROOT = "demo-pg", "demo-app", "vault_root"
 PG_ROOT_PASSWORD_FILE = "postgres-vault-root-password"
 
 
-def note(label, text):
-    text = " ".join(str(text).split())
-    REPORT.append((label, text))
-    print("%s: %s" % (label, text))
-
-
-class Flow:
+class Flow(e2e_site.Flow):
     def __init__(self, site):
-        self.site = site
-        self.done = set()
+        super().__init__(site)
         self.password_in_vault = None
         self.pg = None
         self.dynamic_passwords = []
-
-    def need(self, *steps):
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
 
 
 @pytest.fixture(scope="module")
 def flow(request):
     site = PrivateSite()
-    failed_before = request.session.testsfailed
     pg = None
-    try:
-        seconds = site.start()
-        note("private lab start (up.sh)", "%.1f s" % seconds)
-        note("private OpenBao", "%s, root %s" % (site.vault_addr, site.vault_root))
-        pg = start_postgres(site)
-        flow_ = Flow(site)
-        flow_.pg = pg
-        yield flow_
-    finally:
-        if pg is not None:
-            pg.stop()
-        failed = request.session.testsfailed > failed_before
-        started = time.monotonic()
-        site.stop(keep_logs=failed)
-        note("teardown (OpenBao, down.sh --purge)", "%.1f s" % (time.monotonic() - started))
-        if site.kept_logs:
-            note("logs kept in", site.kept_logs)
+    with stopped_after(request, site, "teardown (OpenBao, down.sh --purge)"):
+        try:
+            seconds = site.start()
+            note("private lab start (up.sh)", "%.1f s" % seconds)
+            note("private OpenBao", "%s, root %s" % (site.vault_addr, site.vault_root))
+            pg = start_postgres(site)
+            flow_ = Flow(site)
+            flow_.pg = pg
+            yield flow_
+        finally:
+            if pg is not None:
+                pg.stop()
 
 
 # ------------------------------------------------------------------ helpers
@@ -130,15 +112,8 @@ def database_vault_writes(site, start=0, end=None):
     owned = ("database/", "sys/mounts/database",
              "sys/policies/acl/%s-eso-database" % site.environment,
              "auth/%s/role/external-secrets-database" % site.auth_mount)
-    with open(os.path.join(site.vault_root, "log", "audit.log"), "rb") as handle:
-        handle.seek(start)
-        lines = handle.read(None if end is None else end - start).splitlines()
     found = []
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # a line OpenBao is writing right now
+    for entry in audit_entries(os.path.join(site.vault_root, "log", "audit.log"), start, end):
         request = entry.get("request") or {}
         if entry.get("type") == "response" and not entry.get("error") \
                 and request.get("operation") in ("create", "update", "delete") \
@@ -202,11 +177,6 @@ def rotate_and_measure(site, label):
     return wanted
 
 
-def assert_run_ok(run):
-    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
-        run.name, run.returncode, run.recap, run.log, run.failure())
-
-
 def changed_tasks(run):
     """Names of the tasks a run reported changed."""
     task, out = None, []
@@ -258,7 +228,7 @@ def test_01_first_run_syncs_the_vault_value(flow):
     assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name) == ("0o600", site.service_user)
     with open(audit_log, encoding="utf-8") as fh:
         text = fh.read()
-    entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    entries = audit_entries(audit_log)
     mine = [e for e in entries if e["type"] == "response" and e["request"].get("path") == "secret/data/" + db_path(site)
             and e.get("response", {}).get("data", {}).get("data", {}).get("password", "").startswith("hmac-sha256:")]
     assert mine, "no hashed read of secret/data/%s in %s" % (db_path(site), audit_log)
@@ -296,10 +266,8 @@ def test_02_second_run_changes_nothing(flow):
     vault_mark, api_mark = vault_audit_mark(site), audit.mark()
     run = site.site("second")
     note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
+    assert_unchanged(run, "second run")
     assert set(run.recap) == {"localhost", "vault-lab"}, run.recap
-    changed_tasks = [line for line in run.output.splitlines() if line.startswith("changed:")]
-    assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed_tasks)
     # Read back for vault_database_credentials: the first run's writes are in the audit
     # logs (the filters see them), the second run's are none.
     first_vault = database_vault_writes(site, end=vault_mark)
@@ -554,8 +522,7 @@ def test_03c_tenants_read_only_their_own_folder(flow):
     assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
     assert site.secret_data("team-a", "app-db") == site.kv_read("tenants/team-a/db")
     again = site.site("tenant-prune-again", overrides=overrides)
-    assert_run_ok(again)
-    assert again.changed == 0, again.recap
+    assert_unchanged(again, "the pruning run re-run")
     flow.done.add("tenants")
 
 

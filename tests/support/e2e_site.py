@@ -18,23 +18,24 @@ Why the overrides (extra vars) are needed, in the lab inventory's own terms:
 """
 
 import base64
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 import hvac
+import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from lab_helpers import LAB, LAB_DIR, use_private_lab, wait_for
-from vaultkube_testlib import run_module
+from lab_helpers import LAB, LAB_DIR, use_private_lab
+from vaultkube_testlib import free_port_pair, run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(REPO, "inventory", "lab")
@@ -66,24 +67,6 @@ def parse_recap(output):
     tail = parts[2]
     return {m.group("host"): {k: int(m.group(k)) for k in ("ok", "changed", "unreachable", "failed")}
             for m in RECAP_LINE.finditer(tail)}
-
-
-def free_port_pair():
-    """A loopback port P with P+1 free too (Vault API and cluster ports)."""
-    for _attempt in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port >= 65535:
-            continue
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free pair of loopback ports")
 
 
 class SiteRun:
@@ -126,7 +109,45 @@ def pids_running(binary):
     return pids
 
 
-class PrivateSite:
+def ansible_playbook():
+    """The virtualenv's ansible-playbook (beside this Python), else the one on PATH."""
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return playbook if os.path.exists(playbook) else "ansible-playbook"
+
+
+class SiteRuns:
+    """ansible-playbook runs kept as logs under <runs_dir()>/runs and as SiteRun objects in self.runs
+    (needs self.home, self.runs and env())."""
+
+    def runs_dir(self):
+        return self.home
+
+    def record(self, name, cmd, code, out, seconds):
+        """Keep a run's output under runs/ and return it as a SiteRun."""
+        logdir = os.path.join(self.runs_dir(), "runs")
+        os.makedirs(logdir, exist_ok=True)
+        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
+        with open(log, "w", encoding="utf-8") as fh:
+            fh.write(" ".join(cmd) + "\n\n" + out)
+        run = SiteRun(name, code, out, seconds, log)
+        self.runs.append(run)
+        return run
+
+    def play(self, name, cmd):
+        """Run CMD from the checkout in env() (killed after RUN_TIMEOUT) and record it."""
+        started = time.monotonic()
+        try:
+            res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
+                                 timeout=RUN_TIMEOUT, check=False)
+            code, out = res.returncode, res.stdout + res.stderr
+        except subprocess.TimeoutExpired as exc:
+            code = -1
+            out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
+                   else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
+        return self.record(name, cmd, code, out, time.monotonic() - started)
+
+
+class PrivateSite(SiteRuns):
     """The private lab + OpenBao; start() brings the lab up, stop() removes everything."""
 
     inventory = INVENTORY
@@ -189,6 +210,7 @@ class PrivateSite:
         shutil.rmtree(self.home, ignore_errors=True)
         subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
         subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+        return self.kept_logs
 
     def _kill_leftover_vault(self):
         """Only a process whose binary is this instance's copy (never the shared one)."""
@@ -230,14 +252,8 @@ class PrivateSite:
             json.dump(self.extra_vars, fh, indent=1)
 
     # ------------------------------------------------------------ site.yml
-    def runs_dir(self):
-        return self.home
-
     def site_command(self, overrides=None, verbosity=0, extra_args=()):
-        playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-        if not os.path.exists(playbook):
-            playbook = "ansible-playbook"
-        cmd = [playbook, "-i", self.inventory, SITE_YML, "-e", "@" + self.extra_vars_file]
+        cmd = [ansible_playbook(), "-i", self.inventory, SITE_YML, "-e", "@" + self.extra_vars_file]
         if overrides:
             cmd += ["-e", json.dumps(overrides)]
         if verbosity:
@@ -245,29 +261,8 @@ class PrivateSite:
         cmd += list(extra_args)
         return cmd
 
-    def record(self, name, cmd, code, out, seconds):
-        """Keep a run's output under runs/ and return it as a SiteRun."""
-        logdir = os.path.join(self.runs_dir(), "runs")
-        os.makedirs(logdir, exist_ok=True)
-        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
-        with open(log, "w", encoding="utf-8") as fh:
-            fh.write(" ".join(cmd) + "\n\n" + out)
-        run = SiteRun(name, code, out, seconds, log)
-        self.runs.append(run)
-        return run
-
     def site(self, name, overrides=None, verbosity=0, extra_args=()):
-        cmd = self.site_command(overrides, verbosity, extra_args)
-        started = time.monotonic()
-        try:
-            res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
-                                 timeout=RUN_TIMEOUT, check=False)
-            code, out = res.returncode, res.stdout + res.stderr
-        except subprocess.TimeoutExpired as exc:
-            code = -1
-            out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
-                   else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
-        return self.record(name, cmd, code, out, time.monotonic() - started)
+        return self.play(name, self.site_command(overrides, verbosity, extra_args))
 
     # ------------------------------------------------------------ Vault
     def init_data(self):
@@ -396,8 +391,56 @@ def new_value(prefix):
     return "%s-%s" % (prefix, secrets.token_hex(8))
 
 
-def wait_until(what, fn, timeout, interval=0.5):
-    """wait_for with the elapsed time: (value, seconds)."""
-    started = time.monotonic()
-    value = wait_for(what, fn, timeout=timeout, interval=interval)
-    return value, time.monotonic() - started
+# ------------------------------------------------------------ the flows (tests/e2e/test_*_flow.py)
+#: (label, text) lines for the closing summary (tests/e2e/conftest.py prints them).
+REPORT = []
+
+
+def note(label, text):
+    """A measurement for the closing summary, printed now too."""
+    text = " ".join(str(text).split())
+    REPORT.append((label, text))
+    print("%s: %s" % (label, text))
+
+
+class Flow:
+    """What a flow's ordered steps share: the site and the steps done; a step skips when a step it
+    builds on failed."""
+
+    def __init__(self, site):
+        self.site = site
+        self.done = set()
+
+    def need(self, *steps):
+        missing = [s for s in steps if s not in self.done]
+        if missing:
+            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
+
+
+@contextlib.contextmanager
+def stopped_after(request, site, teardown_label=None):
+    """Stops SITE when the block ends, keeping its logs when a test failed meanwhile (site.stop(keep_logs)
+    returns where, or None); notes the teardown's seconds under TEARDOWN_LABEL and where the logs went."""
+    failed_before = request.session.testsfailed
+    try:
+        yield site
+    finally:
+        failed = request.session.testsfailed > failed_before
+        started = time.monotonic()
+        kept = site.stop(keep_logs=failed)
+        if teardown_label:
+            note(teardown_label, "%.1f s" % (time.monotonic() - started))
+        if kept:
+            note("logs kept in", kept)
+
+
+def assert_run_ok(run):
+    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
+        run.name, run.returncode, run.recap, run.log, run.failure())
+
+
+def assert_unchanged(run, what):
+    """The run passed with changed=0 (the changed tasks named otherwise)."""
+    assert_run_ok(run)
+    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert run.changed == 0, "%s changed=%d: %s" % (what, run.changed, changed)

@@ -1,17 +1,19 @@
-"""Helpers shared by the lab smoke test and its fixtures."""
+"""The lab environment for every suite that runs on it (lab, e2e, fault, bench, molecule): the
+LAB_* values of tests/lab/env.sh, a private instance, kubectl and helm, one waiter, and the API
+server's audit log."""
 
 import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from vaultkube_testlib import REPO
+from vaultkube_testlib import REPO, audit_entries
+from vaultkube_testlib import free_ports as _free_ports
 
 LAB_DIR = str(REPO / 'tests' / 'lab')
 
@@ -37,17 +39,7 @@ PRIVATE_PORT_VARS = ("LAB_ETCD_CLIENT_PORT", "LAB_ETCD_PEER_PORT", "LAB_APISERVE
 
 def free_ports(names):
     """A free loopback port for each of NAMES: {name: "port"}."""
-    socks, ports = [], {}
-    try:
-        for var in names:
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-            ports[var] = str(sock.getsockname()[1])
-    finally:
-        for sock in socks:
-            sock.close()
-    return ports
+    return {name: str(port) for name, port in zip(names, _free_ports(len(names)))}
 
 
 def use_private_lab(home, node=False):
@@ -67,8 +59,31 @@ def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, capture_output=True, text=True, env=env, **kw)
 
 
+def kubectl_run(*args, binary=None, kubeconfig=None, user=None, env=None, check=True, stdin=None, timeout=None):
+    """kubectl ARGS (the lab's binary unless BINARY; --kubeconfig KUBECONFIG, --as USER when given) in
+    ENV (default: this process's environment with the lab's values); the CompletedProcess."""
+    cmd = [binary or os.path.join(LAB["LAB_BIN"], "kubectl")]
+    if kubeconfig:
+        cmd += ["--kubeconfig", kubeconfig]
+    if user:
+        cmd += ["--as", user]
+    if env is None:
+        env = dict(os.environ)
+        env.update(LAB)
+    return subprocess.run(cmd + list(args), check=check, capture_output=True, text=True, env=env, input=stdin,
+                          timeout=timeout)
+
+
 def kubectl(*args, check=True, stdin=None):
-    return run([os.path.join(LAB["LAB_BIN"], "kubectl"), *args], check=check, input=stdin)
+    return kubectl_run(*args, check=check, stdin=stdin)
+
+
+def kubectl_json(*args, **kw):
+    """kubectl ARGS -o json (kubectl_run's keywords), parsed; fails on a non-zero exit."""
+    kw["check"] = False
+    res = kubectl_run(*args, "-o", "json", **kw)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
 
 
 def helm(*args, check=True):
@@ -89,6 +104,13 @@ def wait_for(what, fn, timeout=60.0, interval=0.5):
                 return last
         time.sleep(interval)
     pytest.fail("timed out after %ss waiting for %s; last: %r" % (timeout, what, last))
+
+
+def wait_until(what, fn, timeout, interval=0.5):
+    """wait_for with the elapsed time: (value, seconds)."""
+    started = time.monotonic()
+    value = wait_for(what, fn, timeout=timeout, interval=interval)
+    return value, time.monotonic() - started
 
 
 def delete_namespace(lab, name, timeout=90):
@@ -121,16 +143,6 @@ def find_bao():
     return None
 
 
-def free_port(preferred):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
-
 def b64d(value):
     return base64.b64decode(value).decode()
 
@@ -156,15 +168,8 @@ class AuditLog:
     def events(self, mark, user=None):
         if not os.path.exists(self.path):
             raise AssertionError("no audit log at %s: is the lab's API server started by this up.sh?" % self.path)
-        with open(self.path, "rb") as handle:
-            handle.seek(mark)
-            lines = handle.read().splitlines()
         found = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line being written right now
+        for event in audit_entries(self.path, mark):
             if event.get("verb") not in self.WRITE_VERBS or event.get("stage") != "ResponseComplete":
                 continue
             if user is not None and event.get("user", {}).get("username") != user:
