@@ -44,7 +44,8 @@ from kubernetes.client.exceptions import ApiException
 import e2e_site
 from e2e_borrow import ESO, Tenant, login, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
-from e2e_site import assert_run_ok, assert_unchanged, new_value, note, stopped_after
+from e2e_site import (assert_run_ok, assert_unchanged, new_value, note, rotate_password, stopped_after,
+                      wait_secret_equals_vault)
 from lab_helpers import wait_until
 
 pytestmark = pytest.mark.needs_root("a lab node (containerd, kubelet, iptables)")
@@ -104,20 +105,12 @@ def db_path(site):
 
 
 def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
-    def synced():
-        want = site.kv_read(db_path(site))
-        got = site.secret_data(DEMO_NS, ES_NAME)
-        return want if got == want else None
-    return wait_until("Secret %s/%s to equal Vault's %s" % (DEMO_NS, ES_NAME, db_path(site)), synced, timeout)
+    return wait_secret_equals_vault(site, DEMO_NS, ES_NAME, db_path(site), timeout)
 
 
 def rotate_and_measure(site, label, password=None):
-    wanted = dict(site.kv_read(db_path(site)), password=password or new_value("rotated"))
-    site.kv_write(db_path(site), wanted)
-    written = time.monotonic()
-    wait_until("the rotated password in Secret %s/%s" % (DEMO_NS, ES_NAME),
-               lambda: site.secret_data(DEMO_NS, ES_NAME) == wanted, PROPAGATION_BOUND, 0.25)
-    note("propagation Vault -> Secret (%s)" % label, "%.1f s" % (time.monotonic() - written))
+    wanted, seconds = rotate_password(site, DEMO_NS, ES_NAME, db_path(site), PROPAGATION_BOUND, password)
+    note("propagation Vault -> Secret (%s)" % label, "%.1f s" % seconds)
     return wanted
 
 

@@ -42,8 +42,8 @@ from kubernetes.client.exceptions import ApiException
 import e2e_site
 from e2e_fleet import admin_token_requests, site_writes, vault_write_requests
 from e2e_borrow import Tenant, api_audiences, refused_login, routes, try_routes
-from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, assert_run_ok, assert_unchanged, new_value,
-                      note, stopped_after)
+from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, assert_run_ok, assert_unchanged,
+                      note, rotate_password, stopped_after, wait_secret_equals_vault)
 from lab_helpers import LAB_ADMIN_USER, AuditLog, wait_until
 
 from vaultkube_postgres import PostgresServer, new_password
@@ -151,13 +151,8 @@ def live_tokens(site):
 
 def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
     """Waits until the Secret ESO writes has exactly Vault's keys and values."""
-    def synced():
-        want = site.kv_read(db_path(site))
-        got = site.secret_data(ES_NAMESPACE, ES_NAME)
-        return want if got == want else None
     try:
-        return wait_until("Secret %s/%s to equal Vault's %s" % (ES_NAMESPACE, ES_NAME, db_path(site)),
-                          synced, timeout)
+        return wait_secret_equals_vault(site, ES_NAMESPACE, ES_NAME, db_path(site), timeout)
     except BaseException:
         print("ESO log tail:\n" + site.eso_log_tail())
         raise
@@ -165,13 +160,7 @@ def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
 
 def rotate_and_measure(site, label):
     """Writes a new password in Vault (hvac) and measures until the Secret holds it."""
-    current = site.kv_read(db_path(site))
-    wanted = dict(current, password=new_value("rotated"))
-    site.kv_write(db_path(site), wanted)
-    written = time.monotonic()
-    wait_until("the rotated password in Secret %s/%s" % (ES_NAMESPACE, ES_NAME),
-               lambda: site.secret_data(ES_NAMESPACE, ES_NAME) == wanted, PROPAGATION_BOUND, 0.25)
-    seconds = time.monotonic() - written
+    wanted, seconds = rotate_password(site, ES_NAMESPACE, ES_NAME, db_path(site), PROPAGATION_BOUND)
     note("propagation Vault -> Secret (%s)" % label, "%.1f s (refreshInterval %s)" % (seconds, REFRESH_INTERVAL))
     assert seconds <= PROPAGATION_BOUND
     return wanted

@@ -197,8 +197,7 @@ class FaultSite(PrivateSite):
             for path in (self.vault_ca,):
                 if os.path.exists(path):
                     os.unlink(path)
-            subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
-            subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+            self.remove_service_user()
         else:
             data = os.path.join(self.vault_root, "data")
             for entry in os.listdir(data) if os.path.isdir(data) else []:

@@ -23,7 +23,7 @@ import time
 import hvac
 import yaml
 
-from e2e_site import SiteRuns, ansible_playbook, pids_running
+from e2e_site import SiteRuns, ansible_playbook
 from vaultkube_testlib import admin_token, free_port_block
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -153,11 +153,7 @@ class Fleet(SiteRuns):
         """Start the clusters (in parallel); returns the seconds it took."""
         self.port_base = free_port_base(len(self.names))
         self.vault_port = self.port_base + 90
-        self.vault_base = tempfile.mkdtemp(prefix="vaultkube-fleet-", dir="/opt")
-        os.chmod(self.vault_base, 0o755)
-        self.vault_root = os.path.join(self.vault_base, "openbao")
-        self.vault_addr = "https://127.0.0.1:%d" % self.vault_port
-        self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+        self.new_vault_root("vaultkube-fleet-")
         started = time.monotonic()
         res = self.sh(["bash", FLEET_SH, "up"] + self.names, timeout=600)
         if res.returncode != 0:
@@ -189,17 +185,12 @@ class Fleet(SiteRuns):
             if self.vault_root and os.path.isdir(os.path.join(self.vault_root, "log")):
                 shutil.copytree(os.path.join(self.vault_root, "log"), os.path.join(kept, "openbao"))
         if self.vault_base:
-            ctl = os.path.join(self.vault_root, "etc", "openbao-fleet-test-ctl.sh")
-            if os.path.exists(ctl):
-                self.sh([ctl, "stop"], timeout=60)
-            for pid in pids_running(os.path.join(self.vault_root, "bin", "bao")):
-                os.kill(pid, 9)
+            self.stop_vault("openbao-fleet-test", "bao")
         self.sh(["bash", FLEET_SH, "down", "--purge"] + self.names, timeout=300)
         if self.vault_base:
             shutil.rmtree(self.vault_base, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
-        subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
-        subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+        self.remove_service_user()
         return kept
 
     # ------------------------------------------------------------ site.yml

@@ -34,7 +34,7 @@ import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from lab_helpers import LAB, LAB_DIR, use_private_lab
+from lab_helpers import LAB, LAB_DIR, use_private_lab, wait_until
 from vaultkube_testlib import free_port_pair, run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -133,6 +133,33 @@ class SiteRuns:
         self.runs.append(run)
         return run
 
+    def new_vault_root(self, prefix):
+        """A fresh folder under /opt for this instance's server (vault_base, vault_root) and its
+        address and CA file (vault_port, site_dir set before)."""
+        self.vault_base = tempfile.mkdtemp(prefix=prefix, dir="/opt")
+        # The service user must traverse it to reach its data folder.
+        os.chmod(self.vault_base, 0o755)
+        self.vault_root = os.path.join(self.vault_base, "openbao")
+        self.vault_addr = "https://127.0.0.1:%d" % self.vault_port
+        self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+
+    def stop_vault(self, service_name, binary_name):
+        """Stop this instance's server with its control script, then kill what is left of it: only a
+        process whose binary is this instance's copy (never the shared one)."""
+        ctl = os.path.join(self.vault_root, "etc", "%s-ctl.sh" % service_name)
+        if os.path.exists(ctl):
+            self.sh([ctl, "stop"], timeout=60)
+        self.kill_leftover_vault(binary_name)
+
+    def kill_leftover_vault(self, binary_name):
+        """Only a process whose binary is this instance's copy (never the shared one)."""
+        for pid in pids_running(os.path.join(self.vault_root, "bin", binary_name)):
+            os.kill(pid, 9)
+
+    def remove_service_user(self):
+        subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
+        subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+
     def play(self, name, cmd):
         """Run CMD from the checkout in env() (killed after RUN_TIMEOUT) and record it."""
         started = time.monotonic()
@@ -173,12 +200,7 @@ class PrivateSite(SiteRuns):
     # ------------------------------------------------------------ lifecycle
     def start(self):
         use_private_lab(self.home)
-        self.vault_base = tempfile.mkdtemp(prefix="vaultkube-e2e-", dir="/opt")
-        # The service user must traverse it to reach its data folder.
-        os.chmod(self.vault_base, 0o755)
-        self.vault_root = os.path.join(self.vault_base, "openbao")
-        self.vault_addr = "https://127.0.0.1:%d" % self.vault_port
-        self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+        self.new_vault_root("vaultkube-e2e-")
         started = time.monotonic()
         res = self.sh(["bash", os.path.join(LAB_DIR, "up.sh")], timeout=600)
         if res.returncode != 0:
@@ -200,22 +222,16 @@ class PrivateSite(SiteRuns):
             if vault_log and os.path.isdir(vault_log):
                 shutil.copytree(vault_log, os.path.join(self.kept_logs, "openbao"))
         if self.vault_base:
-            ctl = os.path.join(self.vault_root, "etc", "%s-ctl.sh" % self.service_name)
-            if os.path.exists(ctl):
-                self.sh([ctl, "stop"], timeout=60)
-            self._kill_leftover_vault()
+            self.stop_vault(self.service_name, self.binary_name)
         self.sh(["bash", os.path.join(LAB_DIR, "down.sh"), "--purge"], timeout=180)
         if self.vault_base:
             shutil.rmtree(self.vault_base, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
-        subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
-        subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+        self.remove_service_user()
         return self.kept_logs
 
     def _kill_leftover_vault(self):
-        """Only a process whose binary is this instance's copy (never the shared one)."""
-        for pid in pids_running(os.path.join(self.vault_root, "bin", self.binary_name)):
-            os.kill(pid, 9)
+        self.kill_leftover_vault(self.binary_name)
 
     def env(self):
         env = dict(os.environ)
@@ -432,6 +448,26 @@ def stopped_after(request, site, teardown_label=None):
             note(teardown_label, "%.1f s" % (time.monotonic() - started))
         if kept:
             note("logs kept in", kept)
+
+
+def wait_secret_equals_vault(site, namespace, name, path, timeout):
+    """Waits until Secret NAMESPACE/NAME holds exactly Vault's keys and values at KV PATH: (data, seconds)."""
+    def synced():
+        want = site.kv_read(path)
+        got = site.secret_data(namespace, name)
+        return want if got == want else None
+    return wait_until("Secret %s/%s to equal Vault's %s" % (namespace, name, path), synced, timeout)
+
+
+def rotate_password(site, namespace, name, path, timeout, password=None):
+    """Writes a new password at KV PATH (hvac) and waits until Secret NAMESPACE/NAME holds it:
+    (the value written, seconds from the write)."""
+    wanted = dict(site.kv_read(path), password=password or new_value("rotated"))
+    site.kv_write(path, wanted)
+    written = time.monotonic()
+    wait_until("the rotated password in Secret %s/%s" % (namespace, name),
+               lambda: site.secret_data(namespace, name) == wanted, timeout, 0.25)
+    return wanted, time.monotonic() - written
 
 
 def assert_run_ok(run):
