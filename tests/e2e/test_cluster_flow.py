@@ -45,7 +45,7 @@ import e2e_site
 from e2e_borrow import ESO, Tenant, login, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
 from e2e_site import (assert_run_ok, assert_unchanged, new_value, note, rotate_password, stopped_after,
-                      wait_secret_equals_vault)
+                      switch_to_reviewer_jwt, vvv_run_leaking_nothing, wait_secret_equals_vault)
 from lab_helpers import wait_until
 
 pytestmark = pytest.mark.needs_root("a lab node (containerd, kubelet, iptables)")
@@ -244,8 +244,7 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
 
 # ------------------------------------------------------------------ 2
 def test_02_a_pod_reads_the_secret_as_environment(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     # site.yml (eso_deploy_workloads of the inventory) applied the Deployment once the
     # ExternalSecrets were synced and waited for its rollout: it is Ready already.
     assert deployment_ready(site, DEMO_NS, APP), "site.yml did not roll out Deployment %s/%s" % (DEMO_NS, APP)
@@ -264,8 +263,7 @@ TENANT_NS, TENANT_SA = "e2e-tenant", "tenant-app"
 
 
 def test_02b_a_tenant_cannot_borrow_an_identity(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     store = site.eso_object("clustersecretstores", "vault-backend")["spec"]
     ref = store["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]
     # local_jwt: Vault reviews with its own token, so the stores ask for the audience "vault" only.
@@ -299,8 +297,7 @@ def test_02b_a_tenant_cannot_borrow_an_identity(flow):
 
 # ------------------------------------------------------------------ 2c
 def test_02c_tenants_through_the_port_forward(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     started = time.monotonic()
     vault = site.vault()
     # What site.yml's vault_tenants wrote to Vault (through its port-forward) and to the cluster.
@@ -359,8 +356,7 @@ def test_02c_tenants_through_the_port_forward(flow):
 
 # ------------------------------------------------------------------ 3
 def test_03_rotation_rolls_the_deployment_out(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     # Reloader from its own chart with the lab's image, Ready (helm waited for it).
     reloader = site.kubectl_json("-n", RELOADER_NS, "get", "deployment", "-l", "app.kubernetes.io/instance=reloader")["items"]
     assert len(reloader) == 1, [d["metadata"]["name"] for d in reloader]
@@ -444,12 +440,8 @@ def test_05_check_diff_run_changes_nothing(flow):
 
 # ------------------------------------------------------------------ 6
 def test_06_reviewer_jwt_mode_in_place(flow):
-    flow.need("converged")
-    site = flow.site
-    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
-    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    config = site.auth_config()
+    site = flow.need("converged")
+    config = switch_to_reviewer_jwt(site)
     assert config["token_reviewer_jwt_set"] is True and config["disable_local_ca_jwt"] is True, config
     with pytest.raises(ApiException) as gone:
         site.rbac().read_cluster_role_binding("%s-vault-local-jwt-auth-delegator" % site.environment)
@@ -462,8 +454,7 @@ def test_06_reviewer_jwt_mode_in_place(flow):
 
 # ------------------------------------------------------------------ 7
 def test_07_deleted_vault_pods_come_back_sealed(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     since = time.time()
     site.close_forward()
     res = site.kubectl("-n", VAULT_NS, "delete", "pod", "-l", VAULT_SELECTOR, "--wait=true")
@@ -493,17 +484,10 @@ def test_07_deleted_vault_pods_come_back_sealed(flow):
 
 # ------------------------------------------------------------------ 8
 def test_08_rerun_unseals_and_leaks_nothing_at_vvv(flow):
-    flow.need("converged", "sealed")
-    site = flow.site
+    site = flow.need("converged", "sealed")
     secrets_before = dict(flow.secret_values)
     mode = {"vault_kubernetes_auth_mode": "reviewer_jwt"} if "reviewer" in flow.done else None
-    run = site.site("unseal-vvv", overrides=mode, verbosity=3)
-    note("site.yml -vvv re-run on sealed pods", "%.1f s, recap %s, %d bytes of output" % (
-        run.seconds, run.recap, len(run.output)))
-    assert_run_ok(run)
-    leaked = sorted(name for name, value in secrets_before.items() if value and value in run.output)
-    assert not leaked, "secret values in the -vvv output (%s): %s" % (run.log, leaked)
-    note("-vvv leak check", "%d secret values, none in the output" % len(secrets_before))
+    vvv_run_leaking_nothing(site, "site.yml -vvv re-run on sealed pods", mode, secrets_before)
     wait_until("3 Vault pods Ready", lambda: all_vault_pods_ready(site), 90, 2)
     wait_until("ClusterSecretStore Ready again",
                lambda: site.ready("clustersecretstores", "vault-backend").get("status") == "True", 90, 1)
@@ -513,8 +497,7 @@ def test_08_rerun_unseals_and_leaks_nothing_at_vvv(flow):
 
 # ------------------------------------------------------------------ 9
 def test_09_leader_loss_then_rerun_converges(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     leader, _s = wait_until("an active Vault pod", site.active_pod, 60, 1)
     site.close_forward()
     killed = time.monotonic()
@@ -552,8 +535,7 @@ def test_09_leader_loss_then_rerun_converges(flow):
 
 # ------------------------------------------------------------------ 10
 def test_10_no_secret_on_any_command_line_and_no_pod_route(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     values = flow.remember_secrets()
     found = sorted({name for name, value in values.items() if value
                     for line in site.command_lines if value in line})

@@ -18,9 +18,8 @@ read back from Vault and from each API server, never taken from `changed`.
 import hvac
 import pytest
 
-import e2e_site
 from e2e_fleet import Fleet, admin_token_writes, root_requests, root_writes
-from e2e_site import assert_run_ok, assert_unchanged, note, stopped_after
+from e2e_site import Flow, assert_run_ok, assert_unchanged, note, stopped_after
 from lab_helpers import LAB_ADMIN_USER, AuditLog, jwt_claims, wait_for
 from vaultkube_testlib import audit_entries
 
@@ -39,12 +38,6 @@ def store_token(fleet, name):
     default = jwt_claims(fleet.service_account_token(name, ESO_NAMESPACE, ESO_SA))["aud"]
     own = [default] if isinstance(default, str) else list(default)
     return fleet.service_account_token(name, ESO_NAMESPACE, ESO_SA, audiences=["vault"] + own)
-
-
-class Flow(e2e_site.Flow):
-    @property
-    def fleet(self):
-        return self.site
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +75,7 @@ def login(fleet, mount, jwt):
 
 # ------------------------------------------------------------------ 1
 def test_01_first_run_syncs_every_cluster(flow):
-    fleet = flow.fleet
+    fleet = flow.site
     run = fleet.site("first")
     note("site.yml first run, 3 clusters", "%.1f s, recap %s" % (run.seconds, run.recap))
     assert_run_ok(run)
@@ -114,8 +107,7 @@ def test_01_first_run_syncs_every_cluster(flow):
 
 # ------------------------------------------------------------------ 1b
 def test_01b_one_kv_prefix_for_two_clusters_is_refused(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     vault_mark = fleet.audit_mark()
     run = fleet.site("shared-prefix", overrides={"vault_kubernetes_auth_kv_prefix": "clusters/shared"},
                      extra_args=("--check",))
@@ -132,8 +124,7 @@ def test_01b_one_kv_prefix_for_two_clusters_is_refused(flow):
 
 # ------------------------------------------------------------------ 2
 def test_02_token_of_one_cluster_is_refused_by_another(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     results = {}
     for source in CLUSTERS:
         jwt = store_token(fleet, source)
@@ -160,8 +151,7 @@ def test_02_token_of_one_cluster_is_refused_by_another(flow):
 
 # ------------------------------------------------------------------ 3
 def test_03_rerun_writes_nothing(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     vault_mark = fleet.audit_mark()
     api_marks = {n: AuditLog(fleet.api_audit_log(n)) for n in CLUSTERS}
     marks = {n: a.mark() for n, a in api_marks.items()}
@@ -186,8 +176,7 @@ def test_03_rerun_writes_nothing(flow):
 
 # ------------------------------------------------------------------ 4
 def test_04_removing_a_cluster_prunes_its_mount_role_and_policy_only(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     vault = fleet.vault()
     # Objects of other owners, one with the fleet's prefix in a place prune must not look at.
     vault.sys.enable_auth_method("kubernetes", path="team-x-kubernetes")

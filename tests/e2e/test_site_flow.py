@@ -42,8 +42,9 @@ from kubernetes.client.exceptions import ApiException
 import e2e_site
 from e2e_fleet import admin_token_requests, site_writes, vault_write_requests
 from e2e_borrow import Tenant, api_audiences, refused_login, routes, try_routes
-from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, assert_run_ok, assert_unchanged,
-                      note, rotate_password, stopped_after, wait_secret_equals_vault)
+from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, assert_run_ok, assert_unchanged, note,
+                      rotate_password, stopped_after, switch_to_reviewer_jwt, vvv_run_leaking_nothing,
+                      wait_secret_equals_vault)
 from lab_helpers import LAB_ADMIN_USER, AuditLog, wait_until
 
 from vaultkube_postgres import PostgresServer, new_password
@@ -283,8 +284,7 @@ def test_02_second_run_changes_nothing(flow):
 
 # ------------------------------------------------------------------ 3
 def test_03_rotation_in_vault_reaches_the_secret(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     es = site.eso_object("externalsecrets", ES_NAME, ES_NAMESPACE)
     assert es["spec"]["refreshInterval"] == REFRESH_INTERVAL
     rotate_and_measure(site, "client_jwt")
@@ -380,8 +380,7 @@ TENANT_SA = "vault-secrets"
 
 # ------------------------------------------------------------------ 3d
 def test_03d_a_tenant_cannot_borrow_an_identity(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     vault = site.vault()
     audiences = ["vault"] + api_audiences(site)
     # What the roles wrote: every Vault role bound to a ServiceAccount made for it, with an audience.
@@ -436,8 +435,7 @@ def tenant_entry(name):
 
 
 def test_03c_tenants_read_only_their_own_folder(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     vault = site.vault()
     for name in TENANTS:
         assert site.secret_data(name, "app-db") == site.kv_read("tenants/%s/db" % name), name
@@ -517,8 +515,7 @@ def test_03c_tenants_read_only_their_own_folder(flow):
 
 # ------------------------------------------------------------------ 4
 def test_04_unbound_service_account_is_refused(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     core = site.core()
     ns, sa = "e2e-intruder", "intruder"
     core.create_namespace({"metadata": {"name": ns}})
@@ -592,12 +589,8 @@ def namespace_gone(site, core, ns):
 
 # ------------------------------------------------------------------ 5
 def test_05_reviewer_jwt_mode_in_place(flow):
-    flow.need("converged")
-    site = flow.site
-    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
-    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    config = site.auth_config()
+    site = flow.need("converged")
+    config = switch_to_reviewer_jwt(site)
     assert config["token_reviewer_jwt_set"] is True, config
 
     # Proof that Vault now reviews with the reviewer JWT, not with the client's
@@ -619,8 +612,7 @@ def test_05_reviewer_jwt_mode_in_place(flow):
 
 # ------------------------------------------------------------------ 6
 def test_06_sealed_vault_is_reported_by_eso(flow):
-    flow.need("converged", "reviewer")
-    site = flow.site
+    site = flow.need("converged", "reviewer")
     root = site.vault()
     # Kept for step 7's leak check: the value Vault holds while it is sealed.
     flow.password_in_vault = site.kv_read(db_path(site))["password"]
@@ -665,8 +657,7 @@ def test_06_sealed_vault_is_reported_by_eso(flow):
 
 # ------------------------------------------------------------------ 7
 def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
-    flow.need("converged", "reviewer", "sealed")
-    site = flow.site
+    site = flow.need("converged", "reviewer", "sealed")
     # Values that must not appear, collected before the run (the run restores the seeds).
     init = site.init_data()
     reviewer_jwt = site.secret_data("vault-auth", "vault-reviewer-token")["token"]
@@ -691,13 +682,8 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
     # The JWT's signature alone would identify it as well.
     secret_values["reviewer JWT signature"] = reviewer_jwt.rsplit(".", 1)[-1]
 
-    run = site.site("unseal-vvv", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"}, verbosity=3)
-    note("site.yml -vvv re-run on the sealed Vault", "%.1f s, recap %s, %d bytes of output" % (
-        run.seconds, run.recap, len(run.output)))
-    assert_run_ok(run)
-    leaked = sorted(name for name, value in secret_values.items() if value and value in run.output)
-    assert not leaked, "secret values in the -vvv output of site.yml (%s): %s" % (run.log, leaked)
-    note("-vvv leak check", "%d secret values, none in the output" % len(secret_values))
+    vvv_run_leaking_nothing(site, "site.yml -vvv re-run on the sealed Vault",
+                            {"vault_kubernetes_auth_mode": "reviewer_jwt"}, secret_values)
 
     assert site.vault(token=False).sys.read_seal_status()["sealed"] is False
     assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
@@ -708,8 +694,7 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
 
 # ------------------------------------------------------------------ 8
 def test_08_back_to_client_jwt_in_place(flow):
-    flow.need("converged", "reviewer")
-    site = flow.site
+    site = flow.need("converged", "reviewer")
     run = site.site("client-jwt")
     note("site.yml switch back to client_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
     assert_run_ok(run)

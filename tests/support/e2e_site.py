@@ -428,9 +428,11 @@ class Flow:
         self.done = set()
 
     def need(self, *steps):
+        """The site, once STEPS are done (a skip naming the missing ones otherwise)."""
         missing = [s for s in steps if s not in self.done]
         if missing:
             pytest.skip("an earlier step failed: %s" % ", ".join(missing))
+        return self.site
 
 
 @contextlib.contextmanager
@@ -473,6 +475,26 @@ def rotate_password(site, namespace, name, path, timeout, password=None):
 def assert_run_ok(run):
     assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
         run.name, run.returncode, run.recap, run.log, run.failure())
+
+
+def switch_to_reviewer_jwt(site):
+    """site.yml with vault_kubernetes_auth_mode reviewer_jwt, passed: Vault's auth config, read back."""
+    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
+    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    return site.auth_config()
+
+
+def vvv_run_leaking_nothing(site, label, overrides, secret_values):
+    """site.yml at -vvv (named unseal-vvv, noted under LABEL), passed, with none of SECRET_VALUES
+    ({name: value}) in its output: the run."""
+    run = site.site("unseal-vvv", overrides=overrides, verbosity=3)
+    note(label, "%.1f s, recap %s, %d bytes of output" % (run.seconds, run.recap, len(run.output)))
+    assert_run_ok(run)
+    leaked = sorted(name for name, value in secret_values.items() if value and value in run.output)
+    assert not leaked, "secret values in the -vvv output of site.yml (%s): %s" % (run.log, leaked)
+    note("-vvv leak check", "%d secret values, none in the output" % len(secret_values))
+    return run
 
 
 def assert_unchanged(run, what):
