@@ -34,7 +34,7 @@ import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from lab_helpers import LAB, LAB_DIR, use_private_lab, wait_until
+from lab_helpers import LAB, LAB_DIR, condition, use_private_lab, wait_until
 from vaultkube_testlib import free_port_pair, run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -370,11 +370,7 @@ class PrivateSite(SiteRuns):
 
     def ready(self, plural, name, namespace=None):
         """The Ready condition ({} when there is none yet)."""
-        obj = self.eso_object(plural, name, namespace)
-        for cond in (obj.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "Ready":
-                return cond
-        return {}
+        return condition(self.eso_object(plural, name, namespace)) or {}
 
     def warning_events(self, kind, name, namespace=None, since=None):
         """Messages of Warning events about one object (cluster-scoped ones land in "default")."""

@@ -6,7 +6,7 @@ import os
 import hvac
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from lab_helpers import kubectl_run
+from lab_helpers import condition, kubectl_run
 from vaultkube_testlib import admin_token as make_admin_token
 
 CACHE = os.environ.get("VAULTKUBE_CACHE") or os.path.expanduser("~/.cache/vaultkube")
@@ -61,7 +61,4 @@ def kube_get(*args):
 
 
 def ready_condition(obj):
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond
-    return {}
+    return condition(obj) or {}
