@@ -42,7 +42,7 @@ import hvac
 
 HERE = Path(__file__).resolve().parent
 
-from vaultkube_testlib import BaoServer, _ansible_env, audit_entries
+from vaultkube_testlib import BaoServer, _ansible_env, audit_entries, wait_active
 
 KV_MOUNT = 'bench-kv'
 K8S_MOUNT = 'bench-kubernetes'
@@ -218,12 +218,7 @@ def main() -> int:
         init = client.sys.initialize(1, 1)
         client.sys.submit_unseal_key(init['keys'][0])
         client.token = init['root_token']
-        for _attempt in range(100):  # until this single node has elected itself leader
-            try:
-                client.sys.list_mounted_secrets_engines()
-                break
-            except hvac.exceptions.VaultError:
-                time.sleep(0.2)
+        wait_active(server)  # until this single node has elected itself leader
         client.sys.enable_secrets_engine('kv', path=KV_MOUNT, options={'version': '2'})
         client.sys.enable_auth_method('kubernetes', path=K8S_MOUNT)
         time.sleep(1)  # KV v2 upgrades its fresh mount before accepting writes

@@ -15,8 +15,8 @@ import uuid
 import pytest
 
 
-from lab_helpers import LAB, delete_namespace, fresh_namespace, helm, kubectl, raft_server
-from vaultkube_testlib import run_module
+from lab_helpers import LAB, delete_namespace, fresh_namespace, helm, kubectl
+from vaultkube_testlib import FastRaftServer, run_module, scratch_server
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 PASSWORD = 'key-custody-lab-' + uuid.uuid4().hex
@@ -26,7 +26,7 @@ VAULT = VaultLib([('default', VaultSecret(PASSWORD.encode()))])
 @pytest.fixture(scope='module')
 def initialised():
     """A real OpenBao, initialised once (3 shares, threshold 2): (server, init answer, work dir)."""
-    with raft_server('vaultkube-key-custody-') as (server, work):
+    for server, work in scratch_server('vaultkube-key-custody-', FastRaftServer, 'bao'):
         answer = server.client().sys.initialize(secret_shares=3, secret_threshold=2)
         yield server, answer, work
 

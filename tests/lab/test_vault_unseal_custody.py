@@ -17,9 +17,9 @@ import uuid
 import pytest
 
 
-from lab_helpers import LAB, fresh_namespace, raft_server
+from lab_helpers import LAB, fresh_namespace
 from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK
-from vaultkube_testlib import run_module, run_playbook
+from vaultkube_testlib import FastRaftServer, run_module, run_playbook, scratch_server
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 PASSWORD = 'custody-test-' + uuid.uuid4().hex
@@ -27,8 +27,7 @@ PASSWORD = 'custody-test-' + uuid.uuid4().hex
 
 @pytest.fixture
 def bao():
-    with raft_server('vaultkube-custody-') as (server, work):
-        yield server, work
+    yield from scratch_server('vaultkube-custody-', FastRaftServer, 'bao')
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import uuid
 import pytest
 import yaml
 
-from vaultkube_testlib import REPO, FastRaftServer, audit_entries, tmpdir
+from vaultkube_testlib import REPO, audit_entries
 from vaultkube_testlib import free_ports as _free_ports
 
 LAB_DIR = str(REPO / 'tests' / 'lab')
@@ -155,17 +155,6 @@ def fresh_namespace(lab, prefix):
     core = lab["client"].CoreV1Api(lab["api_client"])
     if core.list_namespace(field_selector="metadata.name=%s" % name).items:
         delete_namespace(lab, name)
-
-
-@contextlib.contextmanager
-def raft_server(prefix):
-    """A started FastRaftServer (not initialised) in a fresh work folder named PREFIX...:
-    (server, work); stopped and the folder removed at the end."""
-    work = tmpdir(prefix)
-    server = FastRaftServer(work / "bao").start()
-    yield server, work
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
 
 
 def role_play(role, tasks_from, *tasks):
