@@ -30,8 +30,9 @@ def audit_entries(audit_log, mark=0, end=None):
         handle.seek(max(mark - 1, 0))
         text = handle.read(None if end is None else end - max(mark - 1, 0))
     if mark > 0:
-        # The byte before MARK: a newline when MARK starts a line.
-        text = text[text.find(b'\n') + 1:] if text[:1] != b'\n' else text[1:]
+        # From the byte before MARK: up to its first newline is the line MARK does not start (or that
+        # byte alone, the newline ending the line before MARK).
+        text = text[text.find(b'\n') + 1:]
     complete = text[:text.rfind(b'\n') + 1]
     return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
