@@ -44,9 +44,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
-from e2e_fleet import admin_token_requests, audit_entries, site_writes
+from e2e_fleet import admin_token_requests, site_writes
 from lab_helpers import LAB, LAB_ADMIN_USER, AuditLog, kubectl
-from vaultkube_testlib import _ansible_env
+from vaultkube_testlib import _ansible_env, audit_entries
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._compare import (
     go_duration_ns, go_duration_string)

@@ -25,7 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
-from e2e_fleet import Fleet, audit_entries, root_requests, root_writes
+from e2e_fleet import Fleet, root_requests, root_writes
+from vaultkube_testlib import audit_entries
 
 
 def measure(size):

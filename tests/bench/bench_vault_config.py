@@ -42,7 +42,7 @@ import hvac
 
 HERE = Path(__file__).resolve().parent
 
-from vaultkube_testlib import BaoServer, _ansible_env
+from vaultkube_testlib import BaoServer, _ansible_env, audit_entries, wait_active
 
 KV_MOUNT = 'bench-kv'
 K8S_MOUNT = 'bench-kubernetes'
@@ -76,14 +76,11 @@ class RequestCounter:
 
     def since_mark(self) -> Counter:
         counts = Counter()
-        with open(self.path, 'rb') as handle:
-            handle.seek(self.offset)
-            for line in handle:
-                entry = json.loads(line)
-                if entry.get('type') != 'request':
-                    continue
-                op = entry['request'].get('operation', '?')
-                counts[{'create': 'write', 'update': 'write'}.get(op, op)] += 1
+        for entry in audit_entries(self.path, self.offset):
+            if entry.get('type') != 'request':
+                continue
+            op = entry['request'].get('operation', '?')
+            counts[{'create': 'write', 'update': 'write'}.get(op, op)] += 1
         self.mark()
         return counts
 
@@ -221,12 +218,7 @@ def main() -> int:
         init = client.sys.initialize(1, 1)
         client.sys.submit_unseal_key(init['keys'][0])
         client.token = init['root_token']
-        for _attempt in range(100):  # until this single node has elected itself leader
-            try:
-                client.sys.list_mounted_secrets_engines()
-                break
-            except hvac.exceptions.VaultError:
-                time.sleep(0.2)
+        wait_active(server)  # until this single node has elected itself leader
         client.sys.enable_secrets_engine('kv', path=KV_MOUNT, options={'version': '2'})
         client.sys.enable_auth_method('kubernetes', path=K8S_MOUNT)
         time.sleep(1)  # KV v2 upgrades its fresh mount before accepting writes

@@ -6,6 +6,7 @@ user), so it neither disturbs nor is disturbed by the shared lab.
 Everything the test measures (timings, condition and event messages) is
 printed in a closing summary, also when the test passes."""
 
+from e2e_site import REPORT
 from vaultkube_testlib import NEEDS_ROOT_MARKER, fail_unless_root
 
 
@@ -17,8 +18,6 @@ def pytest_runtest_setup(item):
     fail_unless_root(item)
 
 
-# Filled by the test module: (label, text) lines for the closing summary.
-REPORT = []
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -41,10 +41,12 @@ import hvac
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from conftest import REPORT
+import e2e_site
 from e2e_borrow import ESO, Tenant, login, refused_login, routes, try_routes
 from e2e_cluster import DEMO_NS, ESO_NS, RELOADER_NS, VAULT_NS, VAULT_SELECTOR, ClusterSite
-from e2e_site import new_value, wait_until
+from e2e_site import (assert_run_ok, assert_unchanged, new_value, note, rotate_password, stopped_after,
+                      switch_to_reviewer_jwt, vvv_run_leaking_nothing, wait_secret_equals_vault)
+from lab_helpers import wait_until
 
 pytestmark = pytest.mark.needs_root("a lab node (containerd, kubelet, iptables)")
 
@@ -61,22 +63,10 @@ RELOADER_LAST = "reloader.stakater.com/last-reloaded-from"
 ROLLOUT_BOUND = PROPAGATION_BOUND + 90
 
 
-def note(label, text):
-    text = " ".join(str(text).split())
-    REPORT.append((label, text))
-    print("%s: %s" % (label, text))
-
-
-class Flow:
+class Flow(e2e_site.Flow):
     def __init__(self, site):
-        self.site = site
-        self.done = set()
+        super().__init__(site)
         self.secret_values = {}
-
-    def need(self, *steps):
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
 
     def remember_secrets(self):
         """Every secret value known so far, for the command-line and output checks."""
@@ -102,19 +92,11 @@ class Flow:
 @pytest.fixture(scope="module")
 def flow(request):
     site = ClusterSite(os.environ.get("VAULTKUBE_E2E_NODE_LAB_HOME") or None)
-    failed_before = request.session.testsfailed
-    try:
+    with stopped_after(request, site, "teardown"):
         seconds = site.start()
         kind = "shared instance" if site.shared_home else "private instance"
         note("lab with node (up.sh --node)", "%.1f s, %s" % (seconds, kind))
         yield Flow(site)
-    finally:
-        failed = request.session.testsfailed > failed_before
-        started = time.monotonic()
-        site.stop(keep_logs=failed)
-        note("teardown", "%.1f s" % (time.monotonic() - started))
-        if site.kept_logs:
-            note("logs kept in", site.kept_logs)
 
 
 # ------------------------------------------------------------------ helpers
@@ -122,26 +104,13 @@ def db_path(site):
     return "%s/demo/db" % site.environment
 
 
-def assert_run_ok(run):
-    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
-        run.name, run.returncode, run.recap, run.log, run.failure())
-
-
 def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
-    def synced():
-        want = site.kv_read(db_path(site))
-        got = site.secret_data(DEMO_NS, ES_NAME)
-        return want if got == want else None
-    return wait_until("Secret %s/%s to equal Vault's %s" % (DEMO_NS, ES_NAME, db_path(site)), synced, timeout)
+    return wait_secret_equals_vault(site, DEMO_NS, ES_NAME, db_path(site), timeout)
 
 
 def rotate_and_measure(site, label, password=None):
-    wanted = dict(site.kv_read(db_path(site)), password=password or new_value("rotated"))
-    site.kv_write(db_path(site), wanted)
-    written = time.monotonic()
-    wait_until("the rotated password in Secret %s/%s" % (DEMO_NS, ES_NAME),
-               lambda: site.secret_data(DEMO_NS, ES_NAME) == wanted, PROPAGATION_BOUND, 0.25)
-    note("propagation Vault -> Secret (%s)" % label, "%.1f s" % (time.monotonic() - written))
+    wanted, seconds = rotate_password(site, DEMO_NS, ES_NAME, db_path(site), PROPAGATION_BOUND, password)
+    note("propagation Vault -> Secret (%s)" % label, "%.1f s" % seconds)
     return wanted
 
 
@@ -158,15 +127,9 @@ def deployment_ready(site, namespace, name):
     return have == want and have not in ("", "0")
 
 
-def kubectl_json(site, *args):
-    res = site.kubectl(*args, "-o", "json")
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
-
-
 def app_replica_sets(site):
     """The demo Deployment's ReplicaSets: {name: (revision, replicas)}."""
-    items = kubectl_json(site, "-n", DEMO_NS, "get", "replicasets", "-l", "app=%s" % APP)["items"]
+    items = site.kubectl_json("-n", DEMO_NS, "get", "replicasets", "-l", "app=%s" % APP)["items"]
     return {rs["metadata"]["name"]: (rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision"),
                                      rs["status"].get("replicas", 0))
             for rs in items
@@ -175,7 +138,7 @@ def app_replica_sets(site):
 
 def app_pods(site):
     """The demo Deployment's pods that are not being deleted: {name: (ReplicaSet, Ready)}."""
-    items = kubectl_json(site, "-n", DEMO_NS, "get", "pods", "-l", "app=%s" % APP)["items"]
+    items = site.kubectl_json("-n", DEMO_NS, "get", "pods", "-l", "app=%s" % APP)["items"]
     pods = {}
     for pod in items:
         if pod["metadata"].get("deletionTimestamp"):
@@ -281,8 +244,7 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
 
 # ------------------------------------------------------------------ 2
 def test_02_a_pod_reads_the_secret_as_environment(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     # site.yml (eso_deploy_workloads of the inventory) applied the Deployment once the
     # ExternalSecrets were synced and waited for its rollout: it is Ready already.
     assert deployment_ready(site, DEMO_NS, APP), "site.yml did not roll out Deployment %s/%s" % (DEMO_NS, APP)
@@ -301,8 +263,7 @@ TENANT_NS, TENANT_SA = "e2e-tenant", "tenant-app"
 
 
 def test_02b_a_tenant_cannot_borrow_an_identity(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     store = site.eso_object("clustersecretstores", "vault-backend")["spec"]
     ref = store["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]
     # local_jwt: Vault reviews with its own token, so the stores ask for the audience "vault" only.
@@ -336,8 +297,7 @@ def test_02b_a_tenant_cannot_borrow_an_identity(flow):
 
 # ------------------------------------------------------------------ 2c
 def test_02c_tenants_through_the_port_forward(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     started = time.monotonic()
     vault = site.vault()
     # What site.yml's vault_tenants wrote to Vault (through its port-forward) and to the cluster.
@@ -396,10 +356,9 @@ def test_02c_tenants_through_the_port_forward(flow):
 
 # ------------------------------------------------------------------ 3
 def test_03_rotation_rolls_the_deployment_out(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     # Reloader from its own chart with the lab's image, Ready (helm waited for it).
-    reloader = kubectl_json(site, "-n", RELOADER_NS, "get", "deployment", "-l", "app.kubernetes.io/instance=reloader")["items"]
+    reloader = site.kubectl_json("-n", RELOADER_NS, "get", "deployment", "-l", "app.kubernetes.io/instance=reloader")["items"]
     assert len(reloader) == 1, [d["metadata"]["name"] for d in reloader]
     spec = reloader[0]["spec"]["template"]["spec"]["containers"][0]
     assert spec["image"] == "%s:%s" % (site.inv["vaultkube_reloader_image"]["repository"],
@@ -407,7 +366,7 @@ def test_03_rotation_rolls_the_deployment_out(flow):
     assert "--reload-strategy=annotations" in spec.get("args", []), spec.get("args")
     assert deployment_ready(site, RELOADER_NS, reloader[0]["metadata"]["name"])
     # The role annotated the workload (read back from the API server).
-    app = kubectl_json(site, "-n", DEMO_NS, "get", "deployment", APP)
+    app = site.kubectl_json("-n", DEMO_NS, "get", "deployment", APP)
     assert app["metadata"]["annotations"].get(RELOADER_AUTO) == "true", app["metadata"].get("annotations")
     before_rs = app_replica_sets(site)
     before_pods = app_pods(site)
@@ -440,7 +399,7 @@ def test_03_rotation_rolls_the_deployment_out(flow):
         time.monotonic() - rotated, ",".join(sorted(before_rs)), new_rs, ",".join(sorted(before_pods)),
         ",".join(sorted(pods))))
     assert not set(pods) & set(before_pods)
-    app = kubectl_json(site, "-n", DEMO_NS, "get", "deployment", APP)
+    app = site.kubectl_json("-n", DEMO_NS, "get", "deployment", APP)
     assert app["metadata"]["generation"] > generation
     # The annotations strategy: Reloader marks the pod template, the containers stay as declared.
     marker = json.loads(app["spec"]["template"]["metadata"]["annotations"][RELOADER_LAST])
@@ -469,28 +428,20 @@ def test_04_second_run_changes_nothing(flow):
     flow.need("converged")
     run = flow.site.site("second")
     note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
-    assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed)
+    assert_unchanged(run, "second run")
 
 
 def test_05_check_diff_run_changes_nothing(flow):
     flow.need("converged")
     run = flow.site.site("check-diff", extra_args=("--check", "--diff"))
     note("site.yml --check --diff", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
-    assert run.changed == 0, "check run changed=%d: %s" % (run.changed, changed)
+    assert_unchanged(run, "check run")
 
 
 # ------------------------------------------------------------------ 6
 def test_06_reviewer_jwt_mode_in_place(flow):
-    flow.need("converged")
-    site = flow.site
-    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
-    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    config = site.auth_config()
+    site = flow.need("converged")
+    config = switch_to_reviewer_jwt(site)
     assert config["token_reviewer_jwt_set"] is True and config["disable_local_ca_jwt"] is True, config
     with pytest.raises(ApiException) as gone:
         site.rbac().read_cluster_role_binding("%s-vault-local-jwt-auth-delegator" % site.environment)
@@ -503,8 +454,7 @@ def test_06_reviewer_jwt_mode_in_place(flow):
 
 # ------------------------------------------------------------------ 7
 def test_07_deleted_vault_pods_come_back_sealed(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     since = time.time()
     site.close_forward()
     res = site.kubectl("-n", VAULT_NS, "delete", "pod", "-l", VAULT_SELECTOR, "--wait=true")
@@ -534,17 +484,10 @@ def test_07_deleted_vault_pods_come_back_sealed(flow):
 
 # ------------------------------------------------------------------ 8
 def test_08_rerun_unseals_and_leaks_nothing_at_vvv(flow):
-    flow.need("converged", "sealed")
-    site = flow.site
+    site = flow.need("converged", "sealed")
     secrets_before = dict(flow.secret_values)
     mode = {"vault_kubernetes_auth_mode": "reviewer_jwt"} if "reviewer" in flow.done else None
-    run = site.site("unseal-vvv", overrides=mode, verbosity=3)
-    note("site.yml -vvv re-run on sealed pods", "%.1f s, recap %s, %d bytes of output" % (
-        run.seconds, run.recap, len(run.output)))
-    assert_run_ok(run)
-    leaked = sorted(name for name, value in secrets_before.items() if value and value in run.output)
-    assert not leaked, "secret values in the -vvv output (%s): %s" % (run.log, leaked)
-    note("-vvv leak check", "%d secret values, none in the output" % len(secrets_before))
+    vvv_run_leaking_nothing(site, "site.yml -vvv re-run on sealed pods", mode, secrets_before)
     wait_until("3 Vault pods Ready", lambda: all_vault_pods_ready(site), 90, 2)
     wait_until("ClusterSecretStore Ready again",
                lambda: site.ready("clustersecretstores", "vault-backend").get("status") == "True", 90, 1)
@@ -554,8 +497,7 @@ def test_08_rerun_unseals_and_leaks_nothing_at_vvv(flow):
 
 # ------------------------------------------------------------------ 9
 def test_09_leader_loss_then_rerun_converges(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     leader, _s = wait_until("an active Vault pod", site.active_pod, 60, 1)
     site.close_forward()
     killed = time.monotonic()
@@ -593,8 +535,7 @@ def test_09_leader_loss_then_rerun_converges(flow):
 
 # ------------------------------------------------------------------ 10
 def test_10_no_secret_on_any_command_line_and_no_pod_route(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     values = flow.remember_secrets()
     found = sorted({name for name, value in values.items() if value
                     for line in site.command_lines if value in line})

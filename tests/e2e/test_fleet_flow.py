@@ -18,9 +18,10 @@ read back from Vault and from each API server, never taken from `changed`.
 import hvac
 import pytest
 
-from conftest import REPORT
-from e2e_fleet import Fleet, admin_token_writes, audit_entries, root_requests, root_writes
+from e2e_fleet import Fleet, admin_token_writes, root_requests, root_writes
+from e2e_site import Flow, assert_run_ok, assert_unchanged, note, stopped_after
 from lab_helpers import LAB_ADMIN_USER, AuditLog, jwt_claims, wait_for
+from vaultkube_testlib import audit_entries
 
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs OpenBao as it")
 
@@ -39,41 +40,13 @@ def store_token(fleet, name):
     return fleet.service_account_token(name, ESO_NAMESPACE, ESO_SA, audiences=["vault"] + own)
 
 
-def note(label, text):
-    text = " ".join(str(text).split())
-    REPORT.append((label, text))
-    print("%s: %s" % (label, text))
-
-
-class Flow:
-    def __init__(self, fleet):
-        self.fleet = fleet
-        self.done = set()
-
-    def need(self, *steps):
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
-
-
 @pytest.fixture(scope="module")
 def flow(request):
     fleet = Fleet(CLUSTERS)
-    failed_before = request.session.testsfailed
-    try:
+    with stopped_after(request, fleet):
         seconds = fleet.start()
         note("fleet lab start (3 clusters, fleet.sh up)", "%.1f s, ports from %d" % (seconds, fleet.port_base))
         yield Flow(fleet)
-    finally:
-        failed = request.session.testsfailed > failed_before
-        kept = fleet.stop(keep_logs=failed)
-        if kept:
-            note("logs kept", kept)
-
-
-def assert_ok(run):
-    assert run.ok, "site.yml %s failed (rc=%s, recap %s, log %s):\n%s" % (
-        run.name, run.returncode, run.recap, run.log, run.failure())
 
 
 def kv(vault, path):
@@ -102,10 +75,10 @@ def login(fleet, mount, jwt):
 
 # ------------------------------------------------------------------ 1
 def test_01_first_run_syncs_every_cluster(flow):
-    fleet = flow.fleet
+    fleet = flow.site
     run = fleet.site("first")
     note("site.yml first run, 3 clusters", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_ok(run)
+    assert_run_ok(run)
     assert set(run.recap) == set(CLUSTERS) | {"localhost", "vault-lab"}, run.recap
     vault = fleet.vault()
     auth = vault.sys.list_auth_methods()["data"]
@@ -134,8 +107,7 @@ def test_01_first_run_syncs_every_cluster(flow):
 
 # ------------------------------------------------------------------ 1b
 def test_01b_one_kv_prefix_for_two_clusters_is_refused(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     vault_mark = fleet.audit_mark()
     run = fleet.site("shared-prefix", overrides={"vault_kubernetes_auth_kv_prefix": "clusters/shared"},
                      extra_args=("--check",))
@@ -152,8 +124,7 @@ def test_01b_one_kv_prefix_for_two_clusters_is_refused(flow):
 
 # ------------------------------------------------------------------ 2
 def test_02_token_of_one_cluster_is_refused_by_another(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     results = {}
     for source in CLUSTERS:
         jwt = store_token(fleet, source)
@@ -180,16 +151,13 @@ def test_02_token_of_one_cluster_is_refused_by_another(flow):
 
 # ------------------------------------------------------------------ 3
 def test_03_rerun_writes_nothing(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     vault_mark = fleet.audit_mark()
     api_marks = {n: AuditLog(fleet.api_audit_log(n)) for n in CLUSTERS}
     marks = {n: a.mark() for n, a in api_marks.items()}
     run = fleet.site("second")
     note("site.yml re-run, 3 clusters", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_ok(run)
-    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
-    assert run.changed == 0, "re-run changed=%d: %s" % (run.changed, changed)
+    assert_unchanged(run, "re-run")
     first = root_writes(audit_entries(fleet.audit_log, 0))
     assert len(first) > 10, first
     entries = audit_entries(fleet.audit_log, vault_mark)
@@ -208,8 +176,7 @@ def test_03_rerun_writes_nothing(flow):
 
 # ------------------------------------------------------------------ 4
 def test_04_removing_a_cluster_prunes_its_mount_role_and_policy_only(flow):
-    flow.need("converged")
-    fleet = flow.fleet
+    fleet = flow.need("converged")
     vault = fleet.vault()
     # Objects of other owners, one with the fleet's prefix in a place prune must not look at.
     vault.sys.enable_auth_method("kubernetes", path="team-x-kubernetes")
@@ -220,11 +187,11 @@ def test_04_removing_a_cluster_prunes_its_mount_role_and_policy_only(flow):
     removed = CLUSTERS[2]
     # Without the opt-in, the removed cluster's objects stay.
     run = fleet.site("without-c", clusters=kept)
-    assert_ok(run)
+    assert_run_ok(run)
     assert vault_listing(vault) == (before_mounts, before_policies)
     run = fleet.site("without-c-prune", clusters=kept, overrides={"vault_kubernetes_auth_fleet_prune": True})
     note("site.yml without %s, prune on" % removed, "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_ok(run)
+    assert_run_ok(run)
     after_mounts, after_policies = vault_listing(vault)
     gone_mounts = set(before_mounts) - set(after_mounts)
     gone_policies = set(before_policies) - set(after_policies)
@@ -243,6 +210,5 @@ def test_04_removing_a_cluster_prunes_its_mount_role_and_policy_only(flow):
          "before and after), KV data kept; %s login now refused (%s)"
          % (sorted(gone_mounts)[0], sorted(gone_policies)[0], len(after_mounts), len(after_policies), removed, detail))
     run = fleet.site("without-c-prune-again", clusters=kept, overrides={"vault_kubernetes_auth_fleet_prune": True})
-    assert_ok(run)
-    assert run.changed == 0, [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert_unchanged(run, "the pruning run re-run")
     assert vault_listing(vault) == (after_mounts, after_policies)

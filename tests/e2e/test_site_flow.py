@@ -31,7 +31,6 @@ private lab's runs/ folder (copied aside when a test failed).
 """
 
 import collections
-import json
 import os
 import pwd
 import time
@@ -40,14 +39,16 @@ import hvac
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from conftest import REPORT
-from e2e_fleet import admin_token_requests, audit_entries, site_writes, vault_write_requests
+import e2e_site
+from e2e_fleet import admin_token_requests, site_writes, vault_write_requests
 from e2e_borrow import Tenant, api_audiences, refused_login, routes, try_routes
-from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, new_value, wait_until)
-from lab_helpers import LAB_ADMIN_USER, AuditLog
+from e2e_site import (REFRESH_INTERVAL, REFRESH_SECONDS, PrivateSite, assert_run_ok, assert_unchanged, note,
+                      rotate_password, stopped_after, switch_to_reviewer_jwt, vvv_run_leaking_nothing,
+                      wait_secret_equals_vault)
+from lab_helpers import LAB_ADMIN_USER, AuditLog, wait_until
 
 from vaultkube_postgres import PostgresServer, new_password
-from vaultkube_testlib import read_or_none
+from vaultkube_testlib import audit_entries, read_or_none
 
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs OpenBao as it")
 
@@ -62,48 +63,30 @@ PG_SECRET, PG_ROLE, PG_ROOT = "demo-pg", "demo-app", "vault_root"
 PG_ROOT_PASSWORD_FILE = "postgres-vault-root-password"
 
 
-def note(label, text):
-    text = " ".join(str(text).split())
-    REPORT.append((label, text))
-    print("%s: %s" % (label, text))
-
-
-class Flow:
+class Flow(e2e_site.Flow):
     def __init__(self, site):
-        self.site = site
-        self.done = set()
+        super().__init__(site)
         self.password_in_vault = None
         self.pg = None
         self.dynamic_passwords = []
-
-    def need(self, *steps):
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
 
 
 @pytest.fixture(scope="module")
 def flow(request):
     site = PrivateSite()
-    failed_before = request.session.testsfailed
     pg = None
-    try:
-        seconds = site.start()
-        note("private lab start (up.sh)", "%.1f s" % seconds)
-        note("private OpenBao", "%s, root %s" % (site.vault_addr, site.vault_root))
-        pg = start_postgres(site)
-        flow_ = Flow(site)
-        flow_.pg = pg
-        yield flow_
-    finally:
-        if pg is not None:
-            pg.stop()
-        failed = request.session.testsfailed > failed_before
-        started = time.monotonic()
-        site.stop(keep_logs=failed)
-        note("teardown (OpenBao, down.sh --purge)", "%.1f s" % (time.monotonic() - started))
-        if site.kept_logs:
-            note("logs kept in", site.kept_logs)
+    with stopped_after(request, site, "teardown (OpenBao, down.sh --purge)"):
+        try:
+            seconds = site.start()
+            note("private lab start (up.sh)", "%.1f s" % seconds)
+            note("private OpenBao", "%s, root %s" % (site.vault_addr, site.vault_root))
+            pg = start_postgres(site)
+            flow_ = Flow(site)
+            flow_.pg = pg
+            yield flow_
+        finally:
+            if pg is not None:
+                pg.stop()
 
 
 # ------------------------------------------------------------------ helpers
@@ -130,15 +113,8 @@ def database_vault_writes(site, start=0, end=None):
     owned = ("database/", "sys/mounts/database",
              "sys/policies/acl/%s-eso-database" % site.environment,
              "auth/%s/role/external-secrets-database" % site.auth_mount)
-    with open(os.path.join(site.vault_root, "log", "audit.log"), "rb") as handle:
-        handle.seek(start)
-        lines = handle.read(None if end is None else end - start).splitlines()
     found = []
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # a line OpenBao is writing right now
+    for entry in audit_entries(os.path.join(site.vault_root, "log", "audit.log"), start, end):
         request = entry.get("request") or {}
         if entry.get("type") == "response" and not entry.get("error") \
                 and request.get("operation") in ("create", "update", "delete") \
@@ -176,13 +152,8 @@ def live_tokens(site):
 
 def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
     """Waits until the Secret ESO writes has exactly Vault's keys and values."""
-    def synced():
-        want = site.kv_read(db_path(site))
-        got = site.secret_data(ES_NAMESPACE, ES_NAME)
-        return want if got == want else None
     try:
-        return wait_until("Secret %s/%s to equal Vault's %s" % (ES_NAMESPACE, ES_NAME, db_path(site)),
-                          synced, timeout)
+        return wait_secret_equals_vault(site, ES_NAMESPACE, ES_NAME, db_path(site), timeout)
     except BaseException:
         print("ESO log tail:\n" + site.eso_log_tail())
         raise
@@ -190,21 +161,10 @@ def assert_secret_matches_vault(site, timeout=PROPAGATION_BOUND):
 
 def rotate_and_measure(site, label):
     """Writes a new password in Vault (hvac) and measures until the Secret holds it."""
-    current = site.kv_read(db_path(site))
-    wanted = dict(current, password=new_value("rotated"))
-    site.kv_write(db_path(site), wanted)
-    written = time.monotonic()
-    wait_until("the rotated password in Secret %s/%s" % (ES_NAMESPACE, ES_NAME),
-               lambda: site.secret_data(ES_NAMESPACE, ES_NAME) == wanted, PROPAGATION_BOUND, 0.25)
-    seconds = time.monotonic() - written
+    wanted, seconds = rotate_password(site, ES_NAMESPACE, ES_NAME, db_path(site), PROPAGATION_BOUND)
     note("propagation Vault -> Secret (%s)" % label, "%.1f s (refreshInterval %s)" % (seconds, REFRESH_INTERVAL))
     assert seconds <= PROPAGATION_BOUND
     return wanted
-
-
-def assert_run_ok(run):
-    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
-        run.name, run.returncode, run.recap, run.log, run.failure())
 
 
 def changed_tasks(run):
@@ -258,7 +218,7 @@ def test_01_first_run_syncs_the_vault_value(flow):
     assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name) == ("0o600", site.service_user)
     with open(audit_log, encoding="utf-8") as fh:
         text = fh.read()
-    entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    entries = audit_entries(audit_log)
     mine = [e for e in entries if e["type"] == "response" and e["request"].get("path") == "secret/data/" + db_path(site)
             and e.get("response", {}).get("data", {}).get("data", {}).get("password", "").startswith("hmac-sha256:")]
     assert mine, "no hashed read of secret/data/%s in %s" % (db_path(site), audit_log)
@@ -296,10 +256,8 @@ def test_02_second_run_changes_nothing(flow):
     vault_mark, api_mark = vault_audit_mark(site), audit.mark()
     run = site.site("second")
     note("site.yml second run", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
+    assert_unchanged(run, "second run")
     assert set(run.recap) == {"localhost", "vault-lab"}, run.recap
-    changed_tasks = [line for line in run.output.splitlines() if line.startswith("changed:")]
-    assert run.changed == 0, "second run changed=%d: %s" % (run.changed, changed_tasks)
     # Read back for vault_database_credentials: the first run's writes are in the audit
     # logs (the filters see them), the second run's are none.
     first_vault = database_vault_writes(site, end=vault_mark)
@@ -326,8 +284,7 @@ def test_02_second_run_changes_nothing(flow):
 
 # ------------------------------------------------------------------ 3
 def test_03_rotation_in_vault_reaches_the_secret(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     es = site.eso_object("externalsecrets", ES_NAME, ES_NAMESPACE)
     assert es["spec"]["refreshInterval"] == REFRESH_INTERVAL
     rotate_and_measure(site, "client_jwt")
@@ -423,8 +380,7 @@ TENANT_SA = "vault-secrets"
 
 # ------------------------------------------------------------------ 3d
 def test_03d_a_tenant_cannot_borrow_an_identity(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     vault = site.vault()
     audiences = ["vault"] + api_audiences(site)
     # What the roles wrote: every Vault role bound to a ServiceAccount made for it, with an audience.
@@ -479,8 +435,7 @@ def tenant_entry(name):
 
 
 def test_03c_tenants_read_only_their_own_folder(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     vault = site.vault()
     for name in TENANTS:
         assert site.secret_data(name, "app-db") == site.kv_read("tenants/%s/db" % name), name
@@ -554,15 +509,13 @@ def test_03c_tenants_read_only_their_own_folder(flow):
     assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
     assert site.secret_data("team-a", "app-db") == site.kv_read("tenants/team-a/db")
     again = site.site("tenant-prune-again", overrides=overrides)
-    assert_run_ok(again)
-    assert again.changed == 0, again.recap
+    assert_unchanged(again, "the pruning run re-run")
     flow.done.add("tenants")
 
 
 # ------------------------------------------------------------------ 4
 def test_04_unbound_service_account_is_refused(flow):
-    flow.need("converged")
-    site = flow.site
+    site = flow.need("converged")
     core = site.core()
     ns, sa = "e2e-intruder", "intruder"
     core.create_namespace({"metadata": {"name": ns}})
@@ -636,12 +589,8 @@ def namespace_gone(site, core, ns):
 
 # ------------------------------------------------------------------ 5
 def test_05_reviewer_jwt_mode_in_place(flow):
-    flow.need("converged")
-    site = flow.site
-    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
-    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert_run_ok(run)
-    config = site.auth_config()
+    site = flow.need("converged")
+    config = switch_to_reviewer_jwt(site)
     assert config["token_reviewer_jwt_set"] is True, config
 
     # Proof that Vault now reviews with the reviewer JWT, not with the client's
@@ -663,8 +612,7 @@ def test_05_reviewer_jwt_mode_in_place(flow):
 
 # ------------------------------------------------------------------ 6
 def test_06_sealed_vault_is_reported_by_eso(flow):
-    flow.need("converged", "reviewer")
-    site = flow.site
+    site = flow.need("converged", "reviewer")
     root = site.vault()
     # Kept for step 7's leak check: the value Vault holds while it is sealed.
     flow.password_in_vault = site.kv_read(db_path(site))["password"]
@@ -709,8 +657,7 @@ def test_06_sealed_vault_is_reported_by_eso(flow):
 
 # ------------------------------------------------------------------ 7
 def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
-    flow.need("converged", "reviewer", "sealed")
-    site = flow.site
+    site = flow.need("converged", "reviewer", "sealed")
     # Values that must not appear, collected before the run (the run restores the seeds).
     init = site.init_data()
     reviewer_jwt = site.secret_data("vault-auth", "vault-reviewer-token")["token"]
@@ -735,13 +682,8 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
     # The JWT's signature alone would identify it as well.
     secret_values["reviewer JWT signature"] = reviewer_jwt.rsplit(".", 1)[-1]
 
-    run = site.site("unseal-vvv", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"}, verbosity=3)
-    note("site.yml -vvv re-run on the sealed Vault", "%.1f s, recap %s, %d bytes of output" % (
-        run.seconds, run.recap, len(run.output)))
-    assert_run_ok(run)
-    leaked = sorted(name for name, value in secret_values.items() if value and value in run.output)
-    assert not leaked, "secret values in the -vvv output of site.yml (%s): %s" % (run.log, leaked)
-    note("-vvv leak check", "%d secret values, none in the output" % len(secret_values))
+    vvv_run_leaking_nothing(site, "site.yml -vvv re-run on the sealed Vault",
+                            {"vault_kubernetes_auth_mode": "reviewer_jwt"}, secret_values)
 
     assert site.vault(token=False).sys.read_seal_status()["sealed"] is False
     assert site.ready("clustersecretstores", "vault-backend").get("status") == "True"
@@ -752,8 +694,7 @@ def test_07_rerun_unseals_and_leaks_nothing_at_vvv(flow):
 
 # ------------------------------------------------------------------ 8
 def test_08_back_to_client_jwt_in_place(flow):
-    flow.need("converged", "reviewer")
-    site = flow.site
+    site = flow.need("converged", "reviewer")
     run = site.site("client-jwt")
     note("site.yml switch back to client_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
     assert_run_ok(run)

@@ -8,19 +8,16 @@ of OpenBao, on a private lab. State read back from Vault and the API server.
  2  second run: PLAY RECAP changed=0
 """
 
-import json
 import os
 import pwd
-import time
 
 import pytest
 
-from conftest import REPORT
-from e2e_fleet import admin_token_requests, audit_entries, site_writes
-from e2e_site import PrivateSite, pids_running
-from lab_helpers import LAB_ADMIN_USER, AuditLog
+from e2e_fleet import admin_token_requests, site_writes
+from e2e_site import PrivateSite, assert_unchanged, note, pids_running, stopped_after
+from lab_helpers import LAB_ADMIN_USER, AuditLog, wait_for
 
-from vaultkube_testlib import vault_binary
+from vaultkube_testlib import audit_entries, vault_binary
 
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs Vault as it")
 
@@ -38,22 +35,12 @@ class VaultSite(PrivateSite):
                             vault_install_service_name=self.service_name)
 
 
-def note(label, text):
-    REPORT.append((label, " ".join(str(text).split())))
-    print("%s: %s" % (label, text))
-
-
 @pytest.fixture(scope="module")
 def site(request):
     site_ = VaultSite()
-    failed_before = request.session.testsfailed
-    try:
+    with stopped_after(request, site_):
         note("private lab start (up.sh)", "%.1f s" % site_.start())
         yield site_
-    finally:
-        site_.stop(keep_logs=request.session.testsfailed > failed_before)
-        if site_.kept_logs:
-            note("logs kept in", site_.kept_logs)
 
 
 def test_01_site_yml_on_hashicorp_vault(site):
@@ -75,16 +62,15 @@ def test_01_site_yml_on_hashicorp_vault(site):
     config = open(os.path.join(site.vault_root, "etc", "%s.hcl" % site.service_name), encoding="utf-8").read()
     assert 'audit "' not in config, "Vault has no audit stanza: the device must come through the API"
     canary = "/%s/demo/db" % site.environment
-    deadline = time.time() + 30
-    while time.time() < deadline:
+
+    def read_logged():
         site.kv_read("%s/demo/db" % site.environment)
-        with open(audit_log, encoding="utf-8") as handle:
-            entries = [json.loads(line) for line in handle if line.strip()]
+        entries = audit_entries(audit_log)
         if any(e["type"] == "response" and e["request"].get("path", "").endswith(canary) for e in entries):
-            break
-        time.sleep(1)
-    else:
-        raise AssertionError("the test's KV read is not in Vault's audit log %s" % audit_log)
+            return entries
+        return None
+
+    entries = wait_for("the test's KV read in Vault's audit log %s" % audit_log, read_logged, timeout=30, interval=1)
     info = os.stat(audit_log)
     assert (oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name) == ("0o600", site.service_user)
     password = site.kv_read("%s/demo/db" % site.environment)["password"]
@@ -98,8 +84,7 @@ def test_02_second_run_changes_nothing(site):
     vault_mark, api_mark = os.path.getsize(audit_log), api_audit.mark()
     run = site.site("second")
     note("site.yml second run on Vault", "%.1f s, recap %s" % (run.seconds, run.recap))
-    assert run.ok, run.failure()
-    assert run.changed == 0, [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert_unchanged(run, "second run")
     # Read from both audit logs: no write of site.yml to Vault but the admin token's own lifecycle
     # (named), none of the lab admin to the API server.
     entries = audit_entries(audit_log, vault_mark)

@@ -54,6 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 from e2e_site import PrivateSite
+from lab_helpers import poll
 from vaultkube_testlib import kill_tree
 
 CALLBACKS = os.path.join(HERE, "callback_plugins")
@@ -197,8 +198,7 @@ class FaultSite(PrivateSite):
             for path in (self.vault_ca,):
                 if os.path.exists(path):
                     os.unlink(path)
-            subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
-            subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+            self.remove_service_user()
         else:
             data = os.path.join(self.vault_root, "data")
             for entry in os.listdir(data) if os.path.isdir(data) else []:
@@ -271,12 +271,10 @@ class FaultSite(PrivateSite):
         return len(reads) + len(synced)
 
     def _wait_gone(self, reads):
-        deadline = time.monotonic() + GONE_TIMEOUT
-        for read, args in reads:
-            while self._exists(read, *args):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("%s still there %d s after its deletion" % (args, GONE_TIMEOUT))
-                time.sleep(0.1)
+        gone, last = poll(lambda: not [args for read, args in reads if self._exists(read, *args)], GONE_TIMEOUT, 0.1)
+        if not gone:
+            left = last if isinstance(last, Exception) else [args for read, args in reads if self._exists(read, *args)]
+            raise RuntimeError("%s still there %d s after its deletion" % (left, GONE_TIMEOUT))
 
     def _gone(self, delete, *args):
         """Delete; an object already absent (404) is fine, any other error is not."""

@@ -19,9 +19,10 @@ import pytest
 
 
 from lab_helpers import (
-    LAB, LAB_DIR, VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, delete_namespace, find_bao, free_port,
+    LAB, LAB_DIR, VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, delete_namespace, find_bao,
     helm, kubectl, run, use_private_lab, wait_for,
 )
+from vaultkube_testlib import preferred_port
 
 _PRIVATE = {}
 
@@ -123,7 +124,7 @@ def bao_dev(tmp_path_factory):
     device (audit_log): "no write" claims are read from it (vaultkube_testlib.write_requests)."""
     import hvac
 
-    port = free_port(int(os.environ.get("LAB_BAO_PORT", "18200")))
+    port = preferred_port(int(os.environ.get("LAB_BAO_PORT", "18200")))
     token = "lab-root-" + uuid.uuid4().hex
     addr = "http://127.0.0.1:%d" % port
     logdir = LAB["LAB_LOGS"]

@@ -16,7 +16,7 @@ import hvac
 import pytest
 
 
-from lab_helpers import LAB, b64d, jwt_claims, kubectl, wait_for
+from lab_helpers import LAB, condition, custom, jwt_claims, kubectl, secret_data, wait_for
 from vaultkube_testlib import run_module
 
 from ansible_collections.vaultkube.platform.plugins.module_utils._names import (
@@ -121,28 +121,6 @@ def test_the_issuer_is_checked_at_login(auth):
 
 
 # ---------------------------------------------------------------- dataFrom.find by tags
-
-def custom(lab):
-    return lab['client'].CustomObjectsApi(lab['api_client'])
-
-
-def condition(obj, ctype='Ready'):
-    for cond in (obj.get('status') or {}).get('conditions') or []:
-        if cond.get('type') == ctype:
-            return cond
-    return None
-
-
-def secret_data(lab, ns, name):
-    core = lab['client'].CoreV1Api(lab['api_client'])
-    try:
-        sec = core.read_namespaced_secret(name, ns)
-    except lab['client'].exceptions.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return {k: b64d(v) for k, v in (sec.data or {}).items()}
-
 
 def test_eso_finds_secrets_by_tags_with_the_policy(lab, eso_controller, auth):
     a = auth

@@ -10,14 +10,13 @@ system or OpenBao back."""
 import base64
 import json
 import os
-import shutil
 import uuid
 
 import pytest
 
 
-from lab_helpers import LAB, delete_namespace, helm, kubectl
-from vaultkube_testlib import FastRaftServer, run_module, tmpdir
+from lab_helpers import LAB, delete_namespace, fresh_namespace, helm, kubectl
+from vaultkube_testlib import FastRaftServer, run_module, scratch_server
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 PASSWORD = 'key-custody-lab-' + uuid.uuid4().hex
@@ -27,21 +26,15 @@ VAULT = VaultLib([('default', VaultSecret(PASSWORD.encode()))])
 @pytest.fixture(scope='module')
 def initialised():
     """A real OpenBao, initialised once (3 shares, threshold 2): (server, init answer, work dir)."""
-    work = tmpdir('vaultkube-key-custody-')
-    server = FastRaftServer(work / 'bao').start()
-    answer = server.client().sys.initialize(secret_shares=3, secret_threshold=2)
-    yield server, answer, work
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    for server, work in scratch_server('vaultkube-key-custody-', FastRaftServer, 'bao'):
+        answer = server.client().sys.initialize(secret_shares=3, secret_threshold=2)
+        yield server, answer, work
 
 
 @pytest.fixture
 def ns(lab):
-    name = 'vk-custody-' + uuid.uuid4().hex[:6]
-    yield name
-    core = lab['client'].CoreV1Api(lab['api_client'])
-    if core.list_namespace(field_selector='metadata.name=%s' % name).items:
-        delete_namespace(lab, name)
+    with fresh_namespace(lab, 'vk-custody-') as name:
+        yield name
 
 
 def secrets_of(answer):

@@ -16,7 +16,8 @@ import pytest
 
 
 from lab_helpers import (
-    VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, delete_namespace, jwt_claims, kubectl, wait_for,
+    VAULT_AUTH_PATH, VAULT_ROLE, VAULT_SECRET, b64d, condition, custom, delete_namespace, jwt_claims, kubectl,
+    secret_data, wait_for,
 )
 
 pytestmark = pytest.mark.lab
@@ -48,13 +49,6 @@ def _request_token(lab, ns, sa, audiences=None, seconds=3600):
 def _token_review(lab, token):
     authn = lab["client"].AuthenticationV1Api(lab["api_client"])
     return authn.create_token_review({"spec": {"token": token}}).status
-
-
-def _condition(obj, ctype="Ready"):
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
-            return cond
-    return None
 
 
 # --------------------------------------------------------------- control plane
@@ -212,12 +206,8 @@ def test_eso_chart_installs_crds_serving_v1(lab, eso_chart):
     assert dep == eso_chart["service_account"]
 
 
-def _custom(lab):
-    return lab["client"].CustomObjectsApi(lab["api_client"])
-
-
 def _create_cluster_store(lab, name, provider):
-    co = _custom(lab)
+    co = custom(lab)
     co.create_cluster_custom_object("external-secrets.io", "v1", "clustersecretstores", {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ClusterSecretStore",
@@ -228,8 +218,8 @@ def _create_cluster_store(lab, name, provider):
 
 def _delete_cluster_store(lab, name):
     try:
-        _custom(lab).delete_cluster_custom_object("external-secrets.io", "v1",
-                                                  "clustersecretstores", name)
+        custom(lab).delete_cluster_custom_object("external-secrets.io", "v1",
+                                                 "clustersecretstores", name)
     except Exception:  # noqa: BLE001 - best-effort cleanup
         pass
 
@@ -248,24 +238,20 @@ def _create_external_secret(lab, ns, name, store, target, data=None, data_from=N
         "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
         "metadata": {"name": name}, "spec": spec,
     }
-    _custom(lab).create_namespaced_custom_object("external-secrets.io", "v1", ns,
-                                                 "externalsecrets", body)
+    custom(lab).create_namespaced_custom_object("external-secrets.io", "v1", ns,
+                                                "externalsecrets", body)
+
+
+def _cluster_store_condition(lab, store, status):
+    """The ClusterSecretStore's Ready condition once its status is STATUS, else None."""
+    obj = custom(lab).get_cluster_custom_object("external-secrets.io", "v1", "clustersecretstores", store)
+    cond = condition(obj)
+    return cond if cond and cond["status"] == status else None
 
 
 def _get_external_secret(lab, ns, name):
-    return _custom(lab).get_namespaced_custom_object("external-secrets.io", "v1", ns,
-                                                     "externalsecrets", name)
-
-
-def _secret_data(lab, ns, name):
-    core = lab["client"].CoreV1Api(lab["api_client"])
-    try:
-        sec = core.read_namespaced_secret(name, ns)
-    except lab["client"].exceptions.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return {k: b64d(v) for k, v in (sec.data or {}).items()}
+    return custom(lab).get_namespaced_custom_object("external-secrets.io", "v1", ns,
+                                                    "externalsecrets", name)
 
 
 def test_eso_controller_syncs_from_fake_provider(lab, eso_controller, namespace):
@@ -276,10 +262,7 @@ def test_eso_controller_syncs_from_fake_provider(lab, eso_controller, namespace)
     ]}})
     try:
         def store_ready():
-            obj = _custom(lab).get_cluster_custom_object("external-secrets.io", "v1",
-                                                         "clustersecretstores", store)
-            cond = _condition(obj)
-            return cond if cond and cond["status"] == "True" else None
+            return _cluster_store_condition(lab, store, "True")
 
         wait_for("fake ClusterSecretStore Ready", store_ready, timeout=60)
         _create_external_secret(lab, namespace, "from-fake", store, "synced-from-fake", data=[
@@ -287,15 +270,15 @@ def test_eso_controller_syncs_from_fake_provider(lab, eso_controller, namespace)
             {"secretKey": "apikey", "remoteRef": {"key": "/app/api-key", "version": "v1"}},
         ])
         data = wait_for("Secret synced from the fake provider",
-                        lambda: _secret_data(lab, namespace, "synced-from-fake"), timeout=60)
+                        lambda: secret_data(lab, namespace, "synced-from-fake"), timeout=60)
         assert data == {"password": "fake-p4ss", "apikey": "fake-api-key"}
 
         def es_ready():
             obj = _get_external_secret(lab, namespace, "from-fake")
-            return obj if (_condition(obj) or {}).get("status") == "True" else None
+            return obj if (condition(obj) or {}).get("status") == "True" else None
 
         es = wait_for("ExternalSecret Ready", es_ready, timeout=30)
-        assert _condition(es)["reason"] == "SecretSynced"
+        assert condition(es)["reason"] == "SecretSynced"
         # The Secret is owned by the ExternalSecret (creationPolicy Owner).
         core = lab["client"].CoreV1Api(lab["api_client"])
         owners = core.read_namespaced_secret("synced-from-fake", namespace).metadata.owner_references
@@ -357,16 +340,13 @@ def test_eso_syncs_vault_secret_via_kubernetes_auth(lab, eso_controller, vault_k
         vault_k8s_auth["addr"], eso_controller["service_account"], eso_controller["namespace"]))
     try:
         def store_ready():
-            obj = _custom(lab).get_cluster_custom_object("external-secrets.io", "v1",
-                                                         "clustersecretstores", store)
-            cond = _condition(obj)
-            return cond if cond and cond["status"] == "True" else None
+            return _cluster_store_condition(lab, store, "True")
 
         wait_for("vault ClusterSecretStore Ready", store_ready, timeout=60)
         _create_external_secret(lab, namespace, "from-vault", store, "myapp-config",
                                 data_from=[{"extract": {"key": "myapp/config"}}])
         data = wait_for("Secret synced from OpenBao",
-                        lambda: _secret_data(lab, namespace, "myapp-config"), timeout=60)
+                        lambda: secret_data(lab, namespace, "myapp-config"), timeout=60)
         assert data == VAULT_SECRET
 
         # A change in Vault reaches the Secret on the next refresh (10 s).
@@ -375,7 +355,7 @@ def test_eso_syncs_vault_secret_via_kubernetes_auth(lab, eso_controller, vault_k
             "myapp/config", secret=new, mount_point="secret")
         try:
             wait_for("rotated value in the Secret",
-                     lambda: _secret_data(lab, namespace, "myapp-config") == new, timeout=60)
+                     lambda: secret_data(lab, namespace, "myapp-config") == new, timeout=60)
         finally:
             vault_k8s_auth["client"].secrets.kv.v2.create_or_update_secret(
                 "myapp/config", secret=VAULT_SECRET, mount_point="secret")
@@ -390,10 +370,7 @@ def test_eso_with_unbound_service_account_fails_to_log_in(lab, eso_controller, v
         vault_k8s_auth["addr"], "not-bound", vault_k8s_auth["namespace"]))
     try:
         def store_failed():
-            obj = _custom(lab).get_cluster_custom_object("external-secrets.io", "v1",
-                                                         "clustersecretstores", store)
-            cond = _condition(obj)
-            return cond if cond and cond["status"] == "False" else None
+            return _cluster_store_condition(lab, store, "False")
 
         cond = wait_for("vault ClusterSecretStore to report the failed login", store_failed,
                         timeout=60)
@@ -403,11 +380,11 @@ def test_eso_with_unbound_service_account_fails_to_log_in(lab, eso_controller, v
                                 data_from=[{"extract": {"key": "myapp/config"}}])
 
         def es_failed():
-            cond = _condition(_get_external_secret(lab, namespace, "unbound"))
+            cond = condition(_get_external_secret(lab, namespace, "unbound"))
             return cond if cond and cond["status"] == "False" else None
 
         cond = wait_for("ExternalSecret failed condition", es_failed, timeout=60)
         assert cond["reason"] == "SecretSyncedError", cond
-        assert _secret_data(lab, namespace, "never-synced") is None
+        assert secret_data(lab, namespace, "never-synced") is None
     finally:
         _delete_cluster_store(lab, store)

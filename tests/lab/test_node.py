@@ -31,7 +31,7 @@ import uuid
 import pytest
 
 
-from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, _lab_env, free_ports, wait_for
+from lab_helpers import LAB_DIR, PRIVATE_PORT_VARS, _lab_env, free_ports, kubectl_run, poll, wait_for
 from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK
 
 
@@ -48,10 +48,14 @@ TOOLBOX_IMAGE = "vaultkube.local/lab-toolbox:test"
 
 
 def _sh(cmd, env, check=True, timeout=600, stdin=None):
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, input=stdin,
-                         check=False)
+    return _checked(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, input=stdin,
+                                   check=False), check)
+
+
+def _checked(res, check=True):
+    """RES, or a test failure with its output when CHECK and it exited non-zero."""
     if check and res.returncode != 0:
-        pytest.fail("%s failed (%s):\n%s\n%s" % (" ".join(cmd), res.returncode, res.stdout, res.stderr))
+        pytest.fail("%s failed (%s):\n%s\n%s" % (" ".join(res.args), res.returncode, res.stdout, res.stderr))
     return res
 
 
@@ -146,9 +150,10 @@ def node(tmp_path_factory):
 
 
 def kubectl(node, *args, check=True, stdin=None, timeout=120):
-    return _sh([os.path.join(node["env"]["LAB_BIN"], "kubectl"), "--kubeconfig",
-                node["env"]["LAB_KUBECONFIG"], *args], node["run_env"], check=check,
-               stdin=stdin, timeout=timeout)
+    res = kubectl_run(*args, binary=os.path.join(node["env"]["LAB_BIN"], "kubectl"),
+                      kubeconfig=node["env"]["LAB_KUBECONFIG"], env=node["run_env"], check=False, stdin=stdin,
+                      timeout=timeout)
+    return _checked(res, check)
 
 
 def helm(node, *args, check=True):
@@ -284,7 +289,6 @@ def test_pod_reaches_a_pod_on_the_same_node_through_a_service(node, namespace, t
 def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
     """The path a controller outside the pod network takes: the API server's
     port-forward through the kubelet and containerd into the pod."""
-    import socket
     run_pod(node, namespace, "forwarded", toolbox, "exec nc -ll -p 8080 -e echo pong-through-api",
             port=8080)
     port = free_ports(["p"])["p"]
@@ -294,12 +298,7 @@ def test_port_forward_reaches_a_pod_from_the_host(node, namespace, toolbox):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=node["run_env"])
     try:
         assert "Forwarding from 127.0.0.1:%s" % port in proc.stdout.readline()
-
-        def reply():
-            with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
-                return sock.recv(100).decode()
-
-        assert "pong-through-api" in wait_for("a reply through port-forward", reply, timeout=30)
+        assert "pong-through-api" in wait_for("a reply through port-forward", lambda: _pong(port), timeout=30)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -444,12 +443,10 @@ def _forwards_to(ns):
 
 
 def _gone_within(pids, seconds):
+    """Seconds until every pid is gone, or None when one still runs after SECONDS."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        if not any(_alive(pid) for pid in pids):
-            return time.monotonic() - t0
-        time.sleep(0.1)
-    return None
+    gone, _last = poll(lambda: not any(_alive(pid) for pid in pids), seconds, 0.1)
+    return time.monotonic() - t0 if gone else None
 
 
 def _pong(port):

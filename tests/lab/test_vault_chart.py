@@ -11,29 +11,20 @@ import sys
 
 import yaml
 
-from lab_helpers import LAB
+from lab_helpers import LAB, role_play
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHART = os.environ.get("VAULTKUBE_VAULT_CHART") or os.path.join(REPO, "..", "shared", "charts", "vault-0.34.1")
 
-PLAY = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - ansible.builtin.include_role:
-        name: vaultkube.platform.vault_install
-        tasks_from: helm_values
-    - ansible.builtin.copy:
-        content: "{{ {'values': _vault_install_helm_final_values, 'sans': _vault_install_helm_sans} | to_nice_yaml }}"
-        dest: "%(out)s"
-        mode: "0600"
-"""
+# The role's values and certificate names, written as YAML for the test to read.
+EXPORT = "{{ {'values': _vault_install_helm_final_values, 'sans': _vault_install_helm_sans} | to_nice_yaml }}"
 
 
 def compose(tmp_path, inventory=None, *extra):
     """The role's values and certificate names, as the role computes them."""
     play, out = tmp_path / "values.yml", tmp_path / "composed.yml"
-    play.write_text(PLAY % {"out": out})
+    play.write_text(role_play("vaultkube.platform.vault_install", "helm_values", {
+        "ansible.builtin.copy": {"content": EXPORT, "dest": str(out), "mode": "0600"}}))
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(play),
            "-e", "vault_install_target=kubernetes"]
     if inventory:

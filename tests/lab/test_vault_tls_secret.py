@@ -14,23 +14,13 @@ import sys
 
 from cryptography import x509
 
-from lab_helpers import LAB, kubectl
+from lab_helpers import LAB, kubectl, role_play
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PLAY = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - ansible.builtin.include_role:
-        name: vaultkube.platform.vault_install
-        tasks_from: helm_tls
-"""
-
-
 def run_role(tmp_path, namespace, **extra):
     play = tmp_path / "tls.yml"
-    play.write_text(PLAY)
+    play.write_text(role_play("vaultkube.platform.vault_install", "helm_tls"))
     variables = dict(vault_install_target="kubernetes", vault_install_helm_namespace=namespace,
                      vault_install_kubeconfig=LAB["KUBECONFIG"],
                      vault_install_ca_cert_controller_path=str(tmp_path / "ca" / "vault-ca.pem"))

@@ -11,16 +11,15 @@ server and the file system."""
 import base64
 import json
 import os
-import shutil
 import sys
 import uuid
 
 import pytest
 
 
-from lab_helpers import LAB, delete_namespace
+from lab_helpers import LAB, fresh_namespace
 from vaultkube_testlib import VAULT_UNSEAL_PLAYBOOK
-from vaultkube_testlib import FastRaftServer, run_module, run_playbook, tmpdir
+from vaultkube_testlib import FastRaftServer, run_module, run_playbook, scratch_server
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 PASSWORD = 'custody-test-' + uuid.uuid4().hex
@@ -28,21 +27,14 @@ PASSWORD = 'custody-test-' + uuid.uuid4().hex
 
 @pytest.fixture
 def bao():
-    work = tmpdir('vaultkube-custody-')
-    server = FastRaftServer(work / 'bao').start()
-    yield server, work
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    yield from scratch_server('vaultkube-custody-', FastRaftServer, 'bao')
 
 
 @pytest.fixture
 def keys_namespace(lab):
     """A namespace name that does not exist yet; deleted afterwards if a run created it."""
-    name = 'vk-keys-' + uuid.uuid4().hex[:6]
-    yield name
-    core = lab['client'].CoreV1Api(lab['api_client'])
-    if core.list_namespace(field_selector='metadata.name=%s' % name).items:
-        delete_namespace(lab, name)
+    with fresh_namespace(lab, 'vk-keys-') as name:
+        yield name
 
 
 def role_vars(server, work, storage, namespace='vault'):
@@ -143,6 +135,16 @@ def test_new_vault_with_a_missing_namespace_is_initialised_and_its_keys_stored(l
     assert secret_content(lab, keys_namespace) == stored
 
 
+def assert_unseals_then_converges(server, root_token, tmp_path, extra):
+    """Vault sealed (with ROOT_TOKEN): a re-run unseals it, and a third run changes nothing."""
+    server.client(root_token).sys.seal()
+    _proc, again = run_role(tmp_path, extra)
+    assert failure(again) is None, failure(again)
+    assert server.client().sys.read_seal_status()['sealed'] is False
+    _proc, third = run_role(tmp_path, extra)
+    assert failure(third) is None and changed(third) == 0
+
+
 def test_file_storage_initialises_unseals_and_reruns_unchanged(bao, tmp_path):
     server, work = bao
     extra = role_vars(server, work, 'ansible_vault_file')
@@ -151,12 +153,7 @@ def test_file_storage_initialises_unseals_and_reruns_unchanged(bao, tmp_path):
     stored = decrypt_file(extra['vault_unseal_keys_file'])
     assert server.client().sys.read_seal_status()['sealed'] is False
     assert server.client(stored['root_token']).is_authenticated()
-    server.client(stored['root_token']).sys.seal()
-    _proc, again = run_role(tmp_path, extra)
-    assert failure(again) is None, failure(again)
-    assert server.client().sys.read_seal_status()['sealed'] is False
-    _proc, third = run_role(tmp_path, extra)
-    assert failure(third) is None and changed(third) == 0
+    assert_unseals_then_converges(server, stored['root_token'], tmp_path, extra)
 
 
 def test_keys_only_in_the_backup_file_are_stored_by_the_next_run(lab, bao, keys_namespace, tmp_path):
@@ -259,9 +256,4 @@ def test_keys_kept_by_bank_vaults_are_adopted(lab, bao, keys_namespace, tmp_path
     assert core.read_namespaced_secret('vault-unseal-keys-bv', keys_namespace).metadata.resource_version == before
     assert init['root_token'] not in proc.stdout and not any(k in proc.stdout for k in init['keys'])
 
-    server.client(init['root_token']).sys.seal()
-    _proc, again = run_role(tmp_path, extra)
-    assert failure(again) is None, failure(again)
-    assert server.client().sys.read_seal_status()['sealed'] is False
-    _proc, third = run_role(tmp_path, extra)
-    assert failure(third) is None and changed(third) == 0
+    assert_unseals_then_converges(server, init['root_token'], tmp_path, extra)

@@ -13,7 +13,7 @@ import time
 
 import hvac
 
-from lab_helpers import LAB, jwt_claims, run
+from lab_helpers import LAB, jwt_claims, kubectl_run
 
 ESO = "external-secrets.io", "v1"
 GENERATORS = "generators.external-secrets.io", "v1alpha1"
@@ -77,8 +77,8 @@ class Tenant:
                     raise
 
     def kubectl_as(self, *args, stdin=None):
-        return run([self.kubectl, "--kubeconfig", self.site.kubeconfig, "--as", self.user, *args],
-                   check=False, input=stdin)
+        return kubectl_run(*args, binary=self.kubectl, kubeconfig=self.site.kubeconfig, user=self.user, check=False,
+                           stdin=stdin)
 
     def apply(self, *objects):
         """Creates the objects as the tenant; returns the admission refusals (ESO's webhook

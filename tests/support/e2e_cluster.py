@@ -34,7 +34,7 @@ import time
 import hvac
 
 from e2e_site import REPO, PrivateSite, inventory_vars
-from lab_helpers import LAB, LAB_DIR, _lab_env, use_private_lab, wait_for
+from lab_helpers import LAB, LAB_DIR, _lab_env, kubectl_json, kubectl_run, use_private_lab, wait_for
 from vaultkube_testlib import admin_token
 
 CLUSTER_INVENTORY = os.path.join(REPO, "inventory", "lab-cluster")
@@ -198,6 +198,7 @@ class ClusterSite(PrivateSite):
             self.sh(["bash", os.path.join(LAB_DIR, "down.sh"), "--purge"], timeout=300)
             shutil.rmtree(self.home, ignore_errors=True)
         shutil.rmtree(self.work, ignore_errors=True)
+        return self.kept_logs
 
     def clean_shared_lab(self):
         """Everything site.yml and the test created, so that the next run starts from nothing."""
@@ -255,8 +256,12 @@ class ClusterSite(PrivateSite):
 
     # ------------------------------------------------------------ tools
     def kubectl(self, *args, stdin=None, timeout=240):
-        return self.sh([self.kubectl_bin, "--kubeconfig", self.kubeconfig, *args], timeout=timeout,
-                       input=stdin)
+        return kubectl_run(*args, binary=self.kubectl_bin, kubeconfig=self.kubeconfig, env=self.env(), check=False,
+                           stdin=stdin, timeout=timeout)
+
+    def kubectl_json(self, *args, timeout=240):
+        return kubectl_json(*args, binary=self.kubectl_bin, kubeconfig=self.kubeconfig, env=self.env(),
+                            timeout=timeout)
 
     def helm(self, *args, timeout=240):
         return self.sh([os.path.join(LAB["LAB_BIN"], "helm"), "--kubeconfig", self.kubeconfig, *args],

@@ -16,17 +16,15 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import hvac
 import yaml
 
-from e2e_site import RUN_TIMEOUT, SiteRun, pids_running
-from vaultkube_testlib import admin_token
+from e2e_site import SiteRuns, ansible_playbook
+from vaultkube_testlib import admin_token, free_port_block
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET_SH = os.path.join(REPO, "tests", "lab", "fleet.sh")
@@ -35,48 +33,13 @@ SITE_YML = os.path.join(REPO, "playbooks", "site.yml")
 LAB_ADMIN_USER = "vaultkube-lab-admin"
 
 
-def _free(port):
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def ephemeral_low():
-    """The first port the kernel hands out to outgoing connections: a listener chosen at or above
-    it can be taken by any client between the check and the bind (seen in CI: an ESO metrics port)."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="utf-8") as handle:
-            return int(handle.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
 def free_port_base(clusters, start=20000, stop=None, step=100):
     """A base B such that B+10*i+0..5 (i = 1..CLUSTERS, fleet.sh's layout) and B+90, B+91
-    (OpenBao's API and cluster ports) are all free, below the kernel's ephemeral range."""
-    stop = stop or ephemeral_low() - 100
-    for base in range(start, stop, step):
-        ports = [base + 10 * i + k for i in range(1, clusters + 1) for k in range(6)] + [base + 90, base + 91]
-        if all(_free(p) for p in ports):
-            return base
-    raise RuntimeError("no free block of loopback ports for %d clusters" % clusters)
-
-
-def audit_entries(path, start=0):
-    """OpenBao audit log entries from byte offset START."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        lines = handle.read().splitlines()
-    out = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # a line OpenBao is writing right now
-    return out
+    (OpenBao's API and cluster ports) are all free, below the kernel's ephemeral range: a listener
+    chosen in that range can be taken by any client between the check and the bind (seen in CI: an
+    ESO metrics port)."""
+    offsets = [10 * i + k for i in range(1, clusters + 1) for k in range(6)] + [90, 91]
+    return free_port_block(offsets, start=start, stop=stop, step=step)
 
 
 # The admin token's own lifecycle (no standing root token): every run mints a root token from
@@ -156,7 +119,7 @@ def root_requests(entries):
             and "root" in ((e.get("auth") or {}).get("policies") or [])]
 
 
-class Fleet:
+class Fleet(SiteRuns):
     """Clusters NAMES as lab instances and one private OpenBao; start() / stop()."""
 
     def __init__(self, names, service_user="vkube-fleet", keep=False):
@@ -190,11 +153,7 @@ class Fleet:
         """Start the clusters (in parallel); returns the seconds it took."""
         self.port_base = free_port_base(len(self.names))
         self.vault_port = self.port_base + 90
-        self.vault_base = tempfile.mkdtemp(prefix="vaultkube-fleet-", dir="/opt")
-        os.chmod(self.vault_base, 0o755)
-        self.vault_root = os.path.join(self.vault_base, "openbao")
-        self.vault_addr = "https://127.0.0.1:%d" % self.vault_port
-        self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+        self.new_vault_root("vaultkube-fleet-")
         started = time.monotonic()
         res = self.sh(["bash", FLEET_SH, "up"] + self.names, timeout=600)
         if res.returncode != 0:
@@ -226,17 +185,12 @@ class Fleet:
             if self.vault_root and os.path.isdir(os.path.join(self.vault_root, "log")):
                 shutil.copytree(os.path.join(self.vault_root, "log"), os.path.join(kept, "openbao"))
         if self.vault_base:
-            ctl = os.path.join(self.vault_root, "etc", "openbao-fleet-test-ctl.sh")
-            if os.path.exists(ctl):
-                self.sh([ctl, "stop"], timeout=60)
-            for pid in pids_running(os.path.join(self.vault_root, "bin", "bao")):
-                os.kill(pid, 9)
+            self.stop_vault("openbao-fleet-test", "bao")
         self.sh(["bash", FLEET_SH, "down", "--purge"] + self.names, timeout=300)
         if self.vault_base:
             shutil.rmtree(self.vault_base, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
-        subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
-        subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+        self.remove_service_user()
         return kept
 
     # ------------------------------------------------------------ site.yml
@@ -258,30 +212,12 @@ class Fleet:
 
     def site(self, name, clusters=None, overrides=None, extra_args=()):
         clusters = self.names if clusters is None else clusters
-        playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-        if not os.path.exists(playbook):
-            playbook = "ansible-playbook"
-        cmd = [playbook, "-i", self.inventory(clusters), SITE_YML, "-e", "@" + self.extra_vars_file,
+        cmd = [ansible_playbook(), "-i", self.inventory(clusters), SITE_YML, "-e", "@" + self.extra_vars_file,
                "--forks", str(max(5, len(clusters) + 2))]
         if overrides:
             cmd += ["-e", json.dumps(overrides)]
         cmd += list(extra_args)
-        started = time.monotonic()
-        try:
-            res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
-                                 timeout=RUN_TIMEOUT, check=False)
-            code, out = res.returncode, res.stdout + res.stderr
-        except subprocess.TimeoutExpired as exc:
-            code, out = -1, "%s\nTIMED OUT after %ss" % (exc.stdout or "", RUN_TIMEOUT)
-        seconds = time.monotonic() - started
-        logdir = os.path.join(self.home, "runs")
-        os.makedirs(logdir, exist_ok=True)
-        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
-        with open(log, "w", encoding="utf-8") as fh:
-            fh.write(" ".join(cmd) + "\n\n" + out)
-        run = SiteRun(name, code, out, seconds, log)
-        self.runs.append(run)
-        return run
+        return self.play(name, cmd)
 
     # ------------------------------------------------------------ Vault
     def root_token(self):

@@ -18,23 +18,24 @@ Why the overrides (extra vars) are needed, in the lab inventory's own terms:
 """
 
 import base64
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 import hvac
+import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from lab_helpers import LAB, LAB_DIR, use_private_lab, wait_for
-from vaultkube_testlib import run_module
+from lab_helpers import LAB, LAB_DIR, condition, use_private_lab, wait_until
+from vaultkube_testlib import free_port_pair, run_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INVENTORY = os.path.join(REPO, "inventory", "lab")
@@ -66,24 +67,6 @@ def parse_recap(output):
     tail = parts[2]
     return {m.group("host"): {k: int(m.group(k)) for k in ("ok", "changed", "unreachable", "failed")}
             for m in RECAP_LINE.finditer(tail)}
-
-
-def free_port_pair():
-    """A loopback port P with P+1 free too (Vault API and cluster ports)."""
-    for _attempt in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port >= 65535:
-            continue
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free pair of loopback ports")
 
 
 class SiteRun:
@@ -126,7 +109,72 @@ def pids_running(binary):
     return pids
 
 
-class PrivateSite:
+def ansible_playbook():
+    """The virtualenv's ansible-playbook (beside this Python), else the one on PATH."""
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return playbook if os.path.exists(playbook) else "ansible-playbook"
+
+
+class SiteRuns:
+    """ansible-playbook runs kept as logs under <runs_dir()>/runs and as SiteRun objects in self.runs
+    (needs self.home, self.runs and env())."""
+
+    def runs_dir(self):
+        return self.home
+
+    def record(self, name, cmd, code, out, seconds):
+        """Keep a run's output under runs/ and return it as a SiteRun."""
+        logdir = os.path.join(self.runs_dir(), "runs")
+        os.makedirs(logdir, exist_ok=True)
+        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
+        with open(log, "w", encoding="utf-8") as fh:
+            fh.write(" ".join(cmd) + "\n\n" + out)
+        run = SiteRun(name, code, out, seconds, log)
+        self.runs.append(run)
+        return run
+
+    def new_vault_root(self, prefix):
+        """A fresh folder under /opt for this instance's server (vault_base, vault_root) and its
+        address and CA file (vault_port, site_dir set before)."""
+        self.vault_base = tempfile.mkdtemp(prefix=prefix, dir="/opt")
+        # The service user must traverse it to reach its data folder.
+        os.chmod(self.vault_base, 0o755)
+        self.vault_root = os.path.join(self.vault_base, "openbao")
+        self.vault_addr = "https://127.0.0.1:%d" % self.vault_port
+        self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+
+    def stop_vault(self, service_name, binary_name):
+        """Stop this instance's server with its control script, then kill what is left of it: only a
+        process whose binary is this instance's copy (never the shared one)."""
+        ctl = os.path.join(self.vault_root, "etc", "%s-ctl.sh" % service_name)
+        if os.path.exists(ctl):
+            self.sh([ctl, "stop"], timeout=60)
+        self.kill_leftover_vault(binary_name)
+
+    def kill_leftover_vault(self, binary_name):
+        """Only a process whose binary is this instance's copy (never the shared one)."""
+        for pid in pids_running(os.path.join(self.vault_root, "bin", binary_name)):
+            os.kill(pid, 9)
+
+    def remove_service_user(self):
+        subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
+        subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+
+    def play(self, name, cmd):
+        """Run CMD from the checkout in env() (killed after RUN_TIMEOUT) and record it."""
+        started = time.monotonic()
+        try:
+            res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
+                                 timeout=RUN_TIMEOUT, check=False)
+            code, out = res.returncode, res.stdout + res.stderr
+        except subprocess.TimeoutExpired as exc:
+            code = -1
+            out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
+                   else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
+        return self.record(name, cmd, code, out, time.monotonic() - started)
+
+
+class PrivateSite(SiteRuns):
     """The private lab + OpenBao; start() brings the lab up, stop() removes everything."""
 
     inventory = INVENTORY
@@ -152,12 +200,7 @@ class PrivateSite:
     # ------------------------------------------------------------ lifecycle
     def start(self):
         use_private_lab(self.home)
-        self.vault_base = tempfile.mkdtemp(prefix="vaultkube-e2e-", dir="/opt")
-        # The service user must traverse it to reach its data folder.
-        os.chmod(self.vault_base, 0o755)
-        self.vault_root = os.path.join(self.vault_base, "openbao")
-        self.vault_addr = "https://127.0.0.1:%d" % self.vault_port
-        self.vault_ca = os.path.join(self.site_dir, "vault-ca.pem")
+        self.new_vault_root("vaultkube-e2e-")
         started = time.monotonic()
         res = self.sh(["bash", os.path.join(LAB_DIR, "up.sh")], timeout=600)
         if res.returncode != 0:
@@ -179,21 +222,16 @@ class PrivateSite:
             if vault_log and os.path.isdir(vault_log):
                 shutil.copytree(vault_log, os.path.join(self.kept_logs, "openbao"))
         if self.vault_base:
-            ctl = os.path.join(self.vault_root, "etc", "%s-ctl.sh" % self.service_name)
-            if os.path.exists(ctl):
-                self.sh([ctl, "stop"], timeout=60)
-            self._kill_leftover_vault()
+            self.stop_vault(self.service_name, self.binary_name)
         self.sh(["bash", os.path.join(LAB_DIR, "down.sh"), "--purge"], timeout=180)
         if self.vault_base:
             shutil.rmtree(self.vault_base, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
-        subprocess.run(["userdel", self.service_user], capture_output=True, check=False)
-        subprocess.run(["groupdel", self.service_user], capture_output=True, check=False)
+        self.remove_service_user()
+        return self.kept_logs
 
     def _kill_leftover_vault(self):
-        """Only a process whose binary is this instance's copy (never the shared one)."""
-        for pid in pids_running(os.path.join(self.vault_root, "bin", self.binary_name)):
-            os.kill(pid, 9)
+        self.kill_leftover_vault(self.binary_name)
 
     def env(self):
         env = dict(os.environ)
@@ -230,14 +268,8 @@ class PrivateSite:
             json.dump(self.extra_vars, fh, indent=1)
 
     # ------------------------------------------------------------ site.yml
-    def runs_dir(self):
-        return self.home
-
     def site_command(self, overrides=None, verbosity=0, extra_args=()):
-        playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-        if not os.path.exists(playbook):
-            playbook = "ansible-playbook"
-        cmd = [playbook, "-i", self.inventory, SITE_YML, "-e", "@" + self.extra_vars_file]
+        cmd = [ansible_playbook(), "-i", self.inventory, SITE_YML, "-e", "@" + self.extra_vars_file]
         if overrides:
             cmd += ["-e", json.dumps(overrides)]
         if verbosity:
@@ -245,29 +277,8 @@ class PrivateSite:
         cmd += list(extra_args)
         return cmd
 
-    def record(self, name, cmd, code, out, seconds):
-        """Keep a run's output under runs/ and return it as a SiteRun."""
-        logdir = os.path.join(self.runs_dir(), "runs")
-        os.makedirs(logdir, exist_ok=True)
-        log = os.path.join(logdir, "%02d-%s.log" % (len(self.runs) + 1, name))
-        with open(log, "w", encoding="utf-8") as fh:
-            fh.write(" ".join(cmd) + "\n\n" + out)
-        run = SiteRun(name, code, out, seconds, log)
-        self.runs.append(run)
-        return run
-
     def site(self, name, overrides=None, verbosity=0, extra_args=()):
-        cmd = self.site_command(overrides, verbosity, extra_args)
-        started = time.monotonic()
-        try:
-            res = subprocess.run(cmd, cwd=REPO, env=self.env(), capture_output=True, text=True,
-                                 timeout=RUN_TIMEOUT, check=False)
-            code, out = res.returncode, res.stdout + res.stderr
-        except subprocess.TimeoutExpired as exc:
-            code = -1
-            out = ((exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes)
-                   else exc.stdout or "") + "\nTIMED OUT after %ss" % RUN_TIMEOUT
-        return self.record(name, cmd, code, out, time.monotonic() - started)
+        return self.play(name, self.site_command(overrides, verbosity, extra_args))
 
     # ------------------------------------------------------------ Vault
     def init_data(self):
@@ -359,11 +370,7 @@ class PrivateSite:
 
     def ready(self, plural, name, namespace=None):
         """The Ready condition ({} when there is none yet)."""
-        obj = self.eso_object(plural, name, namespace)
-        for cond in (obj.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "Ready":
-                return cond
-        return {}
+        return condition(self.eso_object(plural, name, namespace)) or {}
 
     def warning_events(self, kind, name, namespace=None, since=None):
         """Messages of Warning events about one object (cluster-scoped ones land in "default")."""
@@ -396,8 +403,98 @@ def new_value(prefix):
     return "%s-%s" % (prefix, secrets.token_hex(8))
 
 
-def wait_until(what, fn, timeout, interval=0.5):
-    """wait_for with the elapsed time: (value, seconds)."""
-    started = time.monotonic()
-    value = wait_for(what, fn, timeout=timeout, interval=interval)
-    return value, time.monotonic() - started
+# ------------------------------------------------------------ the flows (tests/e2e/test_*_flow.py)
+#: (label, text) lines for the closing summary (tests/e2e/conftest.py prints them).
+REPORT = []
+
+
+def note(label, text):
+    """A measurement for the closing summary, printed now too."""
+    text = " ".join(str(text).split())
+    REPORT.append((label, text))
+    print("%s: %s" % (label, text))
+
+
+class Flow:
+    """What a flow's ordered steps share: the site and the steps done; a step skips when a step it
+    builds on failed."""
+
+    def __init__(self, site):
+        self.site = site
+        self.done = set()
+
+    def need(self, *steps):
+        """The site, once STEPS are done (a skip naming the missing ones otherwise)."""
+        missing = [s for s in steps if s not in self.done]
+        if missing:
+            pytest.skip("an earlier step failed: %s" % ", ".join(missing))
+        return self.site
+
+
+@contextlib.contextmanager
+def stopped_after(request, site, teardown_label=None):
+    """Stops SITE when the block ends, keeping its logs when a test failed meanwhile (site.stop(keep_logs)
+    returns where, or None); notes the teardown's seconds under TEARDOWN_LABEL and where the logs went."""
+    failed_before = request.session.testsfailed
+    try:
+        yield site
+    finally:
+        failed = request.session.testsfailed > failed_before
+        started = time.monotonic()
+        kept = site.stop(keep_logs=failed)
+        if teardown_label:
+            note(teardown_label, "%.1f s" % (time.monotonic() - started))
+        if kept:
+            note("logs kept in", kept)
+
+
+def wait_secret_equals_vault(site, namespace, name, path, timeout):
+    """Waits until Secret NAMESPACE/NAME holds exactly Vault's keys and values at KV PATH: (data, seconds)."""
+    def synced():
+        want = site.kv_read(path)
+        got = site.secret_data(namespace, name)
+        return want if got == want else None
+    return wait_until("Secret %s/%s to equal Vault's %s" % (namespace, name, path), synced, timeout)
+
+
+def rotate_password(site, namespace, name, path, timeout, password=None):
+    """Writes a new password at KV PATH (hvac) and waits until Secret NAMESPACE/NAME holds it:
+    (the value written, seconds from the write)."""
+    wanted = dict(site.kv_read(path), password=password or new_value("rotated"))
+    site.kv_write(path, wanted)
+    written = time.monotonic()
+    wait_until("the rotated password in Secret %s/%s" % (namespace, name),
+               lambda: site.secret_data(namespace, name) == wanted, timeout, 0.25)
+    return wanted, time.monotonic() - written
+
+
+def assert_run_ok(run):
+    assert run.ok, "site.yml (%s) failed, rc=%s, recap=%s, log %s:\n%s" % (
+        run.name, run.returncode, run.recap, run.log, run.failure())
+
+
+def switch_to_reviewer_jwt(site):
+    """site.yml with vault_kubernetes_auth_mode reviewer_jwt, passed: Vault's auth config, read back."""
+    run = site.site("reviewer-jwt", overrides={"vault_kubernetes_auth_mode": "reviewer_jwt"})
+    note("site.yml switch to reviewer_jwt", "%.1f s, recap %s" % (run.seconds, run.recap))
+    assert_run_ok(run)
+    return site.auth_config()
+
+
+def vvv_run_leaking_nothing(site, label, overrides, secret_values):
+    """site.yml at -vvv (named unseal-vvv, noted under LABEL), passed, with none of SECRET_VALUES
+    ({name: value}) in its output: the run."""
+    run = site.site("unseal-vvv", overrides=overrides, verbosity=3)
+    note(label, "%.1f s, recap %s, %d bytes of output" % (run.seconds, run.recap, len(run.output)))
+    assert_run_ok(run)
+    leaked = sorted(name for name, value in secret_values.items() if value and value in run.output)
+    assert not leaked, "secret values in the -vvv output of site.yml (%s): %s" % (run.log, leaked)
+    note("-vvv leak check", "%d secret values, none in the output" % len(secret_values))
+    return run
+
+
+def assert_unchanged(run, what):
+    """The run passed with changed=0 (the changed tasks named otherwise)."""
+    assert_run_ok(run)
+    changed = [line for line in run.output.splitlines() if line.startswith("changed:")]
+    assert run.changed == 0, "%s changed=%d: %s" % (what, run.changed, changed)

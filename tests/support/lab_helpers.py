@@ -1,17 +1,22 @@
-"""Helpers shared by the lab smoke test and its fixtures."""
+"""The lab environment for every suite that runs on it (lab, e2e, fault, bench, molecule): the
+LAB_* values of tests/lab/env.sh, a private instance, kubectl and helm, one waiter, and the API
+server's audit log."""
 
 import base64
+import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
+import yaml
 
-from vaultkube_testlib import REPO
+from vaultkube_testlib import REPO, audit_entries
+from vaultkube_testlib import free_ports as _free_ports
 
 LAB_DIR = str(REPO / 'tests' / 'lab')
 
@@ -37,17 +42,7 @@ PRIVATE_PORT_VARS = ("LAB_ETCD_CLIENT_PORT", "LAB_ETCD_PEER_PORT", "LAB_APISERVE
 
 def free_ports(names):
     """A free loopback port for each of NAMES: {name: "port"}."""
-    socks, ports = [], {}
-    try:
-        for var in names:
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-            ports[var] = str(sock.getsockname()[1])
-    finally:
-        for sock in socks:
-            sock.close()
-    return ports
+    return {name: str(port) for name, port in zip(names, _free_ports(len(names)))}
 
 
 def use_private_lab(home, node=False):
@@ -67,16 +62,40 @@ def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, capture_output=True, text=True, env=env, **kw)
 
 
+def kubectl_run(*args, binary=None, kubeconfig=None, user=None, env=None, check=True, stdin=None, timeout=None):
+    """kubectl ARGS (the lab's binary unless BINARY; --kubeconfig KUBECONFIG, --as USER when given) in
+    ENV (default: this process's environment with the lab's values); the CompletedProcess."""
+    cmd = [binary or os.path.join(LAB["LAB_BIN"], "kubectl")]
+    if kubeconfig:
+        cmd += ["--kubeconfig", kubeconfig]
+    if user:
+        cmd += ["--as", user]
+    if env is None:
+        env = dict(os.environ)
+        env.update(LAB)
+    return subprocess.run(cmd + list(args), check=check, capture_output=True, text=True, env=env, input=stdin,
+                          timeout=timeout)
+
+
 def kubectl(*args, check=True, stdin=None):
-    return run([os.path.join(LAB["LAB_BIN"], "kubectl"), *args], check=check, input=stdin)
+    return kubectl_run(*args, check=check, stdin=stdin)
+
+
+def kubectl_json(*args, **kw):
+    """kubectl ARGS -o json (kubectl_run's keywords), parsed; fails on a non-zero exit."""
+    kw["check"] = False
+    res = kubectl_run(*args, "-o", "json", **kw)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
 
 
 def helm(*args, check=True):
     return run([os.path.join(LAB["LAB_BIN"], "helm"), *args], check=check)
 
 
-def wait_for(what, fn, timeout=60.0, interval=0.5):
-    """Call fn until it returns a truthy value; return it, or fail with the last state."""
+def poll(fn, timeout, interval=0.5):
+    """Call fn until it returns a truthy value or TIMEOUT seconds passed: (that value or None, the last
+    value or exception)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -86,9 +105,25 @@ def wait_for(what, fn, timeout=60.0, interval=0.5):
             last = exc
         else:
             if last:
-                return last
+                return last, last
         time.sleep(interval)
+    return None, last
+
+
+def wait_for(what, fn, timeout=60.0, interval=0.5):
+    """Call fn until it returns a truthy value; return it, or fail with the last state."""
+    value, last = poll(fn, timeout, interval)
+    if value:
+        return value
     pytest.fail("timed out after %ss waiting for %s; last: %r" % (timeout, what, last))
+    return None
+
+
+def wait_until(what, fn, timeout, interval=0.5):
+    """wait_for with the elapsed time: (value, seconds)."""
+    started = time.monotonic()
+    value = wait_for(what, fn, timeout=timeout, interval=interval)
+    return value, time.monotonic() - started
 
 
 def delete_namespace(lab, name, timeout=90):
@@ -111,6 +146,23 @@ def delete_namespace(lab, name, timeout=90):
     wait_for("namespace %s to be deleted" % name, gone, timeout=timeout)
 
 
+@contextlib.contextmanager
+def fresh_namespace(lab, prefix):
+    """A namespace name (PREFIX and a random tail) that does not exist yet; deleted at the end if
+    something created it."""
+    name = prefix + uuid.uuid4().hex[:6]
+    yield name
+    core = lab["client"].CoreV1Api(lab["api_client"])
+    if core.list_namespace(field_selector="metadata.name=%s" % name).items:
+        delete_namespace(lab, name)
+
+
+def role_play(role, tasks_from, *tasks):
+    """A playbook for localhost (no facts) that includes ROLE's TASKS_FROM, then TASKS, as YAML."""
+    return yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"ansible.builtin.include_role": {"name": role, "tasks_from": tasks_from}}, *tasks]}], sort_keys=False)
+
+
 def find_bao():
     candidates = [os.environ.get("LAB_BAO"), shutil.which("bao"),
                   os.path.join(os.path.dirname(sys.executable), "bao")]
@@ -121,14 +173,29 @@ def find_bao():
     return None
 
 
-def free_port(preferred):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+def condition(obj, ctype="Ready"):
+    """The condition of type CTYPE in an object's status (a dict), or None."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == ctype:
+            return cond
+    return None
+
+
+def custom(lab):
+    """The CustomObjectsApi of the lab fixture's client."""
+    return lab["client"].CustomObjectsApi(lab["api_client"])
+
+
+def secret_data(lab, ns, name):
+    """A Secret's data decoded, through the lab fixture's client; None when it does not exist."""
+    core = lab["client"].CoreV1Api(lab["api_client"])
+    try:
+        sec = core.read_namespaced_secret(name, ns)
+    except lab["client"].exceptions.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return {k: b64d(v) for k, v in (sec.data or {}).items()}
 
 
 def b64d(value):
@@ -156,15 +223,8 @@ class AuditLog:
     def events(self, mark, user=None):
         if not os.path.exists(self.path):
             raise AssertionError("no audit log at %s: is the lab's API server started by this up.sh?" % self.path)
-        with open(self.path, "rb") as handle:
-            handle.seek(mark)
-            lines = handle.read().splitlines()
         found = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line being written right now
+        for event in audit_entries(self.path, mark):
             if event.get("verb") not in self.WRITE_VERBS or event.get("stage") != "ResponseComplete":
                 continue
             if user is not None and event.get("user", {}).get("username") != user:

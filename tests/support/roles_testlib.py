@@ -2,11 +2,11 @@
 things, a Vault client logged in with the bootstrap token, and kubectl."""
 import json
 import os
-import subprocess
 
 import hvac
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from lab_helpers import condition, kubectl_run
 from vaultkube_testlib import admin_token as make_admin_token
 
 CACHE = os.environ.get("VAULTKUBE_CACHE") or os.path.expanduser("~/.cache/vaultkube")
@@ -53,9 +53,7 @@ def lab_password(name):
 
 
 def kubectl(*args):
-    out = subprocess.run([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args),
-                         check=True, capture_output=True, text=True).stdout
-    return out
+    return kubectl_run(*args, binary=KUBECTL, kubeconfig=KUBECONFIG, env=dict(os.environ)).stdout
 
 
 def kube_get(*args):
@@ -63,7 +61,4 @@ def kube_get(*args):
 
 
 def ready_condition(obj):
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond
-    return {}
+    return condition(obj) or {}

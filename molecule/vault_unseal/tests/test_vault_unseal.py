@@ -2,6 +2,7 @@
 import os
 import stat
 
+from lab_helpers import poll
 from roles_testlib import KEYS_FILE, init_data, vault_client
 
 testinfra_hosts = ["localhost"]
@@ -37,19 +38,12 @@ def test_no_root_token_in_custody_and_an_admin_token_from_the_keys_works():
 def test_restarted_node_is_unsealed_again_from_stored_keys():
     import os
     import subprocess
-    import time
 
     repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
     subprocess.run(["/opt/vaultkube-lab/openbao/etc/openbao-ctl.sh", "restart"], check=True,
                    capture_output=True)
     client = vault_client(token=False)
-    for _attempt in range(40):
-        try:
-            if client.sys.read_seal_status()["sealed"]:
-                break
-        except Exception:  # noqa: BLE001 - the API is coming back up
-            pass
-        time.sleep(0.5)
+    poll(lambda: client.sys.read_seal_status()["sealed"], 20, 0.5)  # the API is coming back up
     assert client.sys.read_seal_status()["sealed"] is True
     run = subprocess.run(
         ["ansible-playbook", "-i", os.path.join(repo, "inventory", "lab"),

@@ -21,12 +21,18 @@ def run_without_writes(server, module: str, args: dict, what='', **kw) -> dict:
         return run_module(module, args, **kw)
 
 
-def audit_entries(audit_log, mark=0):
-    """Every complete entry of a file audit log from byte offset MARK, as dicts. The server may be
-    writing a line right now: a last line without its newline is left for the next read."""
+def audit_entries(audit_log, mark=0, end=None):
+    """Every complete entry of a JSON-lines audit log (Vault's file device, the API server's log)
+    from byte offset MARK (up to byte END), as dicts. The server may be writing a line right now:
+    a last line without its newline is left for the next read, and a line that began before MARK
+    (a mark taken while it was being written) is left to the read before."""
     with open(audit_log, 'rb') as handle:
-        handle.seek(mark)
-        text = handle.read()
+        handle.seek(max(mark - 1, 0))
+        text = handle.read(None if end is None else end - max(mark - 1, 0))
+    if mark > 0:
+        # From the byte before MARK: up to its first newline is the line MARK does not start (or that
+        # byte alone, the newline ending the line before MARK).
+        text = text[text.find(b'\n') + 1:]
     complete = text[:text.rfind(b'\n') + 1]
     return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
