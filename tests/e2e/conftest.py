@@ -18,8 +18,6 @@ def pytest_runtest_setup(item):
     fail_unless_root(item)
 
 
-
-
 def pytest_terminal_summary(terminalreporter):
     if not REPORT:
         return

@@ -1,7 +1,7 @@
 """End-to-end, Vault inside the cluster: `ansible-playbook -i inventory/lab-cluster
 playbooks/site.yml` on a lab with a node (real kubelet, containerd, CoreDNS), the
 unmodified official Vault chart (HA raft, 3 pods, TLS, UI) with the lab's OpenBao
-image, or with VAULTKUBE_TEST_SERVER=vault (`tests/e2e/run.sh --cluster-vault`) the
+image, or with VAULTKUBE_TEST_SERVER=vault (`tests/run.sh cluster_vault`) the
 image of HashiCorp Vault built from the lab's Vault binary; ESO as pods. The controller reaches Vault only through port-forwards (a host
 connection to a pod or Service address on Vault's port is rejected while site.yml
 runs); state is read back from Vault (through a port-forward) and the API server.

@@ -18,6 +18,7 @@ from lab_helpers import LAB, kubectl, role_play
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+
 def run_role(tmp_path, namespace, **extra):
     play = tmp_path / "tls.yml"
     play.write_text(role_play("vaultkube.platform.vault_install", "helm_tls"))

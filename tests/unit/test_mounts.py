@@ -136,8 +136,8 @@ def test_options_keys_not_named_are_left_alone():
 
 def test_kv_config_is_read_compared_and_written_by_key():
     api = vault(mounts={'x/': kv_entry()},
-                  other={'x/config': {'data': {'max_versions': 0, 'cas_required': False,
-                                               'delete_version_after': '1h0m0s'}}})
+                other={'x/config': {'data': {'max_versions': 0, 'cas_required': False,
+                                             'delete_version_after': '1h0m0s'}}})
     same = reconcile(engine(api, path='x', engine_type='kv', version=2,
                             kv_config={'delete_version_after': 3600, 'max_versions': None}))
     assert same['changed'] is False
