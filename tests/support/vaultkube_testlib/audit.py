@@ -51,11 +51,11 @@ def write_requests(audit_log, mark=0):
             if line.split(' ', 1)[0] in ('create', 'update', 'delete')]
 
 
-def successful_writes(audit_log):
+def successful_writes(audit_log, mark=0):
     """{token accessor: ["update sys/policies/acl/x", ...]}: every create, update and delete
-    request that succeeded, from the audit log of an AuditedDevServer."""
+    request that succeeded, from the audit log of an AuditedDevServer (from byte offset MARK)."""
     found = {}
-    for entry in audit_entries(audit_log):
+    for entry in audit_entries(audit_log, mark):
         request = entry.get('request') or {}
         if entry.get('type') != 'response' or entry.get('error'):
             continue
