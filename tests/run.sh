@@ -2,7 +2,7 @@
 # The project's test command: bash tests/run.sh [STAGE ...] [-- PYTEST_OPTIONS]
 # Stages (default: all): unit integration build sanity bench lab roles e2e fleet bench_eso fault node cluster vault
 # and, run by vault or alone: vault_integration e2e_vault cluster_vault
-# (fault, fleet and the integration suite on Vault run in a background lane beside the lab stages; see docs/testing.md)
+# (integration, fleet, fault and the integration suite on Vault run in a background lane beside the others; see docs/testing.md)
 # PYTEST_OPTIONS go to every pytest run of the stages given (for example -k NAME, -x).
 # Knobs: VAULTKUBE_ROLES_SCENARIOS="vault_install ..." (roles: the molecule scenarios; default every one
 # but cluster, which needs the node lab), VAULTKUBE_FAULT_ALL=1 (fault: the full sweep instead of the CI subset).
@@ -351,17 +351,18 @@ run_stage() {
   fi
 }
 
-# Two lanes. The stages that need no lab of the shared kind run first, one after the other.
-# Then the background lane runs the fault stage and the fleet flow (private labs without a
-# node) and the integration suite on HashiCorp Vault (its own servers, two workers) while the
-# foreground runs the stages on the shared lab and the lab with a node, then the Vault flows.
-# The two lanes share no lab, no server and no port, so the wall time is close to the longer
-# lane instead of the sum; `bash tests/run.sh STAGE...` runs only the stages given, in one
-# lane when nothing but the Vault flows would run beside the background one.
+# Two lanes. The background lane runs the integration suite (its own servers), the fleet flow
+# and the fault stage (private labs without a node) and the integration suite on HashiCorp Vault
+# (its own servers, two workers); from the start, the foreground runs the quick stages, then the
+# stages on the shared lab and the lab with a node, then the Vault flows. The two lanes share no
+# lab, no server and no port, so the wall time is close to the longer lane instead of the sum,
+# and on an empty cache the integration suite runs while the lab's Go builds do (the lab stages
+# wait for them). `bash tests/run.sh STAGE...` runs only the stages given, in one lane when
+# nothing but the Vault flows would run beside the background one.
 lane=()
 foreground=()
 for stage in "${stages[@]}"; do
-  case "$stage" in fault|fleet) lane+=("$stage") ;; *) foreground+=("$stage") ;; esac
+  case "$stage" in integration|fault|fleet) lane+=("$stage") ;; *) foreground+=("$stage") ;; esac
 done
 beside=0
 for stage in "${foreground[@]}"; do
@@ -387,11 +388,10 @@ start_lane() {
   lane_pid=$!
 }
 
+start_lane
 for stage in "${foreground[@]}"; do
-  case "$stage" in unit|integration|build|sanity|bench) ;; *) start_lane ;; esac
   run_stage "$stage"
 done
-start_lane
 if [ -n "$lane_pid" ]; then
   echo "=== waiting for the background lane: ${lane[*]} ==="
   lane_rc=0
