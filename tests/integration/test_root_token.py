@@ -7,6 +7,7 @@ raw (log_raw): the test reads from it the secrets the module met (OTP, encoded t
 generated root token, the admin token) to prove they are revoked and never printed.
 """
 
+import contextlib
 import json
 import textwrap
 import uuid
@@ -112,16 +113,11 @@ def auto_unsealed_node(prefix):
     """A RootServer auto-unsealed by a transit_unsealer of its own (folders PREFIX transit- and PREFIX
     auto-), initialised with recovery keys by init_server, as (server, keys file, password, init); both
     servers stopped and their folders removed afterwards."""
-    unsealer = transit_unsealer(prefix + 'transit-')
-    transit = next(unsealer)
-    node = root_node(prefix + 'auto-', seal_config=transit_seal(transit['url'], transit['token']))
-    try:
-        server, work = next(node)
-        keys_file, password = work / 'init.vault', uuid.uuid4().hex
-        yield server, keys_file, password, init_server(server, keys_file, password, recovery=True)
-    finally:
-        next(node, None)
-        next(unsealer, None)
+    with contextlib.contextmanager(transit_unsealer)(prefix + 'transit-') as transit:
+        seal = transit_seal(transit['url'], transit['token'])
+        with contextlib.contextmanager(root_node)(prefix + 'auto-', seal_config=seal) as (server, work):
+            keys_file, password = work / 'init.vault', uuid.uuid4().hex
+            yield server, keys_file, password, init_server(server, keys_file, password, recovery=True)
 
 
 @pytest.fixture

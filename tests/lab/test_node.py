@@ -480,7 +480,7 @@ def test_port_forward_module_ends_with_a_killed_run(node, namespace, toolbox, tm
     took = _gone_within([forward["pid"], forward["kubectl_pid"]], 10)
     assert took is not None, "kubectl port-forward outlived the killed run by 10 s"
     assert _forwards_to(namespace) == []
-    print("\nforward gone %.1f s after kill -9 of its ansible-playbook" % took)
+    print("\nforward gone %s s after kill -9 of its ansible-playbook" % round(took, 1))
 
 
 def test_port_forward_module_ends_after_its_lifetime(node, namespace, toolbox):

@@ -151,10 +151,12 @@ def fresh_namespace(lab, prefix):
     """A namespace name (PREFIX and a random tail) that does not exist yet; deleted at the end if
     something created it."""
     name = prefix + uuid.uuid4().hex[:6]
-    yield name
-    core = lab["client"].CoreV1Api(lab["api_client"])
-    if core.list_namespace(field_selector="metadata.name=%s" % name).items:
-        delete_namespace(lab, name)
+    try:
+        yield name
+    finally:
+        core = lab["client"].CoreV1Api(lab["api_client"])
+        if core.list_namespace(field_selector="metadata.name=%s" % name).items:
+            delete_namespace(lab, name)
 
 
 def role_play(role, tasks_from, *tasks):

@@ -19,7 +19,7 @@ def free_ports(count: int) -> list:
     """COUNT distinct free ports (all held open together while they are chosen)."""
     with contextlib.ExitStack() as stack:
         ports = []
-        for _ in range(count):
+        for _index in range(count):
             sock = stack.enter_context(socket.socket())
             sock.bind((LOOPBACK, 0))
             ports.append(sock.getsockname()[1])

@@ -301,9 +301,11 @@ def scratch_server(prefix, server_class=None, folder=None, **options):
     removed after: a generator for fixtures (``yield from``)."""
     work = tmpdir(prefix)
     server = (server_class or BaoServer)(work / folder if folder else work, **options).start()
-    yield server, work
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        yield server, work
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 TRANSIT_POLICY = """\
@@ -333,9 +335,11 @@ def transit_unsealer(prefix='vaultkube-transit-', tls=False):
     found = dict(url=server.url, token=token, root=root)
     if tls:
         found.update(url='https://127.0.0.1:%d' % tls_port, ca=material['ca'])
-    yield found
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        yield found
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def transit_seal(url, token, ca=None) -> str:
