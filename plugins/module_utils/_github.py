@@ -69,11 +69,16 @@ class GithubAuth(VaultObject):
         if not self.params.get('organization'):
             raise FieldError('organization is required for the github auth method at %r' % self.mount)
         for kind in MAP_KINDS:
+            seen = {}
             for key, value in (self.params.get(kind) or {}).items():
                 if not isinstance(key, str) or not key or '/' in key:
                     raise FieldError('%s must map names without "/" to policies, got %r' % (kind, key))
                 checked_name(key, '%s key' % kind)
                 _policies(value, '%s.%s' % (kind, key))
+                if key.lower() in seen:
+                    raise FieldError('%s %r and %r are one name to Vault, which matches team slugs and logins '
+                                     'without case: keep one of them' % (kind, seen[key.lower()], key))
+                seen[key.lower()] = key
         self.desired()
 
     def _read(self, path):
@@ -103,8 +108,10 @@ class GithubAuth(VaultObject):
 
     def desired(self):
         wanted = normalise_fields(CONFIG_FIELDS, self.params, only=self._config_fields())
+        # Vault keeps the map names in lower case (its team and user maps match without case): a
+        # name given as "DEVS_RW" is listed back as "devs_rw", so it is compared that way.
         for kind in MAP_KINDS:
-            wanted[kind] = dict((key, _policies(value, '%s.%s' % (kind, key)))
+            wanted[kind] = dict((key.lower(), _policies(value, '%s.%s' % (kind, key)))
                                 for key, value in (self.params.get(kind) or {}).items())
         return wanted
 

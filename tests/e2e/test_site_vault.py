@@ -5,7 +5,10 @@ of OpenBao, on a private lab. State read back from Vault and the API server.
  1  first run: Vault (not OpenBao) answers; the synced Secret equals the Vault value; the
     tenants' Secrets too; the default file audit device was enabled through the API (Vault
     has no audit stanza) and records this test's requests, 0600, owned by the service user
- 2  second run: PLAY RECAP changed=0
+ 1b seed 000's GitHub auth for humans, given as data (organization and its id, token TTLs, the
+    teams DEVS_RW and DEVS_RO and one user mapped to the three seed-000 policies), read back
+    from Vault: the configuration, the maps and the policies' text
+ 2  second run: PLAY RECAP changed=0 (GitHub auth included)
 """
 
 import os
@@ -22,6 +25,25 @@ from vaultkube_testlib import audit_entries, vault_binary
 pytestmark = pytest.mark.needs_root("the lab inventory creates a system user and runs Vault as it")
 
 
+# Seed 000's access for humans, as inventory data: three policies, two GitHub teams and one user mapped
+# to them. organization_id lets Vault write the configuration without asking GitHub (none here).
+SEED_000_POLICIES = [
+    {"name": "vault_admin", "policy": 'path "*" {\n  capabilities = ["create", "read", "update", "delete", "list", "sudo"]\n}\n'},
+    {"name": "rw_access_policy", "policy": 'path "kv/*" {\n  capabilities = ["create", "read", "update", "delete", "list"]\n}\n'},
+    {"name": "ro_access_policy", "policy": 'path "kv/*" {\n  capabilities = ["read", "list"]\n}\n'},
+]
+SEED_000_GITHUB = {
+    "vault_kubernetes_auth_github_enabled": True,
+    "vault_kubernetes_auth_github_organization": "vaultkube-e2e",
+    "vault_kubernetes_auth_github_organization_id": 424242,
+    "vault_kubernetes_auth_github_token_ttl": "1h",
+    "vault_kubernetes_auth_github_token_max_ttl": "8h",
+    "vault_kubernetes_auth_github_teams": {"DEVS_RW": ["rw_access_policy"], "DEVS_RO": ["ro_access_policy"]},
+    "vault_kubernetes_auth_github_users": {"vaultkube-admin": ["vault_admin"]},
+    "vault_kubernetes_auth_extra_policies": SEED_000_POLICIES,
+}
+
+
 class VaultSite(PrivateSite):
     binary_name = "vault"
 
@@ -32,7 +54,7 @@ class VaultSite(PrivateSite):
     def _write_extra_vars(self):
         super()._write_extra_vars()
         self.set_extra_vars(vault_install_binary_name="vault", vault_install_binary_src=vault_binary(),
-                            vault_install_service_name=self.service_name)
+                            vault_install_service_name=self.service_name, **SEED_000_GITHUB)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +99,23 @@ def test_01_site_yml_on_hashicorp_vault(site):
     with open(audit_log, encoding="utf-8") as handle:
         assert password not in handle.read(), "a KV value in plain text in the audit log"
     note("Vault audit device", "file/ through the API, 0600 %s, %d entries" % (site.service_user, len(entries)))
+
+
+def test_01b_seed_000_github_auth_is_in_vault(site):
+    vault = site.vault()
+    assert vault.sys.list_auth_methods()["data"]["github/"]["type"] == "github"
+    config = vault.read("auth/github/config")["data"]
+    assert (config["organization"], config["organization_id"]) == ("vaultkube-e2e", 424242), config
+    assert (config["token_ttl"], config["token_max_ttl"]) == (3600, 28800), config
+    maps = {}
+    for kind in ("teams", "users"):
+        for key in vault.list("auth/github/map/%s" % kind)["data"]["keys"]:
+            maps[(kind, key)] = vault.read("auth/github/map/%s/%s" % (kind, key))["data"]["value"]
+    assert maps == {("teams", "devs_rw"): "rw_access_policy", ("teams", "devs_ro"): "ro_access_policy",
+                    ("users", "vaultkube-admin"): "vault_admin"}, maps
+    for policy in SEED_000_POLICIES:
+        assert vault.sys.read_acl_policy(policy["name"])["data"]["policy"].strip() == policy["policy"].strip()
+    note("seed 000 GitHub auth", "organization, id, TTLs, 2 team and 1 user maps, 3 policies read back")
 
 
 def test_02_second_run_changes_nothing(site):

@@ -58,6 +58,20 @@ def test_github_auth_module_converges_and_prunes_maps(conn, vault, mount, bao_de
     assert maps(vault, mount, 'teams') == TEAMS and maps(vault, mount, 'users') == USERS
 
 
+def test_map_names_in_capitals_converge(conn, vault, mount, bao_dev):
+    """Seed 000 names its teams DEVS_RW and DEVS_RO: Vault keeps map names in lower case, and the
+    re-run compares them that way (no rewrite, no removal of the map it just wrote)."""
+    args = dict(conn, mount_path=mount, organization='acme-platform', organization_id=424242,
+                teams={'DEVS_RW': ['rw_access_policy'], 'DEVS_RO': ['ro_access_policy']},
+                users={'K4kratik': ['vault_admin']})
+    first = run_module('vault_github_auth', args)
+    assert first['changed'], first
+    assert maps(vault, mount, 'teams') == {'devs_rw': ['rw_access_policy'], 'devs_ro': ['ro_access_policy']}
+    assert maps(vault, mount, 'users') == {'k4kratik': ['vault_admin']}
+    again = run_without_writes(bao_dev, 'vault_github_auth', args)
+    assert again['changed'] is False, again
+
+
 def test_github_auth_on_a_missing_mount_fails_cleanly(conn):
     result = run_module('vault_github_auth', dict(conn, mount_path='nowhere-' + uuid.uuid4().hex[:6],
                                                   organization='acme', organization_id=1))

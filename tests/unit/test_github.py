@@ -48,6 +48,22 @@ def test_unlisted_maps_are_removed_and_only_changed_maps_written():
     assert writes == [('write', 'auth/github/map/teams/qa'), ('delete', 'auth/github/map/teams/ops')]
 
 
+def test_map_names_are_compared_in_lower_case_as_vault_keeps_them():
+    # Vault lists a map written as DEVS_RW back as devs_rw: the re-run must see no change.
+    api = vault({'auth/github/config': {'organization': 'acme'},
+                 'auth/github/map/teams/devs_rw': {'value': 'rw'},
+                 'auth/github/map/users/someuser': {'value': 'admin'}})
+    result = reconcile(GithubAuth(api, params(teams={'DEVS_RW': ['rw']}, users={'SomeUser': ['admin']})))
+    assert not result['changed'], result
+    assert api.mutations() == []
+
+
+def test_first_apply_writes_map_names_in_lower_case():
+    api = vault()
+    reconcile(GithubAuth(api, params(teams={'DEVS_RO': ['ro']})))
+    assert api.bodies['auth/github/map/teams/devs_ro'] == {'data': {'value': 'ro'}}
+
+
 def test_check_mode_writes_nothing():
     api = vault()
     reconcile(GithubAuth(api, params(teams={'dev': ['a']})), check_mode=True)
@@ -58,6 +74,7 @@ def test_check_mode_writes_nothing():
     (dict(organization=None), 'organization is required'),
     (dict(teams={'a/b': ['x']}), 'teams must map names'),
     (dict(users={'bob': {'x': 1}}), 'users.bob must be a list'),
+    (dict(teams={'Devs': ['a'], 'devs': ['b']}), "teams 'Devs' and 'devs' are one name to Vault"),
 ])
 def test_bad_input(kw, fragment):
     with pytest.raises(FieldError) as err:
