@@ -121,7 +121,7 @@ def main():
     server = start_server(work)
     rows = []
     try:
-        ansible_start, _ = timed(lambda: run_module('ansible.builtin.ping', {}))
+        ansible_start = timed(lambda: run_module('ansible.builtin.ping', {}))[0]
         written = 0
         for size in sorted(args.sizes):
             write_secrets(server, written, size - written)
@@ -132,12 +132,12 @@ def main():
             save_s, raw_size = timed(lambda: save_floor(server, raw))
             module_save_s, saved = timed(lambda: module(server, state='saved', dest=str(dest), name='bench'))
             canary(server, True)
-            restore_s, _ = timed(lambda: restore_floor(server, raw))
+            restore_s = timed(lambda: restore_floor(server, raw))[0]
             wait_active(server)
             canary(server, False)
             read_sample(server, size)
             canary(server, True)
-            module_restore_s, _ = timed(lambda: module(server, state='restored', path=saved['path']))
+            module_restore_s = timed(lambda: module(server, state='restored', path=saved['path']))[0]
             wait_active(server)
             canary(server, False)
             read_sample(server, size)
