@@ -194,6 +194,9 @@ def test_01_first_run_installs_vault_in_the_cluster(flow):
     config = site.auth_config()
     assert config["disable_local_ca_jwt"] is False and config["token_reviewer_jwt_set"] is False, config
     assert config["kubernetes_ca_cert"] == "" and config["kubernetes_host"] == "https://kubernetes.default.svc"
+    # The issuer the inventory gives is checked: validation on, and ESO's logins pass it (synced below).
+    assert (config["issuer"], config["disable_iss_validation"]) == (
+        "https://kubernetes.default.svc.cluster.local", False), config
     binding = site.rbac().read_cluster_role_binding("%s-vault-local-jwt-auth-delegator" % site.environment)
     assert (binding.subjects[0].name, binding.subjects[0].namespace) == ("vault", VAULT_NS)
 
