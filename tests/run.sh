@@ -334,7 +334,7 @@ stage_vault() {
   # The Vault integration suite, unless the background lane has run it already.
   if [ "$vault_suite_in_lane" = 0 ]; then stage_vault_integration 2 || rc=1; fi
   stage_e2e_vault || rc=1
-  if [ "$node_build" = 1 ]; then stage_cluster_vault || rc=1; fi
+  stage_cluster_vault || rc=1
   return $rc
 }
 
